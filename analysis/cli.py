@@ -1,0 +1,78 @@
+"""Command line: one subcommand per pipeline stage (`python -m analysis STAGE --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from analysis.errors import AnalysisError
+
+log = logging.getLogger("analysis")
+
+
+def _fetch(args: argparse.Namespace) -> None:
+    from analysis import config, fetch
+
+    paths = config.Paths(args.root)
+    params = config.load_params(paths.params)
+    fetch_params = config.section(params, "fetch")
+    mirror = config.resolve_mirror(fetch_params, paths.root)
+    fetch.run(fetch_params, paths.root, mirror)
+
+
+def _clean(args: argparse.Namespace) -> None:
+    from analysis import clean, config
+
+    paths = config.Paths(args.root)
+    clean.run(config.load_params(paths.params), paths)
+
+
+def _analyze(args: argparse.Namespace) -> None:
+    from analysis import analyze, config
+
+    paths = config.Paths(args.root)
+    analyze.run(config.load_params(paths.params), paths)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from analysis import config, report
+
+    paths = config.Paths(args.root)
+    report.run(config.load_params(paths.params), paths)
+
+
+STAGES = {
+    "fetch": (_fetch, "Bring the catalogued NHANES files into data_raw/ (CDC or NHANES_MIRROR) and verify them."),
+    "clean": (_clean, "Build data_clean/analytic.parquet, its dictionary and the exclusion flow table."),
+    "analyze": (_analyze, "Test each claim with design-based models; write reports/tables and reports/claims.csv."),
+    "report": (_report, "Draw the figures and write reports/index.html from the tables."),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="NHANES vitamin D and magnesium: a design-based analysis pipeline (run through `dvc repro`).",
+    )
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="project directory holding params.yaml (default: current directory)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for name, (func, help_text) in STAGES.items():
+        stage = sub.add_parser(name, help=help_text, description=help_text)
+        stage.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

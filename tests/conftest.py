@@ -1,0 +1,43 @@
+"""Shared test helpers: small XPT files the tests write themselves, and the mirror location."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SYNTHETIC_MIRROR = Path(os.environ.get("NHANES_MIRROR", REPO.parent / "shared" / "nhanes")).resolve()
+CDC_MIRROR = Path(os.environ.get("NHANES_CDC_MIRROR", REPO.parent / "shared" / "nhanes-cdc")).resolve()
+
+
+def write_xpt(path: Path, frame: pd.DataFrame, table_name: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyreadstat.write_xport(frame, str(path), table_name=table_name or path.stem[:8], file_format_version=5)
+    return path
+
+
+@pytest.fixture
+def synthetic_mirror() -> Path:
+    if not (SYNTHETIC_MIRROR / "MANIFEST.tsv").exists():
+        pytest.skip(f"NHANES mirror not found at {SYNTHETIC_MIRROR} (set NHANES_MIRROR to run these tests)")
+    return SYNTHETIC_MIRROR
+
+
+@pytest.fixture
+def cdc_mirror() -> Path:
+    if not (CDC_MIRROR / "MANIFEST.tsv").exists():
+        pytest.skip(f"genuine CDC mirror not found at {CDC_MIRROR} (set NHANES_CDC_MIRROR to run these tests)")
+    return CDC_MIRROR
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A scratch project root holding a copy of the repository's params.yaml and lock file."""
+    for name in ("params.yaml", "nhanes.lock.tsv"):
+        shutil.copy(REPO / name, tmp_path / name)
+    return tmp_path

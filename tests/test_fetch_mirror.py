@@ -1,0 +1,103 @@
+"""Fetching from a local mirror directory: the real one when present, and small ones built here."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from analysis import config, fetch
+from analysis.errors import ConfigError, FetchError
+from tests.conftest import write_xpt
+
+
+def fetch_params(project: Path) -> dict:
+    return config.section(config.load_params(project / "params.yaml"), "fetch")
+
+
+@pytest.mark.mirror
+def test_every_catalogued_file_matches_the_mirror_manifest(project, synthetic_mirror):
+    params = fetch_params(project)
+    manifest = fetch.run(params, project, synthetic_mirror)
+    source = pd.read_csv(synthetic_mirror / "MANIFEST.tsv", sep="\t", dtype=str)
+    fetched = manifest[manifest["status"] == fetch.VERIFIED]
+    merged = fetched.merge(source, on=["cycle", "file"], suffixes=("", "_mirror"), validate="one_to_one")
+    assert len(merged) == len(fetched) > 0
+    assert (merged["sha256"] == merged["sha256_mirror"]).all()
+    assert (merged["rows"] == merged["rows_mirror"]).all()
+    assert (merged["provenance"] == merged["provenance_mirror"]).all()
+    for row in merged.itertuples():
+        path = project / "data_raw" / row.cycle / row.file
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == row.sha256
+    # every requested (cycle, component) is accounted for
+    assert len(manifest) == len(params["cycles"]) * len(params["components"])
+    absent = manifest[manifest["status"] == fetch.ABSENT_IN_CYCLE]
+    assert set(absent["file"]) >= {"DXXFEM_G.XPT"}
+
+
+@pytest.mark.mirror
+def test_second_run_changes_nothing(project, synthetic_mirror):
+    params = fetch_params(project)
+    fetch.run(params, project, synthetic_mirror)
+    before = (project / "data_raw/MANIFEST.tsv").read_bytes()
+    stamp = (project / "data_raw/2017-2018/DEMO_J.XPT").stat().st_mtime_ns
+    fetch.run(params, project, synthetic_mirror)
+    assert (project / "data_raw/MANIFEST.tsv").read_bytes() == before
+    assert (project / "data_raw/2017-2018/DEMO_J.XPT").stat().st_mtime_ns == stamp
+
+
+def small_mirror(root: Path, sha_override: str | None = None) -> Path:
+    frame = pd.DataFrame({"SEQN": [1.0, 2.0], "BMXBMI": [22.5, 31.0]})
+    path = write_xpt(root / "2017-2018" / "BMX_J.XPT", frame, "BMX_J")
+    digest = sha_override or hashlib.sha256(path.read_bytes()).hexdigest()
+    (root / "MANIFEST.tsv").write_text(
+        "cycle\tfile\trows\tcols\tbytes\tsha256\tprovenance\n"
+        f"2017-2018\tBMX_J.XPT\t2\t2\t{path.stat().st_size}\t{digest}\ttest mirror\n"
+    )
+    return root
+
+
+def only_bmx(project: Path) -> dict:
+    params = fetch_params(project)
+    params.update(cycles=["2017-2018"], components=["BMX", "DXXFEM"])
+    return params
+
+
+def test_mirror_file_with_wrong_sha256_is_rejected(project, tmp_path):
+    mirror = small_mirror(tmp_path / "mirror", sha_override="f" * 64)
+    with pytest.raises(FetchError, match=r"2017-2018/BMX_J.XPT: sha256 [0-9a-f]{64} does not match the expected f{64}"):
+        fetch.run(only_bmx(project), project, mirror)
+    assert not (project / "data_raw/2017-2018/BMX_J.XPT").exists()
+
+
+def test_file_missing_from_mirror_is_recorded_not_fatal(project, tmp_path):
+    mirror = small_mirror(tmp_path / "mirror")
+    manifest = fetch.run(only_bmx(project), project, mirror).set_index("file")
+    assert manifest.loc["BMX_J.XPT", "status"] == fetch.VERIFIED
+    assert manifest.loc["DXXFEM_J.XPT", "status"] == fetch.ABSENT_AT_SOURCE
+
+
+def test_mirror_without_manifest_is_a_clear_error(project, tmp_path):
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(FetchError, match="has no MANIFEST.tsv"):
+        fetch.run(only_bmx(project), project, tmp_path / "bare")
+
+
+def test_unknown_cycle_or_component_in_params(project):
+    params = fetch_params(project)
+    with pytest.raises(ConfigError, match=r"fetch.cycles: unknown cycle\(s\) \['2019-2020'\]"):
+        fetch.run({**params, "cycles": ["2019-2020"]}, project, None)
+    with pytest.raises(ConfigError, match=r"fetch.components: unknown component\(s\) \['XYZ'\]"):
+        fetch.run({**params, "components": ["XYZ"]}, project, None)
+
+
+def test_mirror_env_variable_wins_over_params(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.MIRROR_ENV, str(tmp_path))
+    assert config.resolve_mirror({"mirror": "elsewhere"}, tmp_path) == tmp_path
+    monkeypatch.delenv(config.MIRROR_ENV)
+    with pytest.raises(ConfigError, match="fetch.mirror: mirror directory .*elsewhere does not exist"):
+        config.resolve_mirror({"mirror": "elsewhere"}, tmp_path)
+    assert config.resolve_mirror({"mirror": None}, tmp_path) is None
