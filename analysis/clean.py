@@ -1,0 +1,63 @@
+"""The clean stage: data_raw/ -> data_clean/analytic.parquet, dictionary.csv, reports/tables/flow.csv.
+
+Every DEMO participant of every fetched cycle stays in the table (domains need the full
+design); who is in which analysis is said by the in_* flags and counted in the flow table.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import pandas as pd
+import yaml
+
+from analysis import atomic, derive, domains, raw, validate
+from analysis.catalog import load_catalog
+from analysis.config import Paths
+from analysis.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def load_dictionary() -> pd.DataFrame:
+    text = resources.files("analysis").joinpath("dictionary.yaml").read_text(encoding="utf-8")
+    entries = yaml.safe_load(text)
+    return pd.DataFrame(
+        [{"column": name, **{k: str(v) for k, v in spec.items()}} for name, spec in entries.items()],
+        columns=["column", "description", "unit", "source", "rule"],
+    )
+
+
+def build(raw_frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analytic frame (sorted by cycle, seqn) and flow table from the harmonized raw frame."""
+    analytic = derive.derive(raw_frame, params["clean"])
+    analytic, flow = domains.add_flags(analytic, params)
+    analytic = analytic.sort_values(["cycle", "seqn"], kind="stable").reset_index(drop=True)
+    return analytic, flow
+
+
+def run(params: dict, paths: Paths) -> pd.DataFrame:
+    catalog = load_catalog()
+    components = list(params["fetch"]["components"])
+    raw_frame, inventory = raw.read_all(paths.data_raw, catalog, components, params["clean"]["sas_zero_epsilon"])
+    log.info("clean: %d participants in %d cycles", len(raw_frame), raw_frame["cycle"].nunique())
+    analytic, flow = build(raw_frame, params)
+
+    dictionary = load_dictionary()
+    undocumented = sorted(set(analytic.columns) - set(dictionary["column"]))
+    if undocumented:
+        raise DataError(f"analysis/dictionary.yaml: column(s) {undocumented} are not documented")
+    analytic = analytic[[c for c in dictionary["column"] if c in analytic.columns]]
+    validate.validate(analytic, params["clean"]["ranges"], str(paths.analytic))
+
+    atomic.write_parquet(paths.analytic, analytic)
+    atomic.write_csv(paths.dictionary, dictionary)
+    atomic.write_csv(paths.tables / "flow.csv", flow)
+    missing = inventory.missing_files()
+    if len(missing):
+        log.info("clean: %d catalogued file(s) unavailable: %s", len(missing),
+                 ", ".join(f"{r.cycle}/{r.file} ({r.status})" for r in missing.itertuples()))
+    for row in flow[flow["flow"] == "main"].itertuples():
+        log.info("flow main %d %-16s remaining %6d excluded %6d", row.step, row.criterion, row.n_remaining, row.n_excluded)
+    return analytic

@@ -1,0 +1,147 @@
+"""Derived variables as pure functions of columns (each testable on a five-row frame).
+
+Input: the harmonized raw frame (CDC variable names). Output: the analytic columns named in
+data_clean/dictionary.csv. Missing stays missing: a value that needs an absent file is NaN,
+never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RACE_ETH = {1: "mexican_american", 2: "other_hispanic", 3: "nh_white", 4: "nh_black", 5: "other"}
+EDUCATION = {1: "lt_hs", 2: "lt_hs", 3: "hs_ged", 4: "some_college", 5: "college_grad"}
+SEASON = {1: "nov_apr", 2: "may_oct"}
+SEX = {1: "male", 2: "female"}
+
+
+def pooled_weight(weight: pd.Series, n_cycles: int) -> pd.Series:
+    """A 2-year weight divided by the number of cycles pooled; absent weights become 0.
+
+    A participant without a weight (not examined, no dietary recall, or the file is absent)
+    carries weight 0: present in the design, contributing nothing to estimates.
+    """
+    return weight.fillna(0.0) / n_cycles
+
+
+def categorize(codes: pd.Series, labels: dict[int, str]) -> pd.Series:
+    """Map numeric codes to labels; codes outside `labels` (special codes) become missing."""
+    return codes.map(lambda v: labels.get(int(v)) if pd.notna(v) else None).astype("string")
+
+
+def smoking_status(smq020: pd.Series, smq040: pd.Series) -> pd.Series:
+    """never (<100 cigarettes in life), former (100+, not now), current (every or some days)."""
+    out = pd.Series(pd.NA, index=smq020.index, dtype="string")
+    out[smq020 == 2] = "never"
+    out[(smq020 == 1) & (smq040 == 3)] = "former"
+    out[(smq020 == 1) & smq040.isin([1, 2])] = "current"
+    return out
+
+
+def supplement_amount(count: pd.Series, nutrient: pd.Series) -> pd.Series:
+    """Nutrient from supplements: 0 for people who took none (or none containing it).
+
+    CDC leaves the nutrient missing both for non-users and for users of products without
+    that nutrient; both mean 0. It stays missing where the supplement count is unknown.
+    """
+    return nutrient.where(nutrient.notna(), 0.0).where(count.notna())
+
+
+def mg_ear(age: pd.Series, sex: pd.Series, table: dict[str, list[list[float]]]) -> pd.Series:
+    """IOM Estimated Average Requirement for magnesium (mg/day) by sex and age band."""
+    out = pd.Series(np.nan, index=age.index)
+    for sex_label, bands in table.items():
+        for low, high, ear in bands:
+            out[(sex == sex_label) & (age >= low) & (age <= high)] = ear
+    return out
+
+
+def at_least(value: pd.Series, threshold: pd.Series | float) -> pd.Series:
+    """value >= threshold as a nullable boolean (missing where value is missing)."""
+    result = (value >= threshold).astype("boolean")
+    return result.mask(value.isna() | pd.Series(threshold, index=value.index).isna())
+
+
+def two_day_mean(day1: pd.Series, day2: pd.Series, day1_reliable: pd.Series, day2_reliable: pd.Series) -> pd.Series:
+    """Mean of the two recalls, only where both days are reliable (DRxDRSTZ == 1)."""
+    both = day1_reliable.fillna(False).astype(bool) & day2_reliable.fillna(False).astype(bool)
+    return ((day1 + day2) / 2).where(both)
+
+
+def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    return (numerator / denominator).where(denominator > 0)
+
+
+def t_score(bmd: pd.Series, reference_mean: float, reference_sd: float) -> pd.Series:
+    return (bmd - reference_mean) / reference_sd
+
+
+def osteoporosis_bmd_cutoff(params: dict) -> float:
+    """BMD at the T-score cut-off (0.858 - 2.5 x 0.120 = 0.558 g/cm2), rounded to avoid float noise."""
+    return round(params["femneck_reference_mean"] + params["osteoporosis_t_score"] * params["femneck_reference_sd"], 9)
+
+
+def derive(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """All analytic columns from the harmonized raw frame (flags are added by `flags`)."""
+    n_cycles = raw["cycle"].nunique()
+    supp_cap = float(params["vitd_supp_cap_ug"])
+    out = pd.DataFrame(index=raw.index)
+    out["seqn"] = raw["SEQN"].astype("int64")
+    out["cycle"] = raw["cycle"].astype("string")
+    out["sdmvstra"] = raw["SDMVSTRA"].astype("int64")
+    out["sdmvpsu"] = raw["SDMVPSU"].astype("int64")
+    out["examined"] = (raw["RIDSTATR"] == 2)
+    out["wt_mec"] = pooled_weight(raw["WTMEC2YR"], n_cycles)
+    out["wt_day1"] = pooled_weight(raw["WTDRD1"], n_cycles)
+    out["wt_day2"] = pooled_weight(raw["WTDR2D"], n_cycles)
+
+    out["age"] = raw["RIDAGEYR"]
+    out["sex"] = categorize(raw["RIAGENDR"], SEX)
+    out["race_eth"] = categorize(raw["RIDRETH1"], RACE_ETH)
+    out["education"] = categorize(raw["DMDEDUC2"], EDUCATION)
+    out["pir"] = raw["INDFMPIR"]
+    out["smoking"] = smoking_status(raw["SMQ020"], raw["SMQ040"])
+    out["season"] = categorize(raw["RIDEXMON"], SEASON)
+    out["pregnant"] = (raw["RIDEXPRG"] == 1)
+    out["bmi"] = raw["BMXBMI"]
+
+    out["vitd_serum_nmol"] = raw["LBXVIDMS"]
+    out["recall_day1_reliable"] = (raw["DR1DRSTZ"] == 1)
+    out["recall_day2_reliable"] = (raw["DR2DRSTZ"] == 1)
+    food_day1 = raw["DR1DRSTZ"] == 1  # nutrient totals count only from a reliable recall
+    out["kcal"] = raw["DR1TKCAL"].where(food_day1)
+    out["mg_food_mg"] = raw["DR1TMAGN"].where(food_day1)
+    out["vitd_food_ug"] = raw["DR1TVD"].where(food_day1)
+    ca_food = raw["DR1TCALC"].where(food_day1)
+
+    out["supp_count_day1"] = raw["DS1DSCNT"]
+    out["mg_supp_mg"] = supplement_amount(raw["DS1DSCNT"], raw["DS1TMAGN"])
+    out["vitd_supp_ug"] = supplement_amount(raw["DS1DSCNT"], raw["DS1TVD"])
+    out["vitd_supp_ug_capped"] = out["vitd_supp_ug"].clip(upper=supp_cap)
+    out["vitd_supp_user"] = (out["vitd_supp_ug"] > 0).astype("boolean").mask(out["vitd_supp_ug"].isna())
+    out["mg_supp_user"] = (out["mg_supp_mg"] > 0).astype("boolean").mask(out["mg_supp_mg"].isna())
+    ca_supp = supplement_amount(raw["DS1DSCNT"], raw["DS1TCALC"])
+
+    out["mg_total_mg"] = out["mg_food_mg"] + out["mg_supp_mg"]
+    out["vitd_total_ug"] = out["vitd_food_ug"] + out["vitd_supp_ug"]
+    out["ca_total_mg"] = ca_food + ca_supp
+    out["ca_mg_ratio"] = ratio(out["ca_total_mg"], out["mg_total_mg"])
+    out["mg_ear_mg"] = mg_ear(out["age"], out["sex"], params["mg_ear_mg"])
+    out["mg_adequate"] = at_least(out["mg_total_mg"], out["mg_ear_mg"])
+    out["mg_food_adequate"] = at_least(out["mg_food_mg"], out["mg_ear_mg"])
+
+    day2_total = raw["DR2TMAGN"] + supplement_amount(raw["DS2DSCNT"], raw["DS2TMAGN"])
+    out["mg_total_2day_mg"] = two_day_mean(out["mg_total_mg"], day2_total,
+                                           out["recall_day1_reliable"], out["recall_day2_reliable"])
+    out["mg_food_2day_mg"] = two_day_mean(out["mg_food_mg"], raw["DR2TMAGN"],
+                                          out["recall_day1_reliable"], out["recall_day2_reliable"])
+
+    out["vitd_supp_30d_ug"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTVD"])
+    out["mg_supp_30d_mg"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTMAGN"])
+
+    out["femneck_bmd"] = raw["DXXNKBMD"]
+    out["femneck_t_score"] = t_score(out["femneck_bmd"], params["femneck_reference_mean"], params["femneck_reference_sd"])
+    out["osteoporosis_dxa"] = at_least(-out["femneck_bmd"], -osteoporosis_bmd_cutoff(params))
+    out["osteoporosis_told"] = (raw["OSQ060"] == 1).astype("boolean").mask(raw["OSQ060"].isna())
+    return out

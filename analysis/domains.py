@@ -1,0 +1,76 @@
+"""Domain flags (who is in which analysis) and the exclusion flow that accounts for everyone.
+
+Rows are never dropped: a subpopulation is a boolean column, used as a domain of the full
+design by the survey layer. Each flow is an ordered list of steps; a step's flag is the
+conjunction of every step up to it, so the flow table and the flags cannot disagree.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+def _notna(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    return frame[columns].notna().all(axis=1)
+
+
+def steps(params: dict) -> dict[str, list[tuple]]:
+    """Each flow: [(criterion, condition(frame) -> bool Series, reason for those excluded)]."""
+    clean, model = params["clean"], params["model"]
+    covariates = list(model["covariates"])
+    diet = list(model["diet_covariates"])
+    adult = clean["adult_min_age"]
+    examined_adults = [
+        ("examined", lambda f: f["examined"] & (f["wt_mec"] > 0), "not examined at the MEC (interview only)"),
+        ("age_adult", lambda f: f["age"] >= adult, f"younger than {adult}"),
+        ("not_pregnant", lambda f: ~f["pregnant"], "pregnant at examination"),
+    ]
+    recall_and_vitd = [
+        ("has_recall_day1", lambda f: f["recall_day1_reliable"] & (f["wt_day1"] > 0),
+         "no reliable day-1 dietary recall (DR1DRSTZ != 1) or day-1 weight 0"),
+        ("has_vitd", lambda f: f["vitd_serum_nmol"].notna(), "serum 25(OH)D missing"),
+        ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
+    ]
+    return {
+        "main": examined_adults + recall_and_vitd + [
+            ("has_intake", lambda f: _notna(f, ["mg_total_mg", "vitd_supp_ug"] + diet),
+             "intake missing (food or supplement magnesium, vitamin D, energy, calcium)"),
+        ],
+        "supplements": examined_adults + recall_and_vitd + [
+            ("has_supplements", lambda f: _notna(f, ["vitd_supp_ug", "mg_supp_mg"]),
+             "24-hour supplement totals missing"),
+        ],
+        "bone": examined_adults + [
+            ("female_older", lambda f: (f["sex"] == "female").fillna(False) & (f["age"] >= model["bone_min_age"]),
+             f"not a woman aged {model['bone_min_age']} or older"),
+            ("has_recall_day1", lambda f: f["recall_day1_reliable"] & (f["wt_day1"] > 0),
+             "no reliable day-1 dietary recall (DR1DRSTZ != 1) or day-1 weight 0"),
+            ("has_femur_dxa", lambda f: f["femneck_bmd"].notna(), "femoral neck BMD missing (no DXA, or cycle without DXXFEM)"),
+            ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
+            ("has_intake", lambda f: _notna(f, ["mg_total_mg", "vitd_total_ug"] + diet),
+             "intake missing (magnesium, vitamin D, energy, calcium)"),
+        ],
+    }
+
+
+FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "bone": "in_bone"}
+
+
+def add_flags(frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add in_adults, in_main, in_supp, in_bone; return (frame, flow table)."""
+    out = frame.copy()
+    flow_rows = []
+    for flow, flow_steps in steps(params).items():
+        keep = pd.Series(True, index=out.index)
+        flow_rows.append({"flow": flow, "step": 0, "criterion": "all participants in DEMO",
+                          "n_remaining": int(keep.sum()), "n_excluded": 0, "reason": ""})
+        for number, (name, condition, reason) in enumerate(flow_steps, start=1):
+            passed = pd.Series(condition(out), index=out.index).fillna(False).astype(bool)
+            excluded = keep & ~passed
+            keep = keep & passed
+            flow_rows.append({"flow": flow, "step": number, "criterion": name,
+                              "n_remaining": int(keep.sum()), "n_excluded": int(excluded.sum()),
+                              "reason": reason})
+            if flow == "main" and name == "not_pregnant":
+                out["in_adults"] = keep.copy()
+        out[FLAG_OF_FLOW[flow]] = keep
+    return out, pd.DataFrame(flow_rows)
