@@ -1,0 +1,283 @@
+"""The design-based estimation layer: the only module that imports svy.
+
+NHANES design: strata `sdmvstra`, PSUs `sdmvpsu` nested in strata, one weight per analysis.
+Subpopulations are domains of the full design (svy `where=`, R's `subset()`), never a
+filtered frame. Variances are Taylor-linearized; degrees of freedom are the design's
+(#PSU - #strata holding the domain; for regressions, less the extra coefficients, as R's
+`svyglm`). Every result is a tidy pandas frame with the columns of `TIDY_COLUMNS`.
+
+Singleton rule: a *design* stratum with a single PSU is handled as R's
+`options(survey.lonely.psu = "adjust")` (svy "center"). Within a *domain*, a stratum whose
+domain members all sit in one PSU is not a singleton: the other PSUs of the stratum stay in
+the design with zero scores, as in R's `subset()` (R's default `survey.adjust.domain.lonely =
+FALSE`). The clean stage refuses data whose design strata have fewer than 2 PSUs anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import svy
+from scipy import stats
+
+from analysis.errors import DataError
+
+STRATUM = "sdmvstra"
+PSU = "sdmvpsu"
+SINGLETON_RULE = "center"  # R: options(survey.lonely.psu = "adjust")
+# IRLS convergence: tight enough that logistic SEs agree with R (epsilon 1e-12) to 1e-6.
+GLM_TOLERANCE = 1e-12
+TIDY_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "df", "p_value",
+                "n", "n_weighted"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A regression: outcome, terms ("a" or "a:b" for a product) and reference levels.
+
+    Columns of string dtype are categorical (indicator terms against `references[col]`);
+    numeric and boolean columns enter as numbers.
+    """
+
+    outcome: str
+    terms: tuple[str, ...]
+    references: dict[str, str] = field(default_factory=dict)
+    family: str = "gaussian"
+
+    def columns(self) -> list[str]:
+        names = [self.outcome]
+        for term in self.terms:
+            for part in term.split(":"):
+                if part not in names:
+                    names.append(part)
+        return names
+
+
+class SurveyData:
+    """A frame bound to the NHANES design. Every estimator takes a weight and a domain column."""
+
+    def __init__(self, frame: pd.DataFrame, strata: str = STRATUM, psu: str = PSU):
+        self.frame = frame
+        self.strata = strata
+        self.psu = psu
+
+    # ---------------------------------------------------------------- preparation
+
+    def _check_domain(self, weight: str, domain: str | None) -> pd.Series:
+        if weight not in self.frame:
+            raise DataError(f"weight column {weight!r} not in the analytic table")
+        if domain is None:
+            return pd.Series(True, index=self.frame.index)
+        if domain not in self.frame:
+            raise DataError(f"domain column {domain!r} not in the analytic table")
+        flag = self.frame[domain]
+        if flag.isna().any():
+            raise DataError(f"domain column {domain!r} has missing values; domains must be true/false")
+        return flag.astype(bool)
+
+    def _sample(self, columns: list[str], weight: str, domain: str | None,
+                categorical: dict[str, str] | None = None) -> tuple[svy.Sample, pd.Series]:
+        """A polars sample holding the design, `columns` and a `_domain` flag.
+
+        Inside the domain every column must be complete (a missing value there is an
+        error, not a silent drop); outside it, missing values are filled with a constant
+        so that svy keeps those rows (and their PSUs) in the design with zero weight in the
+        estimate, exactly as R's subset().
+        """
+        in_domain = self._check_domain(weight, domain) & (self.frame[weight] > 0)
+        if not in_domain.any():
+            raise DataError(f"domain {domain!r} has no participant with a positive {weight}")
+        data = {self.strata: self.frame[self.strata].to_numpy(), self.psu: self.frame[self.psu].to_numpy(),
+                "_w": self.frame[weight].fillna(0.0).to_numpy(dtype=float), "_domain": in_domain.to_numpy()}
+        for name in columns:
+            values = self.frame[name]
+            missing_inside = values.isna() & in_domain
+            if missing_inside.any():
+                raise DataError(
+                    f"column {name!r} is missing for {int(missing_inside.sum())} participant(s) in domain "
+                    f"{domain!r} (e.g. SEQN {self.frame.loc[missing_inside, 'seqn'].head(3).tolist()})"
+                )
+            if categorical and name in categorical:
+                data[name] = values.astype("string").fillna(categorical[name]).astype(str).to_numpy()
+            elif pd.api.types.is_string_dtype(values):
+                data[name] = values.fillna(values.dropna().iloc[0]).astype(str).to_numpy()
+            else:
+                data[name] = values.astype(float).fillna(0.0).to_numpy()
+        frame = pl.DataFrame(data)
+        design = svy.Design(stratum=self.strata, psu=self.psu, wgt="_w", singleton=SINGLETON_RULE)
+        return svy.Sample(frame, design), in_domain
+
+    def _n_weighted(self, in_domain: pd.Series, weight: str) -> float:
+        return float(self.frame.loc[in_domain, weight].sum())
+
+    # ---------------------------------------------------------------- estimators
+
+    def mean(self, y: str, weight: str, domain: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """Design-based mean of `y` in the domain (optionally per level of `by`)."""
+        sample, in_domain = self._sample([y] + ([by] if by else []), weight, domain)
+        result = sample.estimation.mean(y, by=by, where=svy.col("_domain")).to_polars().to_pandas()
+        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: r["est"] / r["se"])
+
+    def proportion(self, y: str, weight: str, domain: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """Design-based share of participants for whom boolean `y` is true; logit CI (R svyciprop)."""
+        frame = self.frame.assign(**{y: self.frame[y].astype("Float64")})
+        sample, in_domain = SurveyData(frame, self.strata, self.psu)._sample(
+            [y] + ([by] if by else []), weight, domain)
+        result = sample.estimation.prop(y, by=by, where=svy.col("_domain"), ci_method="logit").to_polars().to_pandas()
+        result = result[result[y] == 1.0].drop(columns=[y])
+        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: np.nan)
+
+    def _tidy_estimates(self, result: pd.DataFrame, y: str, by: str | None, in_domain: pd.Series,
+                        weight: str, statistic_of) -> pd.DataFrame:
+        rows = []
+        for record in result.to_dict("records"):
+            level = record.get(by) if by else None
+            members = in_domain & (self.frame[by].astype(str) == str(level)) if by else in_domain
+            df = float(record["df"])
+            statistic = statistic_of(record)
+            rows.append({
+                "term": y if by is None else f"{y}[{by}={level}]",
+                "estimate": record["est"], "std_error": record["se"],
+                "ci_low": record["lci"], "ci_high": record["uci"],
+                "statistic": statistic, "df": df,
+                "p_value": float(2 * stats.t.sf(abs(statistic), df)) if np.isfinite(statistic) else np.nan,
+                "n": int(members.sum()), "n_weighted": self._n_weighted(members, weight),
+                **({"group": str(level)} if by else {}),
+            })
+        return pd.DataFrame(rows, columns=TIDY_COLUMNS + (["group"] if by else []))
+
+    def glm(self, spec: ModelSpec, weight: str, domain: str | None = None) -> "FittedModel":
+        """Survey-weighted GLM (R svyglm) on the domain: gaussian (identity) or binomial (logit)."""
+        categorical = {c: spec.references.get(c) for c in spec.columns()[1:]
+                       if pd.api.types.is_string_dtype(self.frame[c])}
+        for name, ref in categorical.items():
+            if ref is None:
+                raise DataError(f"model for {spec.outcome}: categorical column {name!r} needs a reference level")
+        frame = self.frame
+        if spec.family == "binomial" or pd.api.types.is_bool_dtype(frame[spec.outcome]):
+            frame = frame.assign(**{spec.outcome: frame[spec.outcome].astype("Float64")})
+        bools = {c: frame[c].astype("Float64") for c in spec.columns()[1:] if pd.api.types.is_bool_dtype(frame[c])}
+        frame = frame.assign(**bools)
+        sample, in_domain = SurveyData(frame, self.strata, self.psu)._sample(
+            spec.columns(), weight, domain, categorical)
+        features = [self._feature(term, categorical) for term in spec.terms]
+        model = sample.glm.fit(y=spec.outcome, x=features, family=spec.family, where=svy.col("_domain"),
+                               tol=GLM_TOLERANCE, max_iter=100)
+        return FittedModel(spec, model, n=int(in_domain.sum()), n_weighted=self._n_weighted(in_domain, weight))
+
+    @staticmethod
+    def _feature(term: str, categorical: dict[str, str]):
+        def one(name: str):
+            return svy.Cat(name, ref=categorical[name]) if name in categorical else name
+
+        parts = term.split(":")
+        if len(parts) == 1:
+            return one(parts[0])
+        if len(parts) == 2:
+            return svy.Cross(one(parts[0]), one(parts[1]))
+        raise DataError(f"term {term!r}: only two-way products are supported")
+
+
+class FittedModel:
+    """A fitted survey GLM: coefficient table, Wald tests, linear combinations, predictions."""
+
+    def __init__(self, spec: ModelSpec, model, n: int, n_weighted: float):
+        self.spec = spec
+        self._model = model
+        self.n = n
+        self.n_weighted = n_weighted
+        fitted = model.fitted
+        self.names: list[str] = list(fitted.feature_names)
+        self.coef = np.array([c.est for c in fitted.coefs], dtype=float)
+        self.vcov = np.asarray(fitted.cov_matrix, dtype=float)
+        self.df = float(fitted.coefs[0].wald.df)
+
+    def table(self) -> pd.DataFrame:
+        table = self._model.to_polars().to_pandas().rename(columns={
+            "std_err": "std_error", "conf_low": "ci_low", "conf_high": "ci_high"})
+        table["df"] = table["df"].astype(float)
+        table["n"] = self.n
+        table["n_weighted"] = self.n_weighted
+        return table[TIDY_COLUMNS]
+
+    def index_of(self, term: str) -> int:
+        """Position of a coefficient; a product may be named in either order ("a:b" or "b:a")."""
+        wanted = sorted(term.split(":"))
+        for i, name in enumerate(self.names):
+            if sorted(name.split(":")) == wanted:
+                return i
+        raise DataError(f"model for {self.spec.outcome}: no coefficient {term!r}; it has {self.names}")
+
+    def lincom(self, weights: dict[str, float], label: str, alpha: float = 0.05) -> pd.DataFrame:
+        """A linear combination of coefficients (e.g. the supplement effect within a group)."""
+        vector = np.zeros(len(self.names))
+        for term, w in weights.items():
+            vector[self.index_of(term)] += w
+        estimate = float(vector @ self.coef)
+        se = float(np.sqrt(vector @ self.vcov @ vector))
+        return self._row(label, estimate, se, alpha)
+
+    def _row(self, label: str, estimate: float, se: float, alpha: float = 0.05) -> pd.DataFrame:
+        t_crit = stats.t.ppf(1 - alpha / 2, self.df)
+        statistic = estimate / se if se > 0 else np.nan
+        return pd.DataFrame([{
+            "term": label, "estimate": estimate, "std_error": se,
+            "ci_low": estimate - t_crit * se, "ci_high": estimate + t_crit * se,
+            "statistic": statistic, "df": self.df,
+            "p_value": float(2 * stats.t.sf(abs(statistic), self.df)) if np.isfinite(statistic) else np.nan,
+            "n": self.n, "n_weighted": self.n_weighted,
+        }], columns=TIDY_COLUMNS)
+
+    def wald(self, terms: list[str], label: str | None = None) -> pd.DataFrame:
+        """Design-based Wald F test that all `terms` are 0 (R regTermTest, method "Wald").
+
+        F = b' V^-1 b / q on (q, residual design df); `statistic` holds F, `df` the
+        denominator df, and `estimate` the number of terms tested.
+        """
+        idx = [self.index_of(t) for t in terms]
+        b = self.coef[idx]
+        v = self.vcov[np.ix_(idx, idx)]
+        q = len(idx)
+        f_value = float(b @ np.linalg.solve(v, b) / q)
+        p_value = float(stats.f.sf(f_value, q, self.df))
+        return pd.DataFrame([{
+            "term": label or " + ".join(terms), "estimate": float(q), "std_error": np.nan,
+            "ci_low": np.nan, "ci_high": np.nan, "statistic": f_value, "df": self.df,
+            "p_value": p_value, "n": self.n, "n_weighted": self.n_weighted,
+        }], columns=TIDY_COLUMNS)
+
+    def coefficient_terms(self, column: str) -> list[str]:
+        """Every coefficient belonging to `column` (its indicators, or the column itself)."""
+        return [n for n in self.names if n == column or n.startswith(f"{column}_")
+                and ":" not in n]
+
+    def predict(self, new_data: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+        """Predicted mean (response scale) with its CI, for rows of covariate values."""
+        prepared = pl.from_pandas(new_data.astype({c: float for c in new_data.columns
+                                                   if pd.api.types.is_bool_dtype(new_data[c])}))
+        result = self._model.predict(prepared, alpha=alpha).to_polars().to_pandas()
+        return result.rename(columns={"yhat": "estimate", "se": "std_error", "lci": "ci_low", "uci": "ci_high"})
+
+    def linear_predictor_gradient(self, row: dict[str, float | str]) -> np.ndarray:
+        """x such that x @ coef is the linear predictor at `row` (for delta-method work)."""
+        x = np.zeros(len(self.names))
+        for i, name in enumerate(self.names):
+            value = 1.0
+            for part in name.split(":"):
+                value *= _design_value(part, row)
+            x[i] = value
+        return x
+
+
+def _design_value(part: str, row: dict) -> float:
+    if part == "_intercept_":
+        return 1.0
+    if part in row:
+        return float(row[part])
+    for column, value in row.items():
+        if isinstance(value, str) and part == f"{column}_{value}":
+            return 1.0
+    return 0.0
