@@ -41,3 +41,34 @@ def project(tmp_path: Path) -> Path:
     for name in ("params.yaml", "nhanes.lock.tsv"):
         shutil.copy(REPO / name, tmp_path / name)
     return tmp_path
+
+
+def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
+    from analysis import clean, config, fetch
+
+    params = config.load_params(root / "params.yaml")
+    paths = config.Paths(root)
+    if "fetch" in stages:
+        fetch.run(params["fetch"], root, mirror)
+    if "clean" in stages:
+        clean.run(params, paths)
+    if "analyze" in stages:
+        from analysis import analyze
+
+        analyze.run(params, paths)
+    if "report" in stages:
+        from analysis import report
+
+        report.run(params, paths)
+
+
+@pytest.fixture(scope="session")
+def mirror_project(tmp_path_factory) -> Path:
+    """fetch + clean run once on the synthetic mirror, in a scratch project."""
+    if not (SYNTHETIC_MIRROR / "MANIFEST.tsv").exists():
+        pytest.skip(f"NHANES mirror not found at {SYNTHETIC_MIRROR} (set NHANES_MIRROR to run these tests)")
+    root = tmp_path_factory.mktemp("mirror_project")
+    for name in ("params.yaml", "nhanes.lock.tsv"):
+        shutil.copy(REPO / name, root / name)
+    _run_stages(root, SYNTHETIC_MIRROR, ["fetch", "clean"])
+    return root

@@ -1,0 +1,108 @@
+"""Derivations on small frames built here: each rule of data_clean/dictionary.csv, checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import derive, xpt
+from analysis.config import load_params
+from tests.conftest import REPO
+
+PARAMS = load_params(REPO / "params.yaml")
+
+
+def test_mg_ear_by_age_and_sex():
+    age = pd.Series([15, 18, 19, 30, 31, 80, 15, 25, 45, 5])
+    sex = pd.Series(["male"] * 6 + ["female"] * 3 + ["male"])
+    ear = derive.mg_ear(age, sex, PARAMS["clean"]["mg_ear_mg"])
+    assert ear.tolist() == [340, 340, 330, 330, 350, 350, 300, 255, 265, 110]
+
+
+def test_mg_ear_missing_sex_gives_missing():
+    ear = derive.mg_ear(pd.Series([40.0]), pd.Series([None], dtype="string"), PARAMS["clean"]["mg_ear_mg"])
+    assert ear.isna().all()
+
+
+def test_special_codes_become_missing_in_categories():
+    education = derive.categorize(pd.Series([1, 2, 3, 4, 5, 7, 9, np.nan]), derive.EDUCATION)
+    assert education.tolist()[:5] == ["lt_hs", "lt_hs", "hs_ged", "some_college", "college_grad"]
+    assert education.iloc[5:].isna().all()
+
+
+def test_smoking_status():
+    smq020 = pd.Series([2, 1, 1, 1, 1, np.nan])
+    smq040 = pd.Series([np.nan, 1, 2, 3, np.nan, np.nan])
+    out = derive.smoking_status(smq020, smq040)
+    assert out.tolist()[:4] == ["never", "current", "current", "former"]
+    assert out.iloc[4:].isna().all()
+
+
+def test_supplement_amount_zero_for_non_users_missing_when_unknown():
+    count = pd.Series([0.0, 2.0, 1.0, np.nan])
+    nutrient = pd.Series([np.nan, 25.0, np.nan, np.nan])  # user of a product without vitamin D: NaN in CDC files
+    out = derive.supplement_amount(count, nutrient)
+    assert out.iloc[:3].tolist() == [0.0, 25.0, 0.0]
+    assert np.isnan(out.iloc[3])
+
+
+def test_two_day_mean_only_when_both_recalls_reliable():
+    out = derive.two_day_mean(pd.Series([300.0, 300.0, 300.0]), pd.Series([200.0, 200.0, np.nan]),
+                              pd.Series([True, True, True]), pd.Series([True, False, True]))
+    assert out.iloc[0] == 250.0
+    assert out.iloc[1:].isna().all()
+
+
+def test_ca_mg_ratio_and_adequacy():
+    ratio = derive.ratio(pd.Series([900.0, 500.0, 100.0]), pd.Series([300.0, 0.0, np.nan]))
+    assert ratio.iloc[0] == 3.0 and ratio.iloc[1:].isna().all()
+    adequate = derive.at_least(pd.Series([350.0, 349.9, np.nan]), pd.Series([350.0, 350.0, 350.0]))
+    assert adequate.tolist()[:2] == [True, False] and pd.isna(adequate.iloc[2])
+
+
+def test_pooled_weight_divides_and_zero_fills():
+    out = derive.pooled_weight(pd.Series([600.0, np.nan, 0.0]), 6)
+    assert out.tolist() == [100.0, 0.0, 0.0]
+
+
+def test_osteoporosis_cutoff_is_0558_inclusive():
+    assert derive.osteoporosis_bmd_cutoff(PARAMS["clean"]) == pytest.approx(0.558)
+    bmd = pd.Series([0.557, 0.558, 0.559, np.nan])
+    out = derive.at_least(-bmd, -derive.osteoporosis_bmd_cutoff(PARAMS["clean"]))
+    assert out.tolist()[:3] == [True, True, False] and pd.isna(out.iloc[3])
+
+
+def test_sas_underflow_zero():
+    frame = pd.DataFrame({"DS1TVD": [5.397605346934028e-79, 12.5, np.nan, 0.0]})
+    out = xpt.zero_sas_underflow(frame, 1e-30)
+    assert out["DS1TVD"].iloc[0] == 0.0 and out["DS1TVD"].iloc[1] == 12.5 and np.isnan(out["DS1TVD"].iloc[2])
+
+
+def raw_row(**overrides) -> dict:
+    row = dict(SEQN=1.0, cycle="2017-2018", SDMVSTRA=150.0, SDMVPSU=1.0, RIDSTATR=2.0, WTMEC2YR=6000.0,
+               WTDRD1=5400.0, WTDR2D=4800.0, RIDAGEYR=45.0, RIAGENDR=2.0, RIDRETH1=3.0, DMDEDUC2=4.0,
+               INDFMPIR=2.5, SMQ020=2.0, SMQ040=np.nan, RIDEXMON=2.0, RIDEXPRG=2.0, BMXBMI=27.0,
+               LBXVIDMS=62.0, DR1DRSTZ=1.0, DR2DRSTZ=1.0, DR1TKCAL=2000.0, DR1TMAGN=250.0, DR1TVD=4.0,
+               DR1TCALC=800.0, DS1DSCNT=1.0, DS1TMAGN=100.0, DS1TVD=25.0, DS1TCALC=200.0,
+               DR2TMAGN=230.0, DS2DSCNT=0.0, DS2TMAGN=np.nan, DSDCOUNT=1.0, DSQTVD=20.0, DSQTMAGN=np.nan,
+               DXXNKBMD=0.55, OSQ060=1.0)
+    row.update(overrides)
+    return row
+
+
+def test_derive_one_participant_by_hand():
+    raw = pd.DataFrame([raw_row(), raw_row(SEQN=2.0, cycle="2015-2016", DR1DRSTZ=2.0, DS1DSCNT=np.nan)])
+    out = derive.derive(raw, PARAMS["clean"])
+    first = out.iloc[0]
+    assert first["wt_mec"] == 3000.0 and first["wt_day1"] == 2700.0  # 2 cycles pooled
+    assert first["mg_total_mg"] == 350.0 and first["mg_ear_mg"] == 265.0 and bool(first["mg_adequate"])
+    assert first["ca_total_mg"] == 1000.0 and first["ca_mg_ratio"] == pytest.approx(1000 / 350)
+    assert first["vitd_total_ug"] == 29.0 and bool(first["vitd_supp_user"])
+    assert first["mg_total_2day_mg"] == pytest.approx((350 + 230) / 2)
+    assert first["mg_supp_30d_mg"] == 0.0 and first["vitd_supp_30d_ug"] == 20.0
+    assert bool(first["osteoporosis_dxa"]) and bool(first["osteoporosis_told"])
+    assert first["sex"] == "female" and first["race_eth"] == "nh_white" and first["smoking"] == "never"
+    second = out.iloc[1]  # unreliable recall: food intake missing, and supplements unknown
+    assert np.isnan(second["mg_food_mg"]) and np.isnan(second["mg_supp_mg"]) and pd.isna(second["mg_adequate"])
+    assert np.isnan(second["mg_total_2day_mg"])
