@@ -1,0 +1,95 @@
+"""What every analysis shares: the data with its design, the covariate set, tidy output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.claims import Evidence
+from analysis.survey import FittedModel, ModelSpec, SurveyData
+
+OUTPUT_COLUMNS = ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",
+                  "df", "n", "n_weighted", "scale", "domain", "weight", "covariates", "note"]
+OR_SCALE = "odds ratio (std_error on the log-odds scale)"
+
+
+@dataclass
+class Result:
+    """An analysis's tables (file stem -> tidy frame) and the evidence for its claim."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    test_label: str = ""
+
+
+class Context:
+    """The analytic frame with analysis-time columns, its survey design, and the params."""
+
+    def __init__(self, frame: pd.DataFrame, params: dict):
+        self.frame = frame
+        self.params = params
+        self.survey = SurveyData(frame)
+        model = params["model"]
+        self.references = dict(model["reference_levels"])
+        self.references["cycle"] = sorted(frame["cycle"].dropna().unique())[0]
+        self.has_diet = bool(frame["kcal"].notna().any())
+        self.covariates = list(model["covariates"]) + (list(model["diet_covariates"]) if self.has_diet else [])
+
+    def add_domain(self, name: str, condition: pd.Series) -> str:
+        """A boolean domain column (missing counts as outside); returns its name."""
+        self.frame[name] = condition.fillna(False).astype(bool)
+        return name
+
+    def spec(self, outcome: str, exposures: list[str], family: str = "gaussian",
+             drop: tuple[str, ...] = (), references: dict[str, str] | None = None) -> ModelSpec:
+        """Outcome on the exposures plus the standard covariates (less `drop`)."""
+        parts = {p for e in exposures for p in e.split(":")}
+        covariates = tuple(c for c in self.covariates if c not in drop and c not in parts)
+        return ModelSpec(outcome, tuple(exposures) + covariates, {**self.references, **(references or {})}, family)
+
+    def fit(self, spec: ModelSpec, weight: str, domain: str) -> FittedModel:
+        return self.survey.glm(spec, weight, domain)
+
+    @staticmethod
+    def covariate_text(spec: ModelSpec, exposures: list[str]) -> str:
+        return ", ".join(t for t in spec.terms if t not in exposures)
+
+
+def tidy(table: pd.DataFrame, model: str, domain: str, weight: str, covariates: str = "",
+         scale: str = "identity", note: str = "") -> pd.DataFrame:
+    out = table.copy()
+    if scale == OR_SCALE:
+        for column in ("estimate", "ci_low", "ci_high"):
+            out[column] = np.exp(out[column])
+    out["model"] = model
+    out["scale"] = scale
+    out["domain"] = domain
+    out["weight"] = weight
+    out["covariates"] = covariates
+    out["note"] = note
+    return out[OUTPUT_COLUMNS]
+
+
+F_SCALE = "F test (estimate = numerator df)"
+
+
+def model_table(fitted: FittedModel, name: str, domain: str, weight: str, covariates: str,
+                lincoms: list[pd.DataFrame] = (), walds: list[pd.DataFrame] = (),
+                scale: str = "identity") -> pd.DataFrame:
+    """The coefficient table, then linear combinations (same scale), then Wald F tests."""
+    parts = [tidy(fitted.table(), name, domain, weight, covariates, scale)]
+    parts += [tidy(row, name, domain, weight, covariates, scale) for row in lincoms]
+    parts += [tidy(row, name, domain, weight, covariates, F_SCALE) for row in walds]
+    return pd.concat(parts, ignore_index=True)
+
+
+def evidence_of(row: pd.DataFrame, label: str) -> Evidence:
+    r = row.iloc[0]
+    return Evidence(float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"]), float(r["p_value"]), label)
+
+
+def not_testable_table(name: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame([{c: np.nan for c in OUTPUT_COLUMNS} | {"model": name, "term": "not testable", "note": reason}],
+                        columns=OUTPUT_COLUMNS)

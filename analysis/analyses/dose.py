@@ -1,0 +1,133 @@
+"""C3: the supplemental vitamin D dose at which a reference adult's predicted 25(OH)D reaches
+a threshold, per magnesium group, with delta-method CIs; and the dose curve, linear and
+piecewise-linear (spline), to check the linear fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.analyses.common import Context, Result, evidence_of, model_table
+from analysis.analyses.interaction import OUTCOME, WEIGHT
+from analysis.survey import FittedModel
+
+GROUPS = {"mg_inadequate": 0.0, "mg_adequate": 1.0}
+
+
+def _knot_column(knot: float) -> str:
+    return f"dose_over_{knot:g}ug"
+
+
+def _dose_terms(knots: list[float]) -> list[str]:
+    return ["dose10"] + [_knot_column(k) for k in knots]
+
+
+def reference_row(ctx: Context, mg_adequate: float, dose_ug: float, knots: list[float] = ()) -> dict:
+    row = dict(ctx.params["analyze"]["reference_adult"])
+    unit = ctx.params["analyze"]["dose_unit_ug"]
+    row["dose10"] = dose_ug / unit
+    for k in knots:
+        row[_knot_column(k)] = max(dose_ug - k, 0.0) / unit
+    row["mg_adequate"] = mg_adequate
+    return row
+
+
+def _prediction(fitted: FittedModel, row: dict) -> tuple[float, np.ndarray]:
+    x = fitted.linear_predictor_gradient(row)
+    return float(x @ fitted.coef), x
+
+
+def dose_to_threshold(ctx: Context, fitted: FittedModel, threshold: float) -> pd.DataFrame:
+    """dose* = unit * (T - a_g) / s_g, a_g the prediction at dose 0 and s_g the slope per
+    unit in magnesium group g; SE by the delta method on the model's design-based covariance."""
+    unit = ctx.params["analyze"]["dose_unit_ug"]
+    t_crit = stats.t.ppf(0.975, fitted.df)
+    rows, grads, values = [], {}, {}
+    for group, g in GROUPS.items():
+        a, x_a = _prediction(fitted, reference_row(ctx, g, 0.0))
+        slope_weights = {"dose10": 1.0, "dose10:mg_adequate": g}
+        x_s = np.zeros(len(fitted.names))
+        for term, w in slope_weights.items():
+            x_s[fitted.index_of(term)] += w
+        s = float(x_s @ fitted.coef)
+        dose = unit * (threshold - a) / s
+        grad = unit * (-x_a / s - (threshold - a) / s**2 * x_s)
+        grads[group], values[group] = grad, dose
+        rows.append((f"dose to reach {threshold:g} nmol/L | {group}", dose, grad))
+    diff_grad = grads["mg_inadequate"] - grads["mg_adequate"]
+    rows.append((f"difference (inadequate - adequate) | {threshold:g} nmol/L",
+                 values["mg_inadequate"] - values["mg_adequate"], diff_grad))
+    out = []
+    for term, estimate, grad in rows:
+        se = float(np.sqrt(grad @ fitted.vcov @ grad))
+        out.append({"term": term, "estimate": estimate, "std_error": se,
+                    "ci_low": estimate - t_crit * se, "ci_high": estimate + t_crit * se,
+                    "statistic": estimate / se, "df": fitted.df,
+                    "p_value": float(2 * stats.t.sf(abs(estimate / se), fitted.df)),
+                    "n": fitted.n, "n_weighted": fitted.n_weighted})
+    return pd.DataFrame(out)
+
+
+def add_spline_columns(ctx: Context, knots: list[float]) -> None:
+    unit = ctx.params["analyze"]["dose_unit_ug"]
+    for k in knots:
+        ctx.frame[_knot_column(k)] = (ctx.frame["vitd_supp_ug_capped"] - k).clip(lower=0) / unit
+
+
+def curve(ctx: Context, fitted: FittedModel, knots: list[float], model: str) -> pd.DataFrame:
+    """Predicted 25(OH)D for the reference adult over the dose grid, per magnesium group."""
+    t_crit = stats.t.ppf(0.975, fitted.df)
+    rows = []
+    for group, g in GROUPS.items():
+        for dose in ctx.params["analyze"]["dose_curve_grid_ug"]:
+            estimate, x = _prediction(fitted, reference_row(ctx, g, float(dose), knots))
+            se = float(np.sqrt(x @ fitted.vcov @ x))
+            rows.append({"model": model, "mg_group": group, "dose_ug": float(dose), "estimate": estimate,
+                         "std_error": se, "ci_low": estimate - t_crit * se, "ci_high": estimate + t_crit * se,
+                         "df": fitted.df, "n": fitted.n})
+    return pd.DataFrame(rows)
+
+
+def binned_means(ctx: Context) -> pd.DataFrame:
+    """Design-based mean 25(OH)D by dose band and magnesium group (the figure's points)."""
+    labels = ["0"] + list(ctx.params["analyze"]["dose_band_labels"])
+    band = ctx.frame["dose_band"].astype("object").where(ctx.frame["vitd_supp_ug"] > 0, "0")
+    ctx.frame["dose_band_mg"] = (band.astype(str) + "|" +
+                                 ctx.frame["mg_adequate"].map({True: "mg_adequate", False: "mg_inadequate"}).astype(str))
+    table = ctx.survey.mean(OUTCOME, WEIGHT, "in_main", by="dose_band_mg")
+    table[["dose_band", "mg_group"]] = table["group"].str.split("|", expand=True)
+    table = table[table["dose_band"].isin(labels)]
+    return table.drop(columns=["group"])
+
+
+def run_c3(ctx: Context) -> Result:
+    params = ctx.params["analyze"]
+    threshold = ctx.params["verdicts"]["C3"]["threshold_nmol"]
+    linear_exposures = ["dose10", "mg_adequate", "dose10:mg_adequate"]
+    spec = ctx.spec(OUTCOME, linear_exposures)
+    fitted = ctx.fit(spec, WEIGHT, "in_main")
+    covariates = ctx.covariate_text(spec, linear_exposures)
+    doses = pd.concat([dose_to_threshold(ctx, fitted, t) for t in sorted({threshold, *params["vitd_cutoffs_nmol"][1:]})],
+                      ignore_index=True)
+    table = model_table(fitted, "dose10ug_x_mg_adequacy", "in_main", WEIGHT, covariates, lincoms=[doses])
+    table.loc[table["term"].str.startswith(("dose to", "difference")), "scale"] = "ug/day (delta method)"
+
+    knots = list(params["dose_spline_knots_ug"])
+    add_spline_columns(ctx, knots)
+    spline_exposures = _dose_terms(knots) + ["mg_adequate"] + [f"{t}:mg_adequate" for t in _dose_terms(knots)]
+    spline_spec = ctx.spec(OUTCOME, spline_exposures)
+    spline = ctx.fit(spline_spec, WEIGHT, "in_main")
+    nonlinear = spline.wald([_knot_column(k) for k in knots] + [f"{_knot_column(k)}:mg_adequate" for k in knots],
+                            "wald: spline knots = 0 (linearity)")
+    spline_table = model_table(spline, "dose_spline_x_mg_adequacy", "in_main", WEIGHT,
+                               ctx.covariate_text(spline_spec, spline_exposures), walds=[nonlinear])
+    curves = pd.concat([curve(ctx, fitted, [], "linear"), curve(ctx, spline, knots, "spline")], ignore_index=True)
+    diff = doses[doses["term"] == f"difference (inadequate - adequate) | {threshold:g} nmol/L"]
+
+    return Result(
+        tables={"dose_to_sufficiency": pd.concat([table, spline_table], ignore_index=True),
+                "dose_curve": curves, "dose_binned_means": binned_means(ctx)},
+        evidence=[evidence_of(diff, "dose difference (ug/day)")],
+        test_label=f"dose to reach {threshold:g} nmol/L, inadequate minus adequate magnesium (ug/day)",
+    )

@@ -1,0 +1,156 @@
+"""The analyze stage: every claim's analysis on data_clean/analytic.parquet, its tables in
+reports/tables/, one verdict per claim in reports/claims.csv, key numbers in reports/metrics.json.
+
+A claim whose needed NHANES component is missing from every cycle at hand is reported as
+"not testable with the files at hand", naming the files; nothing is estimated from zeros.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import atomic, claims
+from analysis.analyses import bone, common, deficiency, dose, features, interaction, prevalence, ratio, sensitivity
+from analysis.config import Paths
+from analysis.errors import DataError
+from analysis.raw import RawInventory
+
+log = logging.getLogger(__name__)
+
+# Every table the stage writes (dvc.yaml lists the same files), and the claim whose
+# analysis produces it.
+TABLES = {
+    "interaction_use": "C1", "interaction_dose": "C1", "deficiency_or": "C1", "dose_low_mg": "C2",
+    "dose_to_sufficiency": "C3", "dose_curve": "C3", "dose_binned_means": "C3", "bone_or": "C4",
+    "ca_mg_ratio": "C5", "prevalence": "C6", "sensitivity": "C1",
+}
+CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
+                 "verdict", "reason", "source_note", "data_provenance"]
+
+
+@dataclass
+class Availability:
+    """Which needed components the files at hand lack entirely (absent in every cycle)."""
+
+    inventory: RawInventory
+
+    def missing_for(self, claim: claims.Claim) -> list[str]:
+        lacking = []
+        for component in claim.needs:
+            rows = self.inventory.manifest[self.inventory.manifest["component"] == component]
+            if not any(self.inventory.available(cycle, component) for cycle in rows["cycle"].unique()):
+                lacking.append(component)
+        return lacking
+
+    def missing_files(self, components: list[str]) -> list[str]:
+        m = self.inventory.manifest
+        rows = m[m["component"].isin(components)]
+        return sorted(f"{r.cycle}/{r.file}" for r in rows.itertuples())
+
+
+def provenance(inventory: RawInventory) -> str:
+    values = inventory.manifest.loc[inventory.manifest["provenance"].ne("")
+                                    & inventory.manifest["status"].isin(["verified", "recorded"]), "provenance"]
+    return "; ".join(sorted(values.unique()))
+
+
+def run_analyses(ctx: common.Context, testable: set[str]) -> dict[str, common.Result]:
+    """claim id -> Result, for the testable claims (logging progress, as fits can take a while)."""
+    runners = {
+        "C1": interaction.run_c1, "C2": interaction.run_c2, "C3": dose.run_c3, "C4": bone.run,
+        "C5": ratio.run,
+    }
+    results: dict[str, common.Result] = {}
+    for cid, runner in runners.items():
+        if cid in testable:
+            log.info("analyze: %s", cid)
+            results[cid] = runner(ctx)
+    if "C1" in testable:
+        results["C1"].tables.update(deficiency.run(ctx))
+        results["C1"].tables.update(sensitivity.run(ctx))
+    if "C6" in testable:
+        log.info("analyze: C6, C7 (prevalence)")
+        results["C6"], results["C7"] = prevalence.run(ctx)
+    return results
+
+
+def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Result], gaps: dict[str, list[str]],
+               availability: Availability, params: dict, data_provenance: str) -> pd.DataFrame:
+    rows = []
+    for cid, claim in registry.items():
+        rule = params["verdicts"][cid]
+        row = {"claim_id": cid, "claim": claim.claim, "words": claim.words, "test": rule["test"],
+               "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+               "rule": claims.describe(rule), "reason": "", "source_note": claim.source_note,
+               "data_provenance": data_provenance}
+        if gaps.get(cid):
+            row["verdict"] = claims.NOT_TESTABLE_FILES
+            row["reason"] = ("missing NHANES file(s): " + ", ".join(availability.missing_files(gaps[cid])))
+        elif rule["rule"] == "not_testable":
+            row["verdict"] = claims.NOT_TESTABLE
+            row["reason"] = claim.hypothesis
+        else:
+            result = results.get(cid, common.Result())
+            evidence = [e for e in result.evidence if e is not None]
+            if evidence:
+                first = evidence[0]
+                row.update(estimate=first.estimate, ci_low=first.ci_low, ci_high=first.ci_high, p_value=first.p_value)
+            if rule["rule"] == "all_at_least" and len(evidence) > 1:
+                row["reason"] = "; ".join(f"{e.label}: {e.estimate:.3f} ({e.ci_low:.3f} to {e.ci_high:.3f})" for e in evidence)
+            if rule["rule"] == "fact_check":
+                row["reason"] = claim.hypothesis
+            row["verdict"] = claims.decide(rule, evidence) if evidence or rule["rule"] == "fact_check" else claims.INCONCLUSIVE
+            if not evidence and rule["rule"] != "fact_check":
+                row["reason"] = "the domain was too small to estimate"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def metrics(claim_table: pd.DataFrame, ctx: common.Context, data_provenance: str) -> dict:
+    def number(value: float) -> float | None:
+        return None if pd.isna(value) else float(f"{value:.6g}")
+
+    return {
+        "data_provenance": data_provenance,
+        "n": {flag: int(ctx.frame[flag].sum()) for flag in ["in_adults", "in_main", "in_supp", "in_bone"]},
+        "claims": {r.claim_id: {"verdict": r.verdict, "estimate": number(r.estimate), "ci_low": number(r.ci_low),
+                                "ci_high": number(r.ci_high)} for r in claim_table.itertuples()},
+    }
+
+
+def run(params: dict, paths: Paths) -> pd.DataFrame:
+    if not paths.analytic.exists():
+        raise DataError(f"{paths.analytic}: not found; run the clean stage first")
+    frame = features.add(pd.read_parquet(paths.analytic), params)
+    inventory = RawInventory.load(paths.data_raw)
+    availability = Availability(inventory)
+    registry = claims.registry()
+    gaps = {cid: availability.missing_for(claim) for cid, claim in registry.items()}
+    testable = {cid for cid, lacking in gaps.items() if not lacking}
+    ctx = common.Context(frame, params)
+    results = run_analyses(ctx, testable)
+
+    tables: dict[str, pd.DataFrame] = {}
+    for result in results.values():
+        tables.update(result.tables)
+    for name, cid in TABLES.items():
+        if name not in tables:
+            reason = ("missing NHANES file(s): " + ", ".join(availability.missing_files(gaps[cid]))) if gaps[cid] \
+                else "domain too small to estimate"
+            tables[name] = common.not_testable_table(name, reason)
+    data_provenance = provenance(inventory)
+    claim_table = claim_rows(registry, results, gaps, availability, params, data_provenance)
+
+    for name in TABLES:
+        atomic.write_csv(paths.tables / f"{name}.csv", tables[name])
+    atomic.write_csv(paths.reports / "claims.csv", claim_table)
+    atomic.write_text(paths.reports / "metrics.json",
+                      json.dumps(metrics(claim_table, ctx, data_provenance), indent=2, sort_keys=True) + "\n")
+    for r in claim_table.itertuples():
+        log.info("%s: %s", r.claim_id, r.verdict)
+    return claim_table

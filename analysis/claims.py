@@ -1,0 +1,113 @@
+"""The claims registry (analysis/claims.yaml) and the verdict engine.
+
+A verdict comes from a rule fixed in params.yaml before the numbers: the rule reads the
+test's estimate and 95% CI and returns one of the VERDICTS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from analysis.errors import ConfigError
+
+SUPPORTED = "supported"
+CONTRADICTED = "contradicted"
+INCONCLUSIVE = "inconclusive"
+NOT_TESTABLE = "not testable with NHANES"
+NOT_TESTABLE_FILES = "not testable with the files at hand"
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE, NOT_TESTABLE_FILES)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    claim: str
+    words: str
+    hypothesis: str
+    analysis: str
+    needs: tuple[str, ...]
+    source_note: str = ""
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, Claim]:
+    raw = yaml.safe_load(resources.files("analysis").joinpath("claims.yaml").read_text(encoding="utf-8"))
+    return {cid: Claim(id=cid, claim=" ".join(spec["claim"].split()), words=spec["words"],
+                       hypothesis=" ".join(spec["hypothesis"].split()), analysis=spec["analysis"],
+                       needs=tuple(spec.get("needs", [])), source_note=" ".join(spec.get("source_note", "").split()))
+            for cid, spec in raw.items()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A test's result: estimate and 95% CI (several for rules over more than one quantity)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float = float("nan")
+    label: str = ""
+
+
+def decide(rule: dict, evidence: list[Evidence]) -> str:
+    kind = rule.get("rule")
+    if kind == "not_testable":
+        return NOT_TESTABLE
+    if kind == "fact_check":
+        return rule["verdict"]
+    if not evidence:
+        raise ConfigError(f"verdict rule {kind!r} needs at least one estimate")
+    first = evidence[0]
+    if kind == "greater_than":
+        if first.ci_low > rule["h0"]:
+            return SUPPORTED
+        if first.ci_high < rule["margin"]:
+            return CONTRADICTED
+        return INCONCLUSIVE
+    if kind == "less_than":
+        if first.ci_high < rule["h0"]:
+            return SUPPORTED
+        if first.ci_low > rule["margin"]:
+            return CONTRADICTED
+        return INCONCLUSIVE
+    if kind == "equivalent":
+        margin = rule["margin"]
+        if -margin <= first.ci_low and first.ci_high <= margin:
+            return SUPPORTED
+        if first.ci_low > 0 or first.ci_high < 0:
+            return CONTRADICTED
+        return INCONCLUSIVE
+    if kind == "all_at_least":
+        margin = rule["margin"]
+        if all(e.ci_low >= margin for e in evidence):
+            return SUPPORTED
+        if any(e.ci_high < margin for e in evidence):
+            return CONTRADICTED
+        return INCONCLUSIVE
+    raise ConfigError(f"params.yaml verdicts: unknown rule {kind!r}")
+
+
+def describe(rule: dict) -> str:
+    """The rule in words, printed beside the verdict."""
+    kind = rule.get("rule")
+    if kind == "greater_than":
+        return (f"supported if the 95% CI lies above {rule['h0']}; contradicted if its upper end is "
+                f"below {rule['margin']} (the smallest effect that would matter); otherwise inconclusive")
+    if kind == "less_than":
+        return (f"supported if the 95% CI lies below {rule['h0']}; contradicted if its lower end is "
+                f"above {rule['margin']} (the claimed effect is excluded); otherwise inconclusive")
+    if kind == "equivalent":
+        return (f"supported if the 95% CI lies within ±{rule['margin']} (no effect); contradicted if it "
+                "excludes 0; otherwise inconclusive")
+    if kind == "all_at_least":
+        return (f"supported if every 95% CI lies at or above {rule['margin']}; contradicted if any lies "
+                "wholly below; otherwise inconclusive")
+    if kind == "fact_check":
+        return "fact check against the reference values' publishers (not a statistical test)"
+    if kind == "not_testable":
+        return "no NHANES measure of the claimed quantity"
+    raise ConfigError(f"params.yaml verdicts: unknown rule {kind!r}")
