@@ -72,3 +72,10 @@ def mirror_project(tmp_path_factory) -> Path:
         shutil.copy(REPO / name, root / name)
     _run_stages(root, SYNTHETIC_MIRROR, ["fetch", "clean"])
     return root
+
+
+@pytest.fixture(scope="session")
+def analyzed_project(mirror_project) -> Path:
+    """mirror_project after the analyze stage."""
+    _run_stages(mirror_project, SYNTHETIC_MIRROR, ["analyze"])
+    return mirror_project

@@ -36,6 +36,8 @@ class Context:
         self.references["cycle"] = sorted(frame["cycle"].dropna().unique())[0]
         self.has_diet = bool(frame["kcal"].notna().any())
         self.covariates = list(model["covariates"]) + (list(model["diet_covariates"]) if self.has_diet else [])
+        if frame["cycle"].nunique() < 2:  # a single cycle: nothing to adjust for
+            self.covariates = [c for c in self.covariates if c != "cycle"]
 
     def add_domain(self, name: str, condition: pd.Series) -> str:
         """A boolean domain column (missing counts as outside); returns its name."""

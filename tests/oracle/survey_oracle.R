@@ -46,6 +46,12 @@ add <- function(kind, term, est, se, lo, hi, stat, df, p) {
                                           p_value = p, stringsAsFactors = FALSE)
 }
 
+# "label|spec": the spec follows the last "|" (labels may contain "|")
+split_last <- function(x) {
+  parts <- strsplit(x, "|", fixed = TRUE)[[1]]
+  c(paste(parts[-length(parts)], collapse = "|"), parts[length(parts)])
+}
+
 rename_coef <- function(names, model) {
   fac <- names(model$xlevels)
   sapply(names, function(n) {
@@ -101,12 +107,12 @@ if (task %in% c("mean", "prop")) {
     add("coef", nm[i], s[i, 1], s[i, 2], ci[i, 1], ci[i, 2], s[i, 3], m$df.residual, s[i, 4])
   }
   for (w in getall("wald")) {
-    parts <- strsplit(w, "|", fixed = TRUE)[[1]]
+    parts <- split_last(w)
     tt <- regTermTest(m, as.formula(paste("~", gsub(";", " + ", parts[2], fixed = TRUE))), method = "Wald")
     add("wald", parts[1], tt$df, NA, NA, NA, as.numeric(tt$Ftest), tt$ddf, as.numeric(tt$p))
   }
   for (l in getall("lincom")) {
-    parts <- strsplit(l, "|", fixed = TRUE)[[1]]
+    parts <- split_last(l)
     pairs <- strsplit(strsplit(parts[2], ";", fixed = TRUE)[[1]], "=", fixed = TRUE)
     original <- names(coef(m))
     renamed <- rename_coef(original, m)
