@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 TABLES = {
     "interaction_use": "C1", "interaction_dose": "C1", "deficiency_or": "C1", "dose_low_mg": "C2",
     "dose_to_sufficiency": "C3", "dose_curve": "C3", "dose_binned_means": "C3", "bone_or": "C4",
-    "ca_mg_ratio": "C5", "prevalence": "C6", "sensitivity": "C1",
+    "ca_mg_ratio": "C5", "prevalence": "C6", "mg_intake_distribution": "C6", "sensitivity": "C1",
 }
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
                  "verdict", "reason", "source_note", "data_provenance"]

@@ -130,6 +130,19 @@ class SurveyData:
         result = result[result[y] == 1.0].drop(columns=[y])
         return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: np.nan)
 
+    def distribution(self, y: str, weight: str, domain: str | None = None) -> pd.DataFrame:
+        """Design-based share of each level of categorical `y` (R svymean(~factor(y))); logit CIs."""
+        sample, in_domain = self._sample([y], weight, domain)
+        result = sample.estimation.prop(y, where=svy.col("_domain"), ci_method="logit").to_polars().to_pandas()
+        rows = []
+        for record in result.to_dict("records"):
+            members = in_domain & (self.frame[y].astype(str) == str(record[y]))
+            rows.append({"term": f"{y}={record[y]}", "estimate": record["est"], "std_error": record["se"],
+                         "ci_low": record["lci"], "ci_high": record["uci"], "statistic": np.nan,
+                         "df": float(record["df"]), "p_value": np.nan, "n": int(members.sum()),
+                         "n_weighted": self._n_weighted(members, weight), "group": str(record[y])})
+        return pd.DataFrame(rows, columns=TIDY_COLUMNS + ["group"])
+
     def _tidy_estimates(self, result: pd.DataFrame, y: str, by: str | None, in_domain: pd.Series,
                         weight: str, statistic_of) -> pd.DataFrame:
         rows = []

@@ -127,3 +127,11 @@ def test_categorical_without_reference_is_an_error(frame):
     spec = ModelSpec("vitd_serum_nmol", ("age", "race_eth"))
     with pytest.raises(DataError, match="'race_eth' needs a reference level"):
         SurveyData(frame).glm(spec, "wt_day1", "in_main")
+
+
+def test_distribution_of_a_categorical(frame, tmp_path):
+    ours = SurveyData(frame).distribution("race_eth", "wt_day1", "in_main")
+    r = run_oracle(tmp_path, frame, DESIGN + ["wt_day1", "in_main", "race_eth"],
+                   task="distribution", weight="wt_day1", domain="in_main", y="race_eth")
+    assert abs(ours["estimate"].sum() - 1) < 1e-12
+    assert_agree(ours, r)

@@ -4,6 +4,7 @@ Domains are examined, non-pregnant adults with the measure known."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis.analyses.common import Context, Result, evidence_of, tidy
@@ -38,6 +39,30 @@ def _shares(ctx: Context, measure: str, domain: str, weight: str, by: list[str |
     return out
 
 
+def ear_ratio_bins(ratio: pd.Series, width: float, top: float) -> pd.Series:
+    """Label intake / EAR by bin of `width` ("0.9-1.0"); everything from `top` up is one bin."""
+    edges = np.round(np.arange(0, top + width / 2, width), 10)
+    labels = [f"{low:.1f}-{high:.1f}" for low, high in zip(edges[:-1], edges[1:])] + [f"{top:.1f}+"]
+    binned = pd.cut(ratio, [*edges, np.inf], right=False, labels=labels)
+    return binned.astype("string")
+
+
+def intake_distribution(ctx: Context, domain: str, weight: str) -> pd.DataFrame:
+    """Design-based distribution of magnesium intake relative to the EAR, food vs food + supplements."""
+    p = ctx.params["analyze"]
+    tables = []
+    for source, column in [("food", "mg_food_mg"), ("food + supplements", "mg_total_mg")]:
+        ctx.frame["mg_ear_bin"] = ear_ratio_bins(ctx.frame[column] / ctx.frame["mg_ear_mg"],
+                                                 p["mg_ear_ratio_bin_width"], p["mg_ear_ratio_max"])
+        inside = ctx.add_domain(f"{domain}__ear_bin", ctx.frame[domain] & ctx.frame["mg_ear_bin"].notna())
+        table = tidy(ctx.survey.distribution("mg_ear_bin", weight, inside).drop(columns=["group"]),
+                     "mg_intake_to_ear_distribution", inside, weight, scale="proportion (logit CI)")
+        table.insert(1, "source", source)
+        table.insert(2, "bin", table["term"].str.split("=").str[1])
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
 def run(ctx: Context) -> tuple[Result, Result]:
     domains = _domains(ctx)
     by_all = [None, "cycle", "sex", "age_group", "vitd_supp_user"]
@@ -53,6 +78,9 @@ def run(ctx: Context) -> tuple[Result, Result]:
     for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"]:
         parts += _shares(ctx, f"vitd_below_{cut}", vitd, w_vitd, by_basic)
         parts += _shares(ctx, f"vitd_below_{cut}", vitd_diet, w_vitd_diet, ["vitd_supp_user"])
+    if "mg_quartile" in ctx.frame:
+        for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"]:
+            parts += _shares(ctx, f"vitd_below_{cut}", "in_main", "wt_day1", ["mg_quartile"])
     advice = []
     for measure in ["meets_article_mg", "meets_article_vitd", "meets_efsa_mg", "meets_efsa_vitd"]:
         advice += _shares(ctx, measure, diet, w_diet, [None, "sex"])
@@ -63,7 +91,7 @@ def run(ctx: Context) -> tuple[Result, Result]:
     def overall(measure: str, domain: str) -> pd.DataFrame:
         return table[(table["model"] == measure) & (table["domain"] == domain) & (table["group_by"] == "all")]
 
-    c6 = Result(tables={"prevalence": table},
+    c6 = Result(tables={"prevalence": table, "mg_intake_distribution": intake_distribution(ctx, diet, w_diet)},
                 evidence=[evidence_of(overall("mg_food_inadequate", diet), "share with food Mg < EAR"),
                           evidence_of(overall("vitd_below_50", vitd), "share with 25(OH)D < 50 nmol/L")],
                 test_label="share of adults with food magnesium < EAR; share with 25(OH)D < 50 nmol/L")

@@ -70,6 +70,15 @@ rename_coef <- function(names, model) {
 }
 
 task <- get1("task")
+if (task == "distribution") {
+  y <- get1("y")
+  m <- svymean(as.formula(paste0("~factor(", y, ")")), des)
+  levels <- sub(paste0("factor(", y, ")"), "", names(coef(m)), fixed = TRUE)
+  for (i in seq_along(levels)) {
+    logit_ci <- confint(svyciprop(as.formula(paste0("~I(", y, " == '", levels[i], "')")), des, method = "logit"))
+    add("distribution", paste0(y, "=", levels[i]), coef(m)[i], SE(m)[i], logit_ci[1], logit_ci[2], NA, degf(des), NA)
+  }
+}
 y <- get1("y")
 by <- get1("by")
 if (task %in% c("mean", "prop")) {

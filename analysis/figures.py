@@ -1,0 +1,189 @@
+"""One function per figure. Each draws only from tables on disk (reports/tables/*.csv), never
+recomputes, so a reviewer can check every plotted number in its table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from analysis import atomic  # noqa: E402
+
+MG_COLORS = {"mg_inadequate": "#c0392b", "mg_adequate": "#2471a3"}
+MG_LABELS = {"mg_inadequate": "Mg intake below EAR", "mg_adequate": "Mg intake at or above EAR"}
+DOSE_BAND_X = {"0": 0.0, "<20": 1.0, "20-50": 2.0, ">50": 3.0}
+
+
+def save(fig: plt.Figure, path: Path) -> None:
+    """PNG without a timestamp or version in its metadata, so reruns give identical bytes."""
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def _style() -> None:
+    sns.set_theme(style="whitegrid", context="notebook")
+
+
+def dose_response(binned: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
+    _style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), sharey=False)
+    for group, color in MG_COLORS.items():
+        rows = binned[binned["mg_group"] == group].copy()
+        rows["x"] = rows["dose_band"].map(DOSE_BAND_X) + (0.06 if group == "mg_adequate" else -0.06)
+        rows = rows.sort_values("x")
+        left.errorbar(rows["x"], rows["estimate"], yerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+                      fmt="o-", color=color, capsize=4, label=MG_LABELS[group])
+        for model, style in [("linear", "-"), ("spline", "--")]:
+            c = curve[(curve["mg_group"] == group) & (curve["model"] == model)].sort_values("dose_ug")
+            right.plot(c["dose_ug"], c["estimate"], style, color=color,
+                       label=f"{MG_LABELS[group]} ({'linear' if model == 'linear' else 'linear spline'})")
+            if model == "linear":
+                right.fill_between(c["dose_ug"], c["ci_low"], c["ci_high"], color=color, alpha=0.18)
+    left.set_xticks(list(DOSE_BAND_X.values()), [f"{k} µg/day" if k != "0" else "none" for k in DOSE_BAND_X])
+    left.set_xlabel("Supplemental vitamin D, day 1 (dose band)")
+    left.set_ylabel("Serum 25(OH)D (nmol/L), design-based mean, 95% CI")
+    left.set_title("Observed: weighted mean by dose band")
+    left.legend(fontsize=8)
+    right.set_xlabel("Supplemental vitamin D (µg/day)")
+    right.set_ylabel("Predicted serum 25(OH)D (nmol/L), 95% CI")
+    right.set_title("Model: reference adult (see methods)")
+    for cut, label in [(50, "50 nmol/L"), (75, "75 nmol/L")]:
+        right.axhline(cut, color="grey", lw=0.8, ls=":")
+        right.text(curve["dose_ug"].max(), cut, label, va="bottom", ha="right", fontsize=8, color="grey")
+    right.legend(fontsize=7)
+    fig.suptitle("25(OH)D and supplemental vitamin D by magnesium adequacy")
+    return fig
+
+
+def forest(sensitivity: pd.DataFrame) -> plt.Figure:
+    _style()
+    rows = sensitivity[sensitivity["term"].str.contains(" effect \\| ") & (sensitivity["analysis"] != "log_25ohd")].copy()
+    rows["group"] = np.where(rows["term"].str.endswith("= 1"), "mg_adequate", "mg_inadequate")
+    analyses = list(dict.fromkeys(rows["analysis"]))
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(analyses) + 1.6))
+    for group, color in MG_COLORS.items():
+        g = rows[rows["group"] == group]
+        y = [analyses.index(a) + (0.15 if group == "mg_adequate" else -0.15) for a in g["analysis"]]
+        ax.errorbar(g["estimate"], y, xerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]],
+                    fmt="o", color=color, capsize=3, label=MG_LABELS[group])
+    ax.set_yticks(range(len(analyses)), [a.replace("_", " ") for a in analyses])
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("Difference in 25(OH)D, supplement users vs non-users (nmol/L), 95% CI")
+    ax.set_title("Supplement use and 25(OH)D by magnesium group, main and sensitivity analyses")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    return fig
+
+
+def prevalence_by_quartile(prevalence: pd.DataFrame) -> plt.Figure:
+    _style()
+    rows = prevalence[(prevalence["group_by"] == "mg_quartile")].copy()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    cut_colors = dict(zip(sorted(rows["model"].unique()), sns.color_palette("rocket", 3)))
+    for i, (measure, g) in enumerate(rows.groupby("model", sort=True)):
+        g = g.sort_values("group")
+        x = np.arange(len(g)) + (i - 1) * 0.22
+        ax.errorbar(x, 100 * g["estimate"], yerr=[100 * (g["estimate"] - g["ci_low"]), 100 * (g["ci_high"] - g["estimate"])],
+                    fmt="o", capsize=3, color=cut_colors[measure],
+                    label="25(OH)D < " + measure.rsplit("_", 1)[-1] + " nmol/L")
+    ax.set_xticks(range(4), ["Q1 (lowest)", "Q2", "Q3", "Q4 (highest)"])
+    ax.set_xlabel("Total magnesium intake quartile (food + supplements, day 1)")
+    ax.set_ylabel("Adults (%), 95% CI")
+    ax.set_title("Low vitamin D status by magnesium intake")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def mg_distribution(distribution: pd.DataFrame) -> plt.Figure:
+    _style()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for source, color in [("food", "#7f8c8d"), ("food + supplements", "#16a085")]:
+        g = distribution[distribution["source"] == source]
+        lows = g["bin"].str.extract(r"^([0-9.]+)")[0].astype(float).to_numpy()
+        shares = 100 * g["estimate"].to_numpy()
+        width = lows[1] - lows[0]
+        # close the last (open-ended) bin at one bin width, so every bin is drawn alike
+        ax.step(np.append(lows, lows[-1] + width), np.append(shares, shares[-1]), where="post",
+                color=color, label=source, lw=2)
+    ax.axvline(1.0, color="black", ls="--", lw=1)
+    ax.text(1.02, ax.get_ylim()[1] * 0.92, "EAR", fontsize=9)
+    ax.set_xlabel("Magnesium intake / EAR (day 1; last bin open-ended)")
+    ax.set_ylabel("Adults (%) per 0.1 bin")
+    ax.set_title("Magnesium intake against the Estimated Average Requirement")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def bone(bone_or: pd.DataFrame, claimed: float) -> plt.Figure:
+    _style()
+    rows = bone_or[bone_or["term"].str.startswith("OR ")].copy()
+    rows["label"] = rows["model"].str.replace("_by_intake_adequacy", "").str.replace("_", " ") + ": " + \
+        rows["term"].str.replace("OR ", "")
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+                fmt="s", color="#34495e", capsize=3)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.axvline(claimed, color="#c0392b", ls="--", lw=1.2, label=f"article's claim (OR {claimed:g})")
+    ax.set_xscale("log")
+    ax.set_yticks(y, rows["label"])
+    ax.invert_yaxis()
+    ax.set_xlabel("Odds ratio of osteoporosis (95% CI, log scale), women aged 50+")
+    ax.set_title("Osteoporosis by joint adequacy of magnesium and vitamin D intake")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def trends(prevalence: pd.DataFrame) -> plt.Figure:
+    _style()
+    measures = {"vitd_below_50": "25(OH)D < 50 nmol/L (MEC weight)",
+                "mg_food_inadequate": "food Mg below EAR (day-1 weight)",
+                "mg_inadequate": "food + supplement Mg below EAR"}
+    rows = prevalence[(prevalence["group_by"] == "cycle") & prevalence["model"].isin(measures)]
+    rows = rows[~rows["domain"].str.startswith("in_vitd_diet")]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for measure, label in measures.items():
+        g = rows[rows["model"] == measure].sort_values("group")
+        ax.errorbar(g["group"], 100 * g["estimate"], yerr=[100 * (g["estimate"] - g["ci_low"]), 100 * (g["ci_high"] - g["estimate"])],
+                    fmt="o-", capsize=3, label=label)
+    ax.set_xlabel("NHANES cycle")
+    ax.set_ylabel("Adults (%), 95% CI")
+    ax.set_title("Trends by survey cycle")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def flow(flow_table: pd.DataFrame) -> plt.Figure:
+    _style()
+    flows = list(dict.fromkeys(flow_table["flow"]))
+    fig, axes = plt.subplots(1, len(flows), figsize=(5.2 * len(flows), 4.8))
+    for ax, name in zip(np.atleast_1d(axes), flows):
+        g = flow_table[flow_table["flow"] == name].sort_values("step")
+        ax.barh(range(len(g)), g["n_remaining"], color="#5d6d7e")
+        for i, r in enumerate(g.itertuples()):
+            ax.text(r.n_remaining, i, f" {r.n_remaining:,}" + (f"  (−{r.n_excluded:,})" if r.n_excluded else ""),
+                    va="center", fontsize=8)
+        ax.set_yticks(range(len(g)), [c.replace("_", " ") for c in g["criterion"]], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, g["n_remaining"].max() * 1.45)
+        ax.set_xlabel("Participants remaining")
+        ax.set_title(f"{name} analysis")
+    fig.suptitle("Exclusion flow (reports/tables/flow.csv)")
+    fig.tight_layout()
+    return fig
+
+
+def placeholder(title: str, reason: str) -> plt.Figure:
+    """Stands in for a figure whose data the files at hand cannot provide, and says why."""
+    fig, ax = plt.subplots(figsize=(8, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.6, title, ha="center", fontsize=12, weight="bold")
+    ax.text(0.5, 0.25, "Not drawn: " + reason[:160], ha="center", fontsize=9, wrap=True)
+    return fig

@@ -1,0 +1,188 @@
+"""The report stage: figures from the tables, then one self-contained reports/index.html.
+
+Everything shown is read from files the earlier stages wrote (tables, claims, manifest,
+params), so each number on the page can be traced to a CSV and from there to its model.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import subprocess
+from importlib import metadata, resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from analysis import atomic, figures
+from analysis.config import Paths
+from analysis.errors import DataError
+from analysis.fetch import read_manifest
+
+log = logging.getLogger(__name__)
+
+FIGURES = {
+    "dose_response": "25(OH)D against supplemental vitamin D by magnesium adequacy",
+    "forest_supplement_effect": "Supplement-25(OH)D difference by magnesium group and sensitivity analysis",
+    "prevalence_by_mg_quartile": "Low 25(OH)D by magnesium intake quartile",
+    "mg_intake_distribution": "Magnesium intake against the EAR",
+    "bone_or": "Osteoporosis odds ratios by joint intake adequacy",
+    "trends_by_cycle": "Trends by survey cycle",
+    "exclusion_flow": "Exclusion flow",
+}
+PACKAGES = ["svy", "pandas", "numpy", "polars", "pyreadstat", "statsmodels", "scipy", "matplotlib", "seaborn",
+            "pandera", "dvc"]
+
+
+def read_table(paths: Paths, name: str) -> pd.DataFrame:
+    path = paths.tables / f"{name}.csv"
+    if not path.exists():
+        raise DataError(f"{path}: not found; run the analyze stage first")
+    return pd.read_csv(path)
+
+
+def is_testable(table: pd.DataFrame) -> bool:
+    return not (len(table) == 1 and table["term"].iloc[0] == "not testable")
+
+
+def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
+    """Draw each figure whose tables hold estimates; return {figure: reason} for those skipped."""
+    t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
+                                                    "mg_intake_distribution", "bone_or", "flow"]}
+    makers = {
+        "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
+        "forest_supplement_effect": (["sensitivity"], lambda: figures.forest(t["sensitivity"])),
+        "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
+        "mg_intake_distribution": (["mg_intake_distribution"], lambda: figures.mg_distribution(t["mg_intake_distribution"])),
+        "bone_or": (["bone_or"], lambda: figures.bone(t["bone_or"], params["verdicts"]["C4"]["margin"])),
+        "trends_by_cycle": (["prevalence"], lambda: figures.trends(t["prevalence"])),
+        "exclusion_flow": (["flow"], lambda: figures.flow(t["flow"])),
+    }
+    skipped = {}
+    paths.figures.mkdir(parents=True, exist_ok=True)
+    for name, (sources, make) in makers.items():
+        target = paths.figures / f"{name}.png"
+        if all(is_testable(t[s]) for s in sources):
+            figures.save(make(), target)
+        else:
+            reason = "; ".join(t[s]["note"].iloc[0] for s in sources if not is_testable(t[s]))
+            figures.save(figures.placeholder(FIGURES[name], reason), target)
+            skipped[name] = reason
+    return skipped
+
+
+def embed(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def fmt(value, digits: int = 3) -> str:
+    if pd.isna(value):
+        return ""
+    if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:,.{digits}f}"
+    return html.escape(str(value))
+
+
+def table_html(frame: pd.DataFrame, columns: list[str], digits: int = 3) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(r[c], digits)}</td>" for c in columns) + "</tr>"
+                   for r in frame[columns].to_dict("records"))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+RESULT_COLUMNS = ["model", "term", "estimate", "ci_low", "ci_high", "p_value", "df", "n", "scale"]
+
+
+def key_results(paths: Paths) -> list[tuple[str, str, str]]:
+    """(title, source file, html table) for the rows a reader needs first."""
+    picks = [
+        ("Supplement use x magnesium adequacy (C1)", "interaction_use", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
+        ("Supplemental dose x magnesium adequacy (C1)", "interaction_dose", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
+        ("Dose slope among magnesium-inadequate adults (C2)", "dose_low_mg", lambda t: t["term"].str.startswith("slope")),
+        ("Dose to reach sufficiency for the reference adult (C3)", "dose_to_sufficiency", lambda t: t["term"].str.startswith(("dose to", "difference", "wald"))),
+        ("Odds of low 25(OH)D by magnesium adequacy and quartile", "deficiency_or", lambda t: t["term"].str.startswith(("mg_", "trend"))),
+        ("Osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
+        ("Calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
+        ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
+    ]
+    out = []
+    for title, name, select in picks:
+        t = read_table(paths, name)
+        if not is_testable(t):
+            out.append((title, name, f"<p class='gap'>{html.escape(t['note'].iloc[0])}</p>"))
+            continue
+        columns = (["analysis"] if "analysis" in t else []) + RESULT_COLUMNS
+        out.append((title, name, table_html(t[select(t)], columns)))
+    prevalence = read_table(paths, "prevalence")
+    if is_testable(prevalence):
+        overall = prevalence[prevalence["group_by"] == "all"]
+        out.append(("Prevalence and intake advice, all adults (C6, C7)", "prevalence",
+                    table_html(overall, ["model", "estimate", "ci_low", "ci_high", "n", "domain", "weight"])))
+    return out
+
+
+def banner(manifest: pd.DataFrame) -> dict:
+    fetched = manifest[manifest["status"].isin(["verified", "recorded"])]
+    provenances = sorted(fetched["provenance"].unique())
+    synthetic = any("synthetic" in p.lower() for p in provenances)
+    absent = manifest[~manifest["status"].isin(["verified", "recorded"])]
+    return {
+        "synthetic": synthetic,
+        "provenances": provenances,
+        "absent": [f"{r.cycle}/{r.file} ({r.status})" for r in absent.itertuples()],
+        "n_files": len(fetched),
+    }
+
+
+def run(params: dict, paths: Paths) -> None:
+    manifest = read_manifest(paths.raw_manifest)
+    if manifest.empty:
+        raise DataError(f"{paths.raw_manifest}: not found or empty; run the fetch stage first")
+    skipped = draw_figures(paths, params)
+    claims = pd.read_csv(paths.reports / "claims.csv")
+    flow = read_table(paths, "flow")
+    template = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: resources.files("analysis").joinpath("templates", name).read_text("utf-8")),
+        autoescape=True, undefined=jinja2.StrictUndefined,
+    ).get_template("report.html")
+    page = template.render(
+        banner=banner(manifest),
+        claims=claims.fillna("").to_dict("records"),
+        fmt=fmt,
+        figures=[{"name": n, "title": t, "src": embed(paths.figures / f"{n}.png"), "skipped": skipped.get(n, "")}
+                 for n, t in FIGURES.items()],
+        results=key_results(paths),
+        flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
+        params=params,
+        covariates=", ".join(params["model"]["covariates"] + params["model"]["diet_covariates"]),
+        cycles=sorted(manifest["cycle"].unique()),
+        manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),
+        versions=versions(),
+        params_yaml=yaml.safe_dump(params, sort_keys=False, allow_unicode=True),
+        commit=git_commit(paths.root),
+    )
+    atomic.write_text(paths.reports / "index.html", page)
+    log.info("report: %s (%d figures)", paths.reports / "index.html", len(FIGURES))
