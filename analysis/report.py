@@ -170,7 +170,7 @@ def run(params: dict, paths: Paths) -> None:
     ).get_template("report.html")
     page = template.render(
         banner=banner(manifest),
-        claims=claims.fillna("").to_dict("records"),
+        claims=claims.astype(object).where(claims.notna(), "").to_dict("records"),
         fmt=fmt,
         figures=[{"name": n, "title": t, "src": embed(paths.figures / f"{n}.png"), "skipped": skipped.get(n, "")}
                  for n, t in FIGURES.items()],
