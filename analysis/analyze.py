@@ -15,20 +15,23 @@ import numpy as np
 import pandas as pd
 
 from analysis import atomic, claims
-from analysis.analyses import bone, common, deficiency, dose, features, interaction, prevalence, ratio, sensitivity
+from analysis.analyses import (bone, common, deficiency, dose, features, interaction, prevalence, ratio, sensitivity,
+                               status, supplements)
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.raw import RawInventory
 
 log = logging.getLogger(__name__)
 
-# Every table the stage writes (dvc.yaml lists the same files), and the claim whose
-# analysis produces it.
+# Every table the stage writes (dvc.yaml lists the same files), and the claim (or other
+# analysis) producing it; what that analysis needs decides whether it can run.
 TABLES = {
     "interaction_use": "C1", "interaction_dose": "C1", "deficiency_or": "C1", "dose_low_mg": "C2",
     "dose_to_sufficiency": "C3", "dose_curve": "C3", "dose_binned_means": "C3", "bone_or": "C4",
     "ca_mg_ratio": "C5", "prevalence": "C6", "mg_intake_distribution": "C6", "sensitivity": "C1",
+    "supplement_models": "supplements", "vitd_status": "status", "vitd_validation": "status",
 }
+OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID")}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
                  "verdict", "reason", "source_note", "data_provenance"]
 
@@ -39,9 +42,9 @@ class Availability:
 
     inventory: RawInventory
 
-    def missing_for(self, claim: claims.Claim) -> list[str]:
+    def missing_for(self, needs: tuple[str, ...]) -> list[str]:
         lacking = []
-        for component in claim.needs:
+        for component in needs:
             rows = self.inventory.manifest[self.inventory.manifest["component"] == component]
             if not any(self.inventory.available(cycle, component) for cycle in rows["cycle"].unique()):
                 lacking.append(component)
@@ -60,7 +63,8 @@ def provenance(inventory: RawInventory) -> str:
 
 
 def run_analyses(ctx: common.Context, testable: set[str]) -> dict[str, common.Result]:
-    """claim id -> Result, for the testable claims (logging progress, as fits can take a while)."""
+    """id -> Result for the testable claims and other analyses (C1/C2 stand-ins as
+    "C1_fallback"/"C2_fallback"); progress is logged, as the fits take a while."""
     runners = {
         "C1": interaction.run_c1, "C2": interaction.run_c2, "C3": dose.run_c3, "C4": bone.run,
         "C5": ratio.run,
@@ -76,6 +80,12 @@ def run_analyses(ctx: common.Context, testable: set[str]) -> dict[str, common.Re
     if "C6" in testable:
         log.info("analyze: C6, C7 (prevalence)")
         results["C6"], results["C7"] = prevalence.run(ctx)
+    if "supplements" in testable:
+        log.info("analyze: supplement-only models")
+        results["C1_fallback"], results["C2_fallback"] = supplements.run(ctx)
+    if "status" in testable:
+        log.info("analyze: vitamin D status and validation")
+        results["status"] = common.Result(tables=status.run(ctx))
     return results
 
 
@@ -88,9 +98,17 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
                "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
                "rule": claims.describe(rule), "reason": "", "source_note": claim.source_note,
                "data_provenance": data_provenance}
-        if gaps.get(cid):
+        missing = "missing NHANES file(s): " + ", ".join(availability.missing_files(gaps.get(cid, [])))
+        fallback = results.get(f"{cid}_fallback")
+        if gaps.get(cid) and fallback is None:
             row["verdict"] = claims.NOT_TESTABLE_FILES
-            row["reason"] = ("missing NHANES file(s): " + ", ".join(availability.missing_files(gaps[cid])))
+            row["reason"] = missing
+        elif gaps.get(cid):
+            evidence = fallback.evidence[0]
+            row.update(test=fallback.test_label, estimate=evidence.estimate, ci_low=evidence.ci_low,
+                       ci_high=evidence.ci_high, p_value=evidence.p_value)
+            row["verdict"] = claims.decide(rule, [evidence])
+            row["reason"] = f"stand-in test: the claim's own test needs food intake; {missing}"
         elif rule["rule"] == "not_testable":
             row["verdict"] = claims.NOT_TESTABLE
             row["reason"] = claim.hypothesis
@@ -130,7 +148,8 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     inventory = RawInventory.load(paths.data_raw)
     availability = Availability(inventory)
     registry = claims.registry()
-    gaps = {cid: availability.missing_for(claim) for cid, claim in registry.items()}
+    gaps = {cid: availability.missing_for(claim.needs) for cid, claim in registry.items()}
+    gaps.update({name: availability.missing_for(needs) for name, needs in OTHER_NEEDS.items()})
     testable = {cid for cid, lacking in gaps.items() if not lacking}
     ctx = common.Context(frame, params)
     results = run_analyses(ctx, testable)

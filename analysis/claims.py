@@ -31,6 +31,7 @@ class Claim:
     analysis: str
     needs: tuple[str, ...]
     source_note: str = ""
+    fallback_needs: tuple[str, ...] = ()  # a stand-in test when `needs` are missing (empty: none)
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +39,8 @@ def registry() -> dict[str, Claim]:
     raw = yaml.safe_load(resources.files("analysis").joinpath("claims.yaml").read_text(encoding="utf-8"))
     return {cid: Claim(id=cid, claim=" ".join(spec["claim"].split()), words=spec["words"],
                        hypothesis=" ".join(spec["hypothesis"].split()), analysis=spec["analysis"],
-                       needs=tuple(spec.get("needs", [])), source_note=" ".join(spec.get("source_note", "").split()))
+                       needs=tuple(spec.get("needs", [])), source_note=" ".join(spec.get("source_note", "").split()),
+                       fallback_needs=tuple(spec.get("fallback", {}).get("needs", [])))
             for cid, spec in raw.items()}
 
 

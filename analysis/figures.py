@@ -141,22 +141,46 @@ def bone(bone_or: pd.DataFrame, claimed: float) -> plt.Figure:
     return fig
 
 
-def trends(prevalence: pd.DataFrame) -> plt.Figure:
+def trends(status: pd.DataFrame, prevalence: pd.DataFrame | None) -> plt.Figure:
+    """25(OH)D status by cycle (everyone >= 1 y, MEC weight) and, where intake data exist,
+    magnesium inadequacy among adults (day-1 weight)."""
     _style()
-    measures = {"vitd_below_50": "25(OH)D < 50 nmol/L (MEC weight)",
-                "mg_food_inadequate": "food Mg below EAR (day-1 weight)",
-                "mg_inadequate": "food + supplement Mg below EAR"}
-    rows = prevalence[(prevalence["group_by"] == "cycle") & prevalence["model"].isin(measures)]
-    rows = rows[~rows["domain"].str.startswith("in_vitd_diet")]
+    series = [(status, "vitd_below_50", "25(OH)D < 50 nmol/L, ages 1+ (MEC weight)"),
+              (status, "vitd_below_30", "25(OH)D < 30 nmol/L, ages 1+ (MEC weight)")]
+    if prevalence is not None:
+        series += [(prevalence, "mg_food_inadequate", "adults, food Mg below EAR (day-1 weight)"),
+                   (prevalence, "mg_inadequate", "adults, food + supplement Mg below EAR")]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for measure, label in measures.items():
-        g = rows[rows["model"] == measure].sort_values("group")
+    for table, measure, label in series:
+        g = table[(table["group_by"] == "cycle") & (table["model"] == measure)]
+        if "domain" in g and measure.startswith("mg_"):
+            g = g[g["domain"] == "in_diet_adults"]
+        g = g.sort_values("group")
         ax.errorbar(g["group"], 100 * g["estimate"], yerr=[100 * (g["estimate"] - g["ci_low"]), 100 * (g["ci_high"] - g["estimate"])],
                     fmt="o-", capsize=3, label=label)
     ax.set_xlabel("NHANES cycle")
-    ax.set_ylabel("Adults (%), 95% CI")
+    ax.set_ylabel("Percent (95% CI)")
     ax.set_title("Trends by survey cycle")
     ax.legend(fontsize=8)
+    return fig
+
+
+def supplement_models(table: pd.DataFrame) -> plt.Figure:
+    """The supplement association with 25(OH)D with and without a magnesium supplement."""
+    _style()
+    rows = table[table["term"].str.contains(r" effect \| mg_supp_user")].copy()
+    rows["label"] = rows["model"].str.replace("_", " ") + "\n" + rows["term"].str.replace("mg_supp_user", "Mg supplement")
+    fig, ax = plt.subplots(figsize=(8.5, 0.7 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    colors = [MG_COLORS["mg_adequate"] if t.endswith("= 1") else MG_COLORS["mg_inadequate"] for t in rows["term"]]
+    for yi, (_, r), color in zip(y, rows.iterrows(), colors):
+        ax.errorbar([r["estimate"]], [yi], xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+                    fmt="o", color=color, capsize=3)
+    ax.set_yticks(y, rows["label"], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("Difference in 25(OH)D (nmol/L), 95% CI: per supplement use or per 10 µg/day")
+    ax.set_title("Vitamin D supplements and 25(OH)D, by magnesium supplement use (supplemental Mg only)")
     return fig
 
 

@@ -31,6 +31,7 @@ FIGURES = {
     "mg_intake_distribution": "Magnesium intake against the EAR",
     "bone_or": "Osteoporosis odds ratios by joint intake adequacy",
     "trends_by_cycle": "Trends by survey cycle",
+    "supplement_models": "Supplement association by magnesium supplement use (supplemental magnesium only)",
     "exclusion_flow": "Exclusion flow",
 }
 PACKAGES = ["svy", "pandas", "numpy", "polars", "pyreadstat", "statsmodels", "scipy", "matplotlib", "seaborn",
@@ -51,14 +52,17 @@ def is_testable(table: pd.DataFrame) -> bool:
 def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
     """Draw each figure whose tables hold estimates; return {figure: reason} for those skipped."""
     t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
-                                                    "mg_intake_distribution", "bone_or", "flow"]}
+                                                    "mg_intake_distribution", "bone_or", "flow", "vitd_status",
+                                                    "supplement_models"]}
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
         "forest_supplement_effect": (["sensitivity"], lambda: figures.forest(t["sensitivity"])),
         "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
         "mg_intake_distribution": (["mg_intake_distribution"], lambda: figures.mg_distribution(t["mg_intake_distribution"])),
         "bone_or": (["bone_or"], lambda: figures.bone(t["bone_or"], params["verdicts"]["C4"]["margin"])),
-        "trends_by_cycle": (["prevalence"], lambda: figures.trends(t["prevalence"])),
+        "trends_by_cycle": (["vitd_status"], lambda: figures.trends(
+            t["vitd_status"], t["prevalence"] if is_testable(t["prevalence"]) else None)),
+        "supplement_models": (["supplement_models"], lambda: figures.supplement_models(t["supplement_models"])),
         "exclusion_flow": (["flow"], lambda: figures.flow(t["flow"])),
     }
     skipped = {}
@@ -127,6 +131,9 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         ("Osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
         ("Calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
         ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
+        ("Supplement-only models: vitamin D supplements x magnesium supplements (C1, C2 stand-ins)", "supplement_models",
+         lambda t: t["term"].str.contains(" effect | interaction |slope|wald", regex=True)),
+        ("Vitamin D status, everyone aged 1+ (MEC weight)", "vitd_status", lambda t: t["group_by"].isin(["all", "cycle"])),
     ]
     out = []
     for title, name, select in picks:
@@ -134,8 +141,12 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         if not is_testable(t):
             out.append((title, name, f"<p class='gap'>{html.escape(t['note'].iloc[0])}</p>"))
             continue
-        columns = (["analysis"] if "analysis" in t else []) + RESULT_COLUMNS
+        columns = [c for c in ("analysis", "group_by", "group") if c in t] + RESULT_COLUMNS
         out.append((title, name, table_html(t[select(t)], columns)))
+    validation = read_table(paths, "vitd_validation")
+    out.append(("Validation against a published NHANES table", "vitd_validation",
+                table_html(validation, ["source", "cycles", "measure", "estimate", "ci_low", "ci_high", "published",
+                                        "difference_pp", "n", "n_published"], digits=4)))
     prevalence = read_table(paths, "prevalence")
     if is_testable(prevalence):
         overall = prevalence[prevalence["group_by"] == "all"]
