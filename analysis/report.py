@@ -163,7 +163,8 @@ def banner(manifest: pd.DataFrame) -> dict:
     return {
         "synthetic": synthetic,
         "provenances": provenances,
-        "absent": [f"{r.cycle}/{r.file} ({r.status})" for r in absent.itertuples()],
+        "absent": [f"{component} ({status}: {', '.join(sorted(group['cycle']))})"
+                   for (component, status), group in absent.groupby(["component", "status"], sort=True)],
         "n_files": len(fetched),
     }
 

@@ -74,7 +74,8 @@ def test_report_says_genuine_and_lists_absent_files(cdc_project):
     page = (cdc_project / "reports/index.html").read_text(encoding="utf-8")
     assert "Genuine CDC NHANES public-use files" in page
     assert "SYNTHETIC DATA" not in page
-    assert "2017-2018/DR1TOT_J.XPT (absent at source)" in page
+    assert "DR1TOT (absent at source: 2007-2008, 2009-2010, 2011-2012, 2013-2014, 2015-2016, 2017-2018)" in page
+    assert "DXXFEM (absent in cycle: 2011-2012, 2015-2016)" in page
 
 
 @pytest.mark.oracle
