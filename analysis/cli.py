@@ -36,6 +36,20 @@ def _analyze(args: argparse.Namespace) -> None:
     analyze.run(config.load_params(paths.params), paths)
 
 
+def _risk(args: argparse.Namespace) -> None:
+    from analysis import config, risk
+
+    paths = config.Paths(args.root)
+    params = config.load_params(paths.params)
+    if args.profile:
+        table = risk.profile(params, paths, args.profile)
+        for row in table.itertuples():
+            print(f"{row.outcome}: predicted risk {100 * row.risk:.1f}% (95% CI {100 * row.ci_low:.1f} to "
+                  f"{100 * row.ci_high:.1f}%)  [{row.predictors}; design-based logistic model]")
+        return
+    risk.run(params, paths)
+
+
 def _report(args: argparse.Namespace) -> None:
     from analysis import config, report
 
@@ -47,6 +61,7 @@ STAGES = {
     "fetch": (_fetch, "Bring the catalogued NHANES files into data_raw/ (CDC or NHANES_MIRROR) and verify them."),
     "clean": (_clean, "Build data_clean/analytic.parquet, its dictionary and the exclusion flow table."),
     "analyze": (_analyze, "Test each claim with design-based models; write reports/tables and reports/claims.csv."),
+    "risk": (_risk, "Risk models of low 25(OH)D, PSU-grouped evaluation, risk surface and what-if scenarios."),
     "report": (_report, "Draw the figures and write reports/index.html from the tables."),
 }
 
@@ -63,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (func, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=help_text)
         stage.set_defaults(func=func)
+        if name == "risk":
+            stage.add_argument("--profile", nargs="+", metavar="NAME=VALUE",
+                               help="print one person's predicted risk instead of running the stage, e.g. "
+                                    "age=65 sex=female mg_total_mg=220 vitd_supp_ug=25 (others: the reference adult)")
     return parser
 
 

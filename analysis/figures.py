@@ -211,3 +211,34 @@ def placeholder(title: str, reason: str) -> plt.Figure:
     ax.text(0.5, 0.6, title, ha="center", fontsize=12, weight="bold")
     ax.text(0.5, 0.25, "Not drawn: " + reason[:160], ha="center", fontsize=9, wrap=True)
     return fig
+
+
+def risk_surface(table: pd.DataFrame, cutoff: float) -> plt.Figure:
+    _style()
+    grid = table.pivot(index="magnesium_mg", columns="dose_ug", values="estimate").sort_index(ascending=False)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="rocket_r", cbar_kws={"label": f"% with 25(OH)D < {cutoff:g} nmol/L"}, ax=ax)
+    label = "total magnesium intake" if table["magnesium_variable"].iloc[0] == "mg_total_mg" else "supplemental magnesium"
+    ax.set_ylabel(f"{label} (mg/day), everyone set to")
+    ax.set_xlabel("supplemental vitamin D (µg/day), everyone set to")
+    ax.set_title("Predicted prevalence of low vitamin D (standardized to the population)")
+    return fig
+
+
+def calibration(table: pd.DataFrame) -> plt.Figure:
+    _style()
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.5 * len(outcomes), 4.8))
+    for ax, outcome in zip(np.atleast_1d(axes), outcomes):
+        for model, marker in [("logistic", "o"), ("boosting", "s")]:
+            g = table[(table["outcome"] == outcome) & (table["model"] == model)]
+            ax.plot(100 * g["predicted"], 100 * g["observed"], marker=marker, label=model)
+        top = 100 * max(table.loc[table["outcome"] == outcome, ["predicted", "observed"]].max())
+        ax.plot([0, top], [0, top], color="grey", ls=":", lw=1)
+        ax.set_xlabel("Predicted risk (%), out of fold, weighted deciles")
+        ax.set_ylabel("Observed (%), weighted")
+        ax.set_title(outcome.replace("vitd_below_", "25(OH)D < ") + " nmol/L")
+        ax.legend(fontsize=8)
+    fig.suptitle("Calibration on PSU-grouped folds")
+    fig.tight_layout()
+    return fig

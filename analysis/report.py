@@ -34,6 +34,11 @@ FIGURES = {
     "supplement_models": "Supplement association by magnesium supplement use (supplemental magnesium only)",
     "exclusion_flow": "Exclusion flow",
 }
+# Drawn by the risk stage; embedded here.
+RISK_FIGURES = {
+    "risk_surface": "Predicted prevalence of 25(OH)D < 50 nmol/L over magnesium intake x supplemental vitamin D",
+    "calibration": "Calibration of the risk models on PSU-grouped folds",
+}
 PACKAGES = ["svy", "pandas", "numpy", "polars", "pyreadstat", "statsmodels", "scipy", "matplotlib", "seaborn",
             "pandera", "dvc"]
 
@@ -155,6 +160,17 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
     return out
 
 
+def risk_section(paths: Paths) -> dict[str, str]:
+    models = read_table(paths, "risk_models")
+    scenarios = read_table(paths, "scenarios")
+    return {
+        "models": table_html(models, ["outcome", "model", "predictors", "weighted_auc", "weighted_brier",
+                                      "observed_prevalence", "n", "folds", "fold_grouping"], digits=4),
+        "scenarios": table_html(scenarios, [c for c in ["outcome", "term", "estimate", "ci_low", "ci_high", "n", "note"]
+                                            if c in scenarios], digits=4),
+    }
+
+
 def banner(manifest: pd.DataFrame) -> dict:
     fetched = manifest[manifest["status"].isin(["verified", "recorded"])]
     provenances = sorted(fetched["provenance"].unique())
@@ -185,7 +201,8 @@ def run(params: dict, paths: Paths) -> None:
         claims=claims.astype(object).where(claims.notna(), "").to_dict("records"),
         fmt=fmt,
         figures=[{"name": n, "title": t, "src": embed(paths.figures / f"{n}.png"), "skipped": skipped.get(n, "")}
-                 for n, t in FIGURES.items()],
+                 for n, t in {**FIGURES, **RISK_FIGURES}.items()],
+        risk=risk_section(paths),
         results=key_results(paths),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
         params=params,
@@ -197,4 +214,4 @@ def run(params: dict, paths: Paths) -> None:
         commit=git_commit(paths.root),
     )
     atomic.write_text(paths.reports / "index.html", page)
-    log.info("report: %s (%d figures)", paths.reports / "index.html", len(FIGURES))
+    log.info("report: %s (%d figures)", paths.reports / "index.html", len(FIGURES) + len(RISK_FIGURES))

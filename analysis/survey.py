@@ -274,6 +274,60 @@ class FittedModel:
         result = self._model.predict(prepared, alpha=alpha).to_polars().to_pandas()
         return result.rename(columns={"yhat": "estimate", "se": "std_error", "lci": "ci_low", "uci": "ci_high"})
 
+    def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's design matrix for new rows (same columns, categoricals as text)."""
+        dummies = {}
+        for column, info in self._model.fitted.term_info.items():
+            if info.get("type") == "categorical":
+                for name, level in info["dummies"]:
+                    dummies[name] = (column, str(level))
+        columns = []
+        for name in self.names:
+            value = np.ones(len(frame))
+            for part in name.split(":"):
+                if part == "_intercept_":
+                    continue
+                if part in dummies:
+                    column, level = dummies[part]
+                    value = value * (frame[column].astype(str).to_numpy() == level)
+                else:
+                    value = value * frame[part].astype(float).to_numpy()
+            columns.append(value)
+        return np.column_stack(columns)
+
+    def standardized(self, scenarios: dict[str, pd.DataFrame], weights: np.ndarray,
+                     reference: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+        """g-computation: the weighted mean prediction over the same people under each
+        scenario (a counterfactual copy of their covariates), and each scenario's difference
+        from `reference`. SEs by the delta method over the design-based V(beta), covariates
+        treated as fixed: the convention of svy's and Stata's predictive margins."""
+        weights = np.asarray(weights, dtype=float)
+        means, grads = {}, {}
+        for name, frame in scenarios.items():
+            x = self.design_matrix(frame)
+            eta = x @ self.coef
+            if self.spec.family == "binomial":
+                mu = 1 / (1 + np.exp(-eta))
+                slope = mu * (1 - mu)
+            else:
+                mu, slope = eta, np.ones_like(eta)
+            means[name] = float(weights @ mu / weights.sum())
+            grads[name] = (weights * slope) @ x / weights.sum()
+        rows = [self._row(name, means[name], float(np.sqrt(grads[name] @ self.vcov @ grads[name])), alpha)
+                for name in scenarios]
+        if reference is not None:
+            for name in scenarios:
+                if name != reference:
+                    g = grads[name] - grads[reference]
+                    rows.append(self._row(f"{name} - {reference}", means[name] - means[reference],
+                                          float(np.sqrt(g @ self.vcov @ g)), alpha))
+        return pd.concat(rows, ignore_index=True)
+
+    def svy_predictive_margin(self, column: str, values: list[float]) -> pd.DataFrame:
+        """svy's own predictive margins (everyone set to each value): a cross-check of `standardized`."""
+        result = self._model.margins(at={column: list(values)})
+        return pd.DataFrame({"value": values, "estimate": np.asarray(result.margin), "std_error": np.asarray(result.se)})
+
     def linear_predictor_gradient(self, row: dict[str, float | str]) -> np.ndarray:
         """x such that x @ coef is the linear predictor at `row` (for delta-method work)."""
         x = np.zeros(len(self.names))

@@ -56,6 +56,10 @@ def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
         from analysis import analyze
 
         analyze.run(params, paths)
+    if "risk" in stages:
+        from analysis import risk
+
+        risk.run(params, paths)
     if "report" in stages:
         from analysis import report
 

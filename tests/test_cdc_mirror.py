@@ -23,7 +23,7 @@ def cdc_project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cdc_project")
     for name in ("params.yaml", "nhanes.lock.tsv"):
         shutil.copy(REPO / name, root / name)
-    _run_stages(root, CDC_MIRROR, ["fetch", "clean", "analyze", "report"])
+    _run_stages(root, CDC_MIRROR, ["fetch", "clean", "analyze", "risk", "report"])
     return root
 
 

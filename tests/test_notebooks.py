@@ -15,7 +15,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
 @pytest.fixture(scope="module")
 def project(analyzed_project) -> Path:
     if not (analyzed_project / "reports/index.html").exists():
-        _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["report"])
+        _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["risk", "report"])
     return analyzed_project
 
 

@@ -63,7 +63,7 @@ class Checker(HTMLParser):
 
 @pytest.fixture(scope="module")
 def reported(analyzed_project) -> Path:
-    _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["report"])
+    _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["risk", "report"])
     return analyzed_project
 
 
@@ -90,8 +90,8 @@ def test_synthetic_run_says_so_in_the_banner(reported):
 
 def test_every_figure_exists_and_is_embedded(reported):
     page = parse(reported / "reports/index.html")
-    assert len(page.images) == len(report.FIGURES)
-    for name in report.FIGURES:
+    assert len(page.images) == len(report.FIGURES) + len(report.RISK_FIGURES)
+    for name in [*report.FIGURES, *report.RISK_FIGURES]:
         png = reported / "reports/figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert report.embed(png) in page.images
@@ -121,5 +121,5 @@ def digest(root: Path) -> dict[str, str]:
 
 def test_reruns_are_byte_identical(reported):
     before = digest(reported)
-    _run_stages(reported, SYNTHETIC_MIRROR, ["clean", "analyze", "report"])
+    _run_stages(reported, SYNTHETIC_MIRROR, ["clean", "analyze", "risk", "report"])
     assert digest(reported) == before
