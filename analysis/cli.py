@@ -9,6 +9,15 @@ from pathlib import Path
 
 from analysis.errors import AnalysisError
 
+
+def _params(paths):
+    """params.yaml, loaded and checked (an impossible setting stops the stage before any work)."""
+    from analysis import config
+
+    params = config.load_params(paths.params)
+    config.check_params(params, str(paths.params))
+    return params
+
 log = logging.getLogger("analysis")
 
 
@@ -16,7 +25,7 @@ def _fetch(args: argparse.Namespace) -> None:
     from analysis import config, fetch
 
     paths = config.Paths(args.root)
-    params = config.load_params(paths.params)
+    params = _params(paths)
     fetch_params = config.section(params, "fetch")
     mirror = config.resolve_mirror(fetch_params, paths.root)
     fetch.run(fetch_params, paths.root, mirror)
@@ -26,21 +35,21 @@ def _clean(args: argparse.Namespace) -> None:
     from analysis import clean, config
 
     paths = config.Paths(args.root)
-    clean.run(config.load_params(paths.params), paths)
+    clean.run(_params(paths), paths)
 
 
 def _analyze(args: argparse.Namespace) -> None:
     from analysis import analyze, config
 
     paths = config.Paths(args.root)
-    analyze.run(config.load_params(paths.params), paths)
+    analyze.run(_params(paths), paths)
 
 
 def _risk(args: argparse.Namespace) -> None:
     from analysis import config, risk
 
     paths = config.Paths(args.root)
-    params = config.load_params(paths.params)
+    params = _params(paths)
     if args.profile:
         table = risk.profile(params, paths, args.profile)
         for row in table.itertuples():
@@ -54,7 +63,7 @@ def _report(args: argparse.Namespace) -> None:
     from analysis import config, report
 
     paths = config.Paths(args.root)
-    report.run(config.load_params(paths.params), paths)
+    report.run(_params(paths), paths)
 
 
 STAGES = {

@@ -91,3 +91,27 @@ def resolve_mirror(fetch_params: dict[str, Any], root: Path) -> Path | None:
         origin = MIRROR_ENV if os.environ.get(MIRROR_ENV) else "params.yaml fetch.mirror"
         raise ConfigError(f"{origin}: mirror directory {mirror} does not exist")
     return mirror
+
+
+def check_params(params: dict[str, Any], path: str = "params.yaml") -> None:
+    """Refuse settings that cannot be right, before any work is done, naming the setting."""
+    clean = section(params, "clean", path)
+    low, high = clean["ranges"]["vitd_serum_nmol"]
+    analyze = params.get("analyze", {})
+    cutoffs = analyze.get("vitd_cutoffs_nmol", [])
+    if not cutoffs or any(not (low < c < high) for c in cutoffs) or list(cutoffs) != sorted(set(cutoffs)):
+        raise ConfigError(f"{path}: analyze.vitd_cutoffs_nmol = {cutoffs}: cut-offs must increase and lie "
+                          f"inside the plausible 25(OH)D range ({low}, {high}) nmol/L")
+    for sex, bands in clean["mg_ear_mg"].items():
+        for band in bands:
+            if len(band) != 3 or band[0] > band[1] or band[2] <= 0:
+                raise ConfigError(f"{path}: clean.mg_ear_mg.{sex} band {band}: expected [min_age, max_age, EAR > 0]")
+    positive = {"clean.vitd_supp_cap_ug": clean.get("vitd_supp_cap_ug"),
+                "analyze.high_ca_mg_ratio": analyze.get("high_ca_mg_ratio"),
+                "analyze.dose_unit_ug": analyze.get("dose_unit_ug"),
+                "analyze.min_domain_n": analyze.get("min_domain_n")}
+    for name, value in positive.items():
+        if value is not None and not value > 0:
+            raise ConfigError(f"{path}: {name} = {value}: must be positive")
+    if not 0 < clean["femneck_reference_sd"]:
+        raise ConfigError(f"{path}: clean.femneck_reference_sd must be positive")

@@ -65,7 +65,7 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
     for name in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[name]):
             raise DataError(
-                f"{path}: variable {name} is {frame[name].dtype}, expected numeric "
+                f"{path}: variable {name} holds text, expected numbers "
                 f"(cycle {cycle}, component {component}); examples: {frame[name].dropna().head(3).tolist()}"
             )
     frame = xpt.zero_sas_underflow(frame.astype(np.float64), sas_zero_epsilon)
