@@ -1,0 +1,141 @@
+"""Benchmarks (not part of the test suite): `python benchmarks/run.py`.
+
+Measures, on the synthetic mirror (NHANES_MIRROR, default ../shared/nhanes), in a scratch
+clone of this repository: a forced end-to-end `dvc repro`, each stage's time and peak RSS,
+a no-op rerun, XPT read throughput against pandas.read_sas, the main model's fit time
+against R's svyglm on the same data in the same run, and whether two forced reruns give
+identical bytes. Writes benchmarks/results.json and prints a table with the goals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("NHANES_MIRROR", REPO.parent / "shared" / "nhanes")).resolve()
+STAGES = ["fetch", "clean", "analyze", "risk", "report"]
+GOALS = {"full_repro_seconds": 60, "noop_repro_seconds": 3, "peak_rss_mb": 2048, "fit_ratio_ours_to_r": 0.5}
+ENV = {**os.environ, "NHANES_MIRROR": str(MIRROR), "DVC_NO_ANALYTICS": "1"}
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def digest(root: Path) -> dict[str, str]:
+    files = sorted(p for folder in ("data_clean", "reports") for p in (root / folder).rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def pipeline(work: Path) -> dict:
+    clone = work / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    first = timed(["dvc", "repro", "--force"], clone)  # cold: creates caches
+    hashes_first = digest(clone)
+    full = timed(["dvc", "repro", "--force"], clone)
+    hashes_second = digest(clone)
+    noop = timed(["dvc", "repro"], clone)
+    stages = {}
+    for stage in STAGES:
+        out = subprocess.run([sys.executable, str(REPO / "benchmarks/probe.py"), "--root", str(clone), stage],
+                             cwd=clone, env=ENV, check=True, capture_output=True, text=True)
+        stages[stage] = json.loads(out.stdout.strip().splitlines()[-1])
+    differing = sorted(k for k in hashes_first if hashes_first[k] != hashes_second.get(k))
+    return {"first_repro_seconds": first, "full_repro_seconds": full, "noop_repro_seconds": noop, "stages": stages,
+            "peak_rss_mb": max(s["peak_rss_mb"] for s in stages.values()),
+            "deterministic": not differing and hashes_first.keys() == hashes_second.keys(),
+            "files_compared": len(hashes_first), "files_differing": differing, "clone": clone}
+
+
+def xpt_throughput() -> dict:
+    files = sorted(MIRROR.glob("*/*.XPT"))
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    results = {}
+    for name, reader in {"pyreadstat": lambda f: pyreadstat.read_xport(str(f), encoding="latin1"),
+                         "pandas.read_sas": lambda f: pd.read_sas(f, format="xport", encoding="latin1")}.items():
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for f in files:
+                reader(f)
+            runs.append(time.perf_counter() - start)
+        results[name] = size_mb / min(runs)
+    return {"megabytes": size_mb, "files": len(files), "pyreadstat_mb_per_s": results["pyreadstat"],
+            "pandas_read_sas_mb_per_s": results["pandas.read_sas"],
+            "ratio_pyreadstat_to_pandas": results["pyreadstat"] / results["pandas.read_sas"]}
+
+
+def fit_times(clone: Path, reps: int = 5) -> dict:
+    from analysis.analyses import common, features
+    from analysis.config import load_params
+    from analysis.survey import SurveyData
+
+    params = load_params(clone / "params.yaml")
+    frame = features.add(pd.read_parquet(clone / "data_clean/analytic.parquet"), params)
+    ctx = common.Context(frame, params)
+    spec = ctx.spec("vitd_serum_nmol", ["vitd_supp_user", "mg_adequate", "vitd_supp_user:mg_adequate"])
+    survey = SurveyData(frame)
+    survey.glm(spec, "wt_day1", "in_main")  # warm-up
+    ours = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        survey.glm(spec, "wt_day1", "in_main")
+        ours.append(time.perf_counter() - start)
+    result = {"ours_seconds_per_fit": statistics.median(ours), "n_domain": int(frame["in_main"].sum())}
+    if shutil.which("Rscript"):
+        columns = ["sdmvstra", "sdmvpsu", "wt_day1", "in_main"] + spec.columns()
+        data = frame[columns].copy()
+        for c in data.columns:
+            if str(data[c].dtype) in ("bool", "boolean"):
+                data[c] = data[c].astype("Float64")
+        path = clone / "bench_fit.csv"
+        data.to_csv(path, index=False, na_rep="NA")
+        out = subprocess.run(["Rscript", str(REPO / "benchmarks/fit_r.R"), str(path), str(reps)],
+                             capture_output=True, text=True, check=True)
+        result["r_svyglm_seconds_per_fit"] = float(out.stdout.split()[0])
+        result["fit_ratio_ours_to_r"] = result["ours_seconds_per_fit"] / result["r_svyglm_seconds_per_fit"]
+    return result
+
+
+def main() -> int:
+    if not (MIRROR / "MANIFEST.tsv").exists():
+        print(f"benchmark needs the mirror: {MIRROR} not found (set NHANES_MIRROR)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        run = pipeline(Path(tmp))
+        clone = run.pop("clone")
+        fits = fit_times(clone)
+    results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "mirror": str(MIRROR),
+               "pipeline": run, "xpt_read": xpt_throughput(), "model_fit": fits, "goals": GOALS}
+    (REPO / "benchmarks/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    rows = [
+        ("full dvc repro --force (s)", run["full_repro_seconds"], f"<= {GOALS['full_repro_seconds']}"),
+        ("no-op dvc repro (s)", run["noop_repro_seconds"], f"<= {GOALS['noop_repro_seconds']}"),
+        ("peak RSS of any stage (MB)", run["peak_rss_mb"], f"<= {GOALS['peak_rss_mb']}"),
+        ("fit time, ours / R svyglm", fits.get("fit_ratio_ours_to_r", float("nan")), f"<= {GOALS['fit_ratio_ours_to_r']}"),
+        ("XPT read, pyreadstat / pandas.read_sas (MB/s ratio)", results["xpt_read"]["ratio_pyreadstat_to_pandas"], "> 1"),
+        ("two forced reruns byte-identical", float(run["deterministic"]), "1"),
+    ]
+    rows += [(f"stage {name} (s / peak MB)", s["seconds"], f"{s['peak_rss_mb']:.0f} MB") for name, s in run["stages"].items()]
+    width = max(len(r[0]) for r in rows)
+    for label, value, goal in rows:
+        print(f"{label:<{width}}  {value:10.3f}  goal {goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
