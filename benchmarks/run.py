@@ -127,7 +127,7 @@ def main() -> int:
         ("no-op dvc repro (s)", run["noop_repro_seconds"], f"<= {GOALS['noop_repro_seconds']}"),
         ("peak RSS of any stage (MB)", run["peak_rss_mb"], f"<= {GOALS['peak_rss_mb']}"),
         ("fit time, ours / R svyglm", fits.get("fit_ratio_ours_to_r", float("nan")), f"<= {GOALS['fit_ratio_ours_to_r']}"),
-        ("XPT read, pyreadstat / pandas.read_sas (MB/s ratio)", results["xpt_read"]["ratio_pyreadstat_to_pandas"], "> 1"),
+        ("XPT read, pyreadstat / pandas.read_sas (MB/s ratio)", results["xpt_read"]["ratio_pyreadstat_to_pandas"], "none (reported)"),
         ("two forced reruns byte-identical", float(run["deterministic"]), "1"),
     ]
     rows += [(f"stage {name} (s / peak MB)", s["seconds"], f"{s['peak_rss_mb']:.0f} MB") for name, s in run["stages"].items()]
