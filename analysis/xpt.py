@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyreadstat
 
@@ -78,6 +77,3 @@ def zero_sas_underflow(frame: pd.DataFrame, epsilon: float) -> pd.DataFrame:
                 out[name] = values.mask(tiny, 0.0)
     return out
 
-
-def as_float(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype({c: np.float64 for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])})

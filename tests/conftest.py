@@ -66,16 +66,21 @@ def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
         report.run(params, paths)
 
 
+def scratch_project(tmp_path_factory, name: str, mirror: Path, variable: str, stages: list[str]) -> Path:
+    """A scratch project (params and lock copied) with `stages` run on `mirror`; skips without it."""
+    if not (mirror / "MANIFEST.tsv").exists():
+        pytest.skip(f"mirror not found at {mirror} (set {variable} to run these tests)")
+    root = tmp_path_factory.mktemp(name)
+    for file in ("params.yaml", "nhanes.lock.tsv"):
+        shutil.copy(REPO / file, root / file)
+    _run_stages(root, mirror, stages)
+    return root
+
+
 @pytest.fixture(scope="session")
 def mirror_project(tmp_path_factory) -> Path:
     """fetch + clean run once on the synthetic mirror, in a scratch project."""
-    if not (SYNTHETIC_MIRROR / "MANIFEST.tsv").exists():
-        pytest.skip(f"NHANES mirror not found at {SYNTHETIC_MIRROR} (set NHANES_MIRROR to run these tests)")
-    root = tmp_path_factory.mktemp("mirror_project")
-    for name in ("params.yaml", "nhanes.lock.tsv"):
-        shutil.copy(REPO / name, root / name)
-    _run_stages(root, SYNTHETIC_MIRROR, ["fetch", "clean"])
-    return root
+    return scratch_project(tmp_path_factory, "mirror_project", SYNTHETIC_MIRROR, "NHANES_MIRROR", ["fetch", "clean"])
 
 
 @pytest.fixture(scope="session")

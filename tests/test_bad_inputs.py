@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from analysis import clean, config, fetch
 from analysis.errors import ConfigError, DataError

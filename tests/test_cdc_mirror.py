@@ -3,14 +3,13 @@ reproduces a published NHANES table, and gives real, honestly labelled findings.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from analysis import claims
-from tests.conftest import CDC_MIRROR, REPO, _run_stages
+from tests.conftest import CDC_MIRROR, scratch_project
 from tests.oracle_tools import assert_agree, run_oracle
 
 pytestmark = pytest.mark.mirror
@@ -18,13 +17,8 @@ pytestmark = pytest.mark.mirror
 
 @pytest.fixture(scope="module")
 def cdc_project(tmp_path_factory) -> Path:
-    if not (CDC_MIRROR / "MANIFEST.tsv").exists():
-        pytest.skip(f"genuine CDC mirror not found at {CDC_MIRROR} (set NHANES_CDC_MIRROR to run these tests)")
-    root = tmp_path_factory.mktemp("cdc_project")
-    for name in ("params.yaml", "nhanes.lock.tsv"):
-        shutil.copy(REPO / name, root / name)
-    _run_stages(root, CDC_MIRROR, ["fetch", "clean", "analyze", "risk", "report"])
-    return root
+    return scratch_project(tmp_path_factory, "cdc_project", CDC_MIRROR, "NHANES_CDC_MIRROR",
+                           ["fetch", "clean", "analyze", "risk", "report"])
 
 
 def test_herrick_2019_table_is_reproduced(cdc_project):
@@ -97,3 +91,20 @@ def test_real_supplement_interaction_matches_r(cdc_project, tmp_path):
     coefficients = rows[~rows["term"].str.contains(" ") & ~rows["term"].str.startswith("wald")]
     assert_agree(coefficients, r[r["kind"] == "coef"])
     assert_agree(rows[rows["term"].str.startswith("interaction")], r[r["kind"] == "lincom"])
+
+
+def test_catalog_maps_the_real_differences_between_cycles(cdc_mirror):
+    from analysis import raw
+    from analysis.catalog import load_catalog
+
+    catalog = load_catalog()
+    assert catalog.data_file("2001-2002", "BIOPRO").name == "L40_B.XPT"
+    assert catalog.data_file("2003-2004", "BIOPRO").name == "L40_C.XPT"
+    assert catalog.data_file("2005-2006", "BIOPRO").name == "BIOPRO_D.XPT"
+    vid = raw.read_component(cdc_mirror / "2003-2004/VID_C.XPT", catalog, "2003-2004", "VID", 1e-30)
+    assert "LBXVIDMS" in vid and "LBDVIDMS" not in vid and vid["LBXVIDMS"].notna().sum() > 8000
+    chemistry = raw.read_component(cdc_mirror / "2001-2002/L40_B.XPT", catalog, "2001-2002", "BIOPRO", 1e-30)
+    assert chemistry["LBXSCA"].between(5, 15).mean() > 0.99  # serum calcium, mg/dL
+    supplements = raw.read_component(cdc_mirror / "2017-2018/DS1TOT_J.XPT", catalog, "2017-2018", "DS1TOT", 1e-30)
+    assert {"WTDRD1", "DR1DRSTZ"} <= set(supplements.columns)  # day-1 weight and recall status ride along
+    assert supplements["DS1TVD"].max() > 1000  # extreme doses exist: capped by params clean.vitd_supp_cap_ug

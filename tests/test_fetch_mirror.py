@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from analysis import config, fetch
 from analysis.errors import ConfigError, FetchError

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from analysis import claims, figures, report
-from analysis.config import Paths, load_params
 from tests.conftest import SYNTHETIC_MIRROR, _run_stages
 
 pytestmark = pytest.mark.mirror

@@ -135,3 +135,16 @@ def test_distribution_of_a_categorical(frame, tmp_path):
                    task="distribution", weight="wt_day1", domain="in_main", y="race_eth")
     assert abs(ours["estimate"].sum() - 1) < 1e-12
     assert_agree(ours, r)
+
+
+def test_prediction_equals_the_matching_linear_combination(frame):
+    """predict() (svy) at a covariate row = the lincom with that row's values (R-checked above)."""
+    model = SurveyData(frame).glm(INTERACTION, "wt_day1", "in_main")
+    row = {"vitd_supp_user": 1.0, "mg_adequate": 1.0, "age": 50.0, "sex": "female", "race_eth": "nh_black",
+           "bmi": 30.0, "season": "nov_apr"}
+    predicted = model.predict(pd.DataFrame([row]))
+    x = model.linear_predictor_gradient(row)
+    combo = model.lincom(dict(zip(model.names, x)), "row")
+    assert predicted["estimate"].iloc[0] == pytest.approx(combo["estimate"].iloc[0], rel=1e-9)
+    assert predicted["std_error"].iloc[0] == pytest.approx(combo["std_error"].iloc[0], rel=1e-6)
+    assert predicted["ci_low"].iloc[0] == pytest.approx(combo["ci_low"].iloc[0], rel=1e-6)
