@@ -218,10 +218,10 @@ def risk_surface(table: pd.DataFrame, cutoff: float) -> plt.Figure:
     grid = table.pivot(index="magnesium_mg", columns="dose_ug", values="estimate").sort_index(ascending=False)
     fig, ax = plt.subplots(figsize=(8, 5))
     sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="rocket_r", cbar_kws={"label": f"% with 25(OH)D < {cutoff:g} nmol/L"}, ax=ax)
-    label = "total magnesium intake" if table["magnesium_variable"].iloc[0] == "mg_total_mg" else "supplemental magnesium"
-    ax.set_ylabel(f"{label} (mg/day), everyone set to")
-    ax.set_xlabel("supplemental vitamin D (µg/day), everyone set to")
-    ax.set_title("Predicted prevalence of low vitamin D (standardized to the population)")
+    label = "Total Mg intake" if table["magnesium_variable"].iloc[0] == "mg_total_mg" else "Supplemental Mg"
+    ax.set_ylabel(f"{label} (mg/day)")
+    ax.set_xlabel("Supplemental vitamin D (µg/day)")
+    ax.set_title("Predicted % with low 25(OH)D if everyone had this intake\n(standardized to the population's covariates)")
     return fig
 
 
