@@ -104,3 +104,57 @@ def test_prevalence_overall(analyzed_project, frame, tmp_path, measure, domain, 
     data["in_diet_adults"] = diet & f["mg_food_mg"].notna() & f["vitd_supp_ug"].notna()
     r = run_oracle(tmp_path, data, DESIGN + [weight, domain, measure], task="prop", weight=weight, domain=domain, y=measure)
     assert_agree(ours, r)
+
+
+def r_name(name: str) -> str:
+    """Our coefficient name -> R's, backticked: race_eth_nh_black -> `race_ethnh_black`."""
+    if name == "_intercept_":
+        return "`(Intercept)`"
+    parts = []
+    for part in name.split(":"):
+        for factor in (f.split("=")[0] for f in FACTORS):
+            if part.startswith(factor + "_"):
+                part = factor + part[len(factor) + 1:]
+                break
+        parts.append(part)
+    return "`" + ":".join(parts) + "`"
+
+
+def test_dose_to_sufficiency_matches_r_delta_method(analyzed_project, frame, tmp_path):
+    """The dose at which the reference adult reaches 50 nmol/L, per magnesium group and their
+    difference: R's svycontrast on the same model, with symbolic derivatives."""
+    from analysis.analyses import dose as dose_module
+    from analysis.analyses.common import Context
+
+    params = load_params(analyzed_project / "params.yaml")
+    rows = table(analyzed_project, "dose_to_sufficiency", "dose10ug_x_mg_adequacy")
+    names = [t for t in coefficients(rows)["term"]]
+    ctx = Context(frame.copy(), params)
+    unit = params["analyze"]["dose_unit_ug"]
+
+    def dose_expression(group: float) -> str:
+        ref = dose_module.reference_row(ctx, group, 0.0)
+        x = {n: v for n, v in zip(names, _row_values(names, ref)) if v != 0}
+        level = " + ".join(f"{r_name(n)} * {v!r}" for n, v in x.items())
+        slope = f"({r_name('dose10')} + {r_name('dose10:mg_adequate')} * {group!r})"
+        return f"{unit} * (50 - ({level})) / {slope}"
+
+    low, high = dose_expression(0.0), dose_expression(1.0)
+    r = refit(tmp_path, frame, rows, ["dose10", "mg_adequate", "dose10:mg_adequate"], y="vitd_serum_nmol",
+              nlcon=[f"dose to reach 50 nmol/L | mg_inadequate|{low}", f"dose to reach 50 nmol/L | mg_adequate|{high}",
+                     f"difference (inadequate - adequate) | 50 nmol/L|({low}) - ({high})"])
+    ours = rows[rows["term"].isin(r[r["kind"] == "nlcon"]["term"])]
+    assert len(ours) == 3
+    assert_agree(ours, r[r["kind"] == "nlcon"], columns=("estimate", "std_error", "ci_low", "ci_high", "df", "p_value"))
+
+
+def _row_values(names: list[str], row: dict) -> list[float]:
+    from analysis.survey import _design_value
+
+    values = []
+    for name in names:
+        v = 1.0
+        for part in name.split(":"):
+            v *= _design_value(part, row)
+        values.append(v)
+    return values

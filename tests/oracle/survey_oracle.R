@@ -12,6 +12,7 @@
 #   factor   "column=reference level" (repeatable): categorical columns
 #   wald     "label|term label[;term label...]" (repeatable): regTermTest, method "Wald"
 #   lincom   "label|coef=weight[;coef=weight...]" (repeatable): svycontrast
+#   nlcon    "label|R expression in coefficient names" (repeatable): svycontrast, delta method
 # Coefficient names follow the Python layer: "(Intercept)" -> "_intercept_", factor level
 # "race_ethnh_black" -> "race_eth_nh_black".
 suppressPackageStartupMessages(library(survey))
@@ -119,6 +120,15 @@ if (task %in% c("mean", "prop")) {
     parts <- split_last(w)
     tt <- regTermTest(m, as.formula(paste("~", gsub(";", " + ", parts[2], fixed = TRUE))), method = "Wald")
     add("wald", parts[1], tt$df, NA, NA, NA, as.numeric(tt$Ftest), tt$ddf, as.numeric(tt$p))
+  }
+  for (e in getall("nlcon")) {
+    # a nonlinear function of the coefficients, by R's delta method (symbolic derivatives)
+    parts <- split_last(e)
+    ct <- svycontrast(m, setNames(list(parse(text = parts[2])[[1]]), parts[1]))
+    est <- as.numeric(coef(ct)); se <- as.numeric(SE(ct))
+    tq <- qt(0.975, m$df.residual)
+    add("nlcon", parts[1], est, se, est - tq * se, est + tq * se, est / se, m$df.residual,
+        2 * pt(-abs(est / se), m$df.residual))
   }
   for (l in getall("lincom")) {
     parts <- split_last(l)
