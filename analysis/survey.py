@@ -336,21 +336,4 @@ class FittedModel:
 
     def linear_predictor_gradient(self, row: dict[str, float | str]) -> np.ndarray:
         """x such that x @ coef is the linear predictor at `row` (for delta-method work)."""
-        x = np.zeros(len(self.names))
-        for i, name in enumerate(self.names):
-            value = 1.0
-            for part in name.split(":"):
-                value *= _design_value(part, row)
-            x[i] = value
-        return x
-
-
-def _design_value(part: str, row: dict) -> float:
-    if part == "_intercept_":
-        return 1.0
-    if part in row:
-        return float(row[part])
-    for column, value in row.items():
-        if isinstance(value, str) and part == f"{column}_{value}":
-            return 1.0
-    return 0.0
+        return self.design_matrix(pd.DataFrame([row]))[0]

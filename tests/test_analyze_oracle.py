@@ -128,13 +128,13 @@ def test_dose_to_sufficiency_matches_r_delta_method(analyzed_project, frame, tmp
 
     params = load_params(analyzed_project / "params.yaml")
     rows = table(analyzed_project, "dose_to_sufficiency", "dose10ug_x_mg_adequacy")
-    names = [t for t in coefficients(rows)["term"]]
     ctx = Context(frame.copy(), params)
+    model = ctx.fit(ctx.spec("vitd_serum_nmol", ["dose10", "mg_adequate", "dose10:mg_adequate"]), "wt_day1", "in_main")
     unit = params["analyze"]["dose_unit_ug"]
 
     def dose_expression(group: float) -> str:
         ref = dose_module.reference_row(ctx, group, 0.0)
-        x = {n: v for n, v in zip(names, _row_values(names, ref)) if v != 0}
+        x = {n: float(v) for n, v in zip(model.names, model.linear_predictor_gradient(ref)) if v != 0}
         level = " + ".join(f"{r_name(n)} * {v!r}" for n, v in x.items())
         slope = f"({r_name('dose10')} + {r_name('dose10:mg_adequate')} * {group!r})"
         return f"{unit} * (50 - ({level})) / {slope}"
@@ -147,14 +147,3 @@ def test_dose_to_sufficiency_matches_r_delta_method(analyzed_project, frame, tmp
     assert len(ours) == 3
     assert_agree(ours, r[r["kind"] == "nlcon"], columns=("estimate", "std_error", "ci_low", "ci_high", "df", "p_value"))
 
-
-def _row_values(names: list[str], row: dict) -> list[float]:
-    from analysis.survey import _design_value
-
-    values = []
-    for name in names:
-        v = 1.0
-        for part in name.split(":"):
-            v *= _design_value(part, row)
-        values.append(v)
-    return values
