@@ -247,14 +247,23 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
     s = setup(frame, params)
     person = dict(params["analyze"]["reference_adult"])
     person.update({"vitd_supp_ug": 0.0, "mg_total_mg": 300.0, "mg_supp_mg": 0.0, "vitd_food_ug": 4.0})
+    known = set(person) | set(s.categorical) | {"age", "bmi"}
     for item in assignments:
         if "=" not in item:
             raise DataError(f"--profile {item!r}: expected name=value")
         key, value = item.split("=", 1)
+        if key not in known:
+            raise DataError(f"--profile {key}: unknown; use one of {sorted(known)}")
+        if key in s.categorical:
+            levels = sorted(frame.loc[frame[s.domain], key].dropna().astype(str).unique())
+            if value not in levels:
+                raise DataError(f"--profile {key}={value}: not a level of {key}; use one of {levels}")
+            person[key] = value
+            continue
         try:
             person[key] = float(value)
-        except ValueError:
-            person[key] = value
+        except ValueError as exc:
+            raise DataError(f"--profile {key}={value}: expected a number") from exc
     row = pd.DataFrame([person])
     row["mg_100"] = row["mg_total_mg"] / 100
     row["mg_supp_100"] = row["mg_supp_mg"] / 100

@@ -110,3 +110,11 @@ def test_risk_stage_on_the_mirror(analyzed_project):
     assert (analyzed_project / "reports/figures/risk_surface.png").exists()
     person = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=25"])
     assert ((person["ci_low"] < person["risk"]) & (person["risk"] < person["ci_high"])).all()
+    more_vitamin_d = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=50"])
+    assert (more_vitamin_d["risk"] < person["risk"]).all()
+    from analysis.errors import DataError
+
+    with pytest.raises(DataError, match=r"--profile sex=woman: not a level of sex; use one of \['female', 'male'\]"):
+        risk.profile(params, Paths(analyzed_project), ["sex=woman"])
+    with pytest.raises(DataError, match="--profile shoe_size: unknown"):
+        risk.profile(params, Paths(analyzed_project), ["shoe_size=44"])
