@@ -285,6 +285,10 @@ class FittedModel:
         dummies = {}
         for column, info in self._model.fitted.term_info.items():
             if info.get("type") == "categorical":
+                levels = {str(level) for level in info["levels"]}
+                unknown = sorted(set(frame[column].astype(str)) - levels)
+                if unknown:  # an unknown level would silently act as the reference
+                    raise DataError(f"{column}: value(s) {unknown} are not levels of the model; use {sorted(levels)}")
                 for name, level in info["dummies"]:
                     dummies[name] = (column, str(level))
         columns = []

@@ -148,3 +148,11 @@ def test_prediction_equals_the_matching_linear_combination(frame):
     assert predicted["estimate"].iloc[0] == pytest.approx(combo["estimate"].iloc[0], rel=1e-9)
     assert predicted["std_error"].iloc[0] == pytest.approx(combo["std_error"].iloc[0], rel=1e-6)
     assert predicted["ci_low"].iloc[0] == pytest.approx(combo["ci_low"].iloc[0], rel=1e-6)
+
+
+def test_prediction_at_an_unknown_level_is_an_error(frame):
+    model = SurveyData(frame).glm(INTERACTION, "wt_day1", "in_main")
+    row = {"vitd_supp_user": 1.0, "mg_adequate": 1.0, "age": 50.0, "sex": "female", "race_eth": "white",
+           "bmi": 30.0, "season": "nov_apr"}
+    with pytest.raises(DataError, match=r"race_eth: value\(s\) \['white'\] are not levels of the model"):
+        model.linear_predictor_gradient(row)
