@@ -197,7 +197,9 @@ def download(
             else:
                 last = f"{type(exc).__name__}: {reason}"
         log.warning("%s: attempt %d of %d failed: %s", url, attempt + 1, retries + 1, last)
-    raise FetchError(f"{url}: gave up after {retries + 1} attempts; last error: {last}")
+    hint = (" (no network here? set NHANES_MIRROR to a local mirror directory)"
+            if "Name or service not known" in last or "Temporary failure in name resolution" in last else "")
+    raise FetchError(f"{url}: gave up after {retries + 1} attempts; last error: {last}{hint}")
 
 
 class _Truncated(Exception):
