@@ -44,15 +44,17 @@ pd.read_csv(paths.tables / "flow.csv").query("flow == 'main'")
 # ## Distributions (design-based: the day-1 dietary weight for intake, the MEC weight for 25(OH)D)
 
 # %%
+# A domain is a true/false column: here, examined adults with a 25(OH)D value.
+analytic["in_adults_vitd"] = analytic["in_adults"] & analytic["vitd_serum_nmol"].notna()
 survey = SurveyData(analytic)
 pd.concat([
-    survey.mean("vitd_serum_nmol", "wt_day1", "in_main"),
-    survey.mean("mg_total_mg", "wt_day1", "in_main"),
+    survey.mean("vitd_serum_nmol", "wt_mec", "in_adults_vitd"),  # a lab value alone: MEC weight
+    survey.mean("mg_total_mg", "wt_day1", "in_main"),  # intake: day-1 dietary weight
     survey.mean("vitd_supp_ug", "wt_day1", "in_main"),
 ])
 
 # %%
-survey.mean("vitd_serum_nmol", "wt_day1", "in_main", by="race_eth")
+survey.mean("vitd_serum_nmol", "wt_mec", "in_adults_vitd", by="race_eth")
 
 # %% [markdown]
 # ## Missingness among examined adults
