@@ -60,10 +60,8 @@ def setup(frame: pd.DataFrame, params: dict) -> Setup:
 
 
 def prepare(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
-    out = features.add(frame, params)
-    out["mg_100"] = out["mg_total_mg"] / 100
-    out["mg_supp_100"] = out["mg_supp_mg"] / 100
-    out["ca_100"] = out["ca_total_mg"] / 100
+    out = features.add(frame, params)  # brings dose10, mg_total_100, mg_supp_100
+    out["ca_100"] = out["ca_total_mg"] / 100  # calcium per 100 mg/day
     out["psu_id"] = out["sdmvstra"].astype(str) + "-" + out["sdmvpsu"].astype(str)
     return out
 
@@ -166,7 +164,7 @@ def scenario_frames(frame: pd.DataFrame, s: Setup, params: dict) -> tuple[dict[s
     skipped = []
     if s.magnesium == "mg_total_mg":
         def with_mg(f: pd.DataFrame) -> pd.DataFrame:
-            return f.assign(mg_100=np.maximum(f["mg_total_mg"], f["mg_ear_mg"]) / 100)
+            return f.assign(mg_total_100=np.maximum(f["mg_total_mg"], f["mg_ear_mg"]) / params["analyze"]["mg_unit_mg"])
 
         frames["magnesium_at_least_ear"] = with_mg(members)
         frames["both"] = with_mg(with_dose(members))
@@ -180,12 +178,12 @@ def surface(model: FittedModel, frame: pd.DataFrame, s: Setup, params: dict) -> 
     unit = params["analyze"]["dose_unit_ug"]
     members = frame[frame[s.domain]]
     weights = members[WEIGHT].to_numpy()
-    column = "mg_100" if s.magnesium == "mg_total_mg" else "mg_supp_100"
+    column = "mg_total_100" if s.magnesium == "mg_total_mg" else "mg_supp_100"
     grid = p["surface_mg_total_mg"] if s.magnesium == "mg_total_mg" else p["surface_mg_supp_mg"]
     rows = []
     for mg in grid:
         for dose in p["surface_dose_ug"]:
-            cf = members.assign(**{column: mg / 100, "dose10": dose / unit})
+            cf = members.assign(**{column: mg / params["analyze"]["mg_unit_mg"], "dose10": dose / unit})
             estimate = model.standardized({"cell": cf}, weights).iloc[0]
             rows.append({"magnesium_variable": s.magnesium, "magnesium_mg": float(mg), "dose_ug": float(dose),
                          "estimate": estimate["estimate"], "std_error": estimate["std_error"],
@@ -265,8 +263,9 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
         except ValueError as exc:
             raise DataError(f"--profile {key}={value}: expected a number") from exc
     row = pd.DataFrame([person])
-    row["mg_100"] = row["mg_total_mg"] / 100
-    row["mg_supp_100"] = row["mg_supp_mg"] / 100
+    per_100 = params["analyze"]["mg_unit_mg"]  # the same units as features.add and prepare()
+    row["mg_total_100"] = row["mg_total_mg"] / per_100
+    row["mg_supp_100"] = row["mg_supp_mg"] / per_100
     row["ca_100"] = row["ca_total_mg"] / 100
     row["dose10"] = np.minimum(row["vitd_supp_ug"], params["clean"]["vitd_supp_cap_ug"]) / params["analyze"]["dose_unit_ug"]
     out = []

@@ -104,7 +104,7 @@ class SurveyData:
                 data[name] = values.astype("string").fillna(categorical[name])
             elif pd.api.types.is_string_dtype(values):
                 data[name] = values.astype("string").fillna(values.dropna().iloc[0])
-            else:
+            else:  # numbers, and booleans as 0.0/1.0
                 data[name] = values.astype(float).fillna(0.0)
         prepared = pd.DataFrame(data)
         # Rows outside the domain add nothing to any estimate or score; one row per PSU is
@@ -129,9 +129,7 @@ class SurveyData:
 
     def proportion(self, y: str, weight: str, domain: str | None = None, by: str | None = None) -> pd.DataFrame:
         """Design-based share of participants for whom boolean `y` is true; logit CI (R svyciprop)."""
-        frame = self.frame.assign(**{y: self.frame[y].astype("Float64")})
-        sample, in_domain = SurveyData(frame, self.strata, self.psu)._sample(
-            [y] + ([by] if by else []), weight, domain)
+        sample, in_domain = self._sample([y] + ([by] if by else []), weight, domain)  # y arrives as 0.0/1.0
         result = sample.estimation.prop(y, by=by, where=svy.col("_domain"), ci_method="logit").to_polars().to_pandas()
         result = result[result[y] == 1.0].drop(columns=[y])
         return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: np.nan)
@@ -175,13 +173,8 @@ class SurveyData:
         for name, ref in categorical.items():
             if ref is None:
                 raise DataError(f"model for {spec.outcome}: categorical column {name!r} needs a reference level")
-        frame = self.frame
-        if spec.family == "binomial" or pd.api.types.is_bool_dtype(frame[spec.outcome]):
-            frame = frame.assign(**{spec.outcome: frame[spec.outcome].astype("Float64")})
-        bools = {c: frame[c].astype("Float64") for c in spec.columns()[1:] if pd.api.types.is_bool_dtype(frame[c])}
-        frame = frame.assign(**bools)
-        sample, in_domain = SurveyData(frame, self.strata, self.psu)._sample(
-            spec.columns(), weight, domain, categorical)
+        # booleans (outcome or predictors) arrive in svy as 0.0/1.0, via _sample
+        sample, in_domain = self._sample(spec.columns(), weight, domain, categorical)
         features = [self._feature(term, categorical) for term in spec.terms]
         model = sample.glm.fit(y=spec.outcome, x=features, family=spec.family, where=svy.col("_domain"),
                                tol=GLM_TOLERANCE, max_iter=100)

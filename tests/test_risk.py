@@ -42,7 +42,7 @@ def test_psu_folds_never_split_a_psu():
     assert (frame.assign(fold=folds).groupby("psu_id")["fold"].nunique() == 1).all()
 
 
-TRUE = {"intercept": 0.5, "mg_100": -0.45, "dose10": -0.35, "age": -0.01, "bmi": 0.04}
+TRUE = {"intercept": 0.5, "mg_total_100": -0.45, "dose10": -0.35, "age": -0.01, "bmi": 0.04}
 
 
 def known_risk_frame(seed: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
@@ -51,11 +51,11 @@ def known_risk_frame(seed: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
                    "mg_ear_mg", "vitd_supp_ug", "vitd_supp_ug_capped", "in_main"]].copy()
     frame["bmi"] = frame["bmi"].fillna(28.0)
     frame["in_main"] = (frame["age"] >= 20) & (frame["wt_day1"] > 0)
-    frame["mg_100"] = frame["mg_total_mg"] / 100
+    frame["mg_total_100"] = frame["mg_total_mg"] / 100
     frame["dose10"] = frame["vitd_supp_ug_capped"] / 10
 
     def eta(f):
-        return (TRUE["intercept"] + TRUE["mg_100"] * f["mg_100"] + TRUE["dose10"] * f["dose10"]
+        return (TRUE["intercept"] + TRUE["mg_total_100"] * f["mg_total_100"] + TRUE["dose10"] * f["dose10"]
                 + TRUE["age"] * f["age"] + TRUE["bmi"] * (f["bmi"] - 28))
 
     rng = np.random.default_rng(seed)
@@ -66,7 +66,7 @@ def known_risk_frame(seed: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_scenarios_recover_the_true_prevalence_change():
     frame, eta = known_risk_frame()
-    s = risk.Setup("in_main", "mg_total_mg", ("mg_100", "dose10", "age", "bmi"), (), "test")
+    s = risk.Setup("in_main", "mg_total_mg", ("mg_total_100", "dose10", "age", "bmi"), (), "test")
     params = {**PARAMS, "model": {**PARAMS["model"], "reference_levels": {}}}
     model = risk.fit_logistic(frame, s, "vitd_below_50", params, "in_main")
     frames, skipped = risk.scenario_frames(frame, s, params)
@@ -85,7 +85,7 @@ def test_scenarios_recover_the_true_prevalence_change():
 
 def test_standardized_prediction_equals_svy_predictive_margins():
     frame, _ = known_risk_frame(seed=6)
-    s = risk.Setup("in_main", "mg_total_mg", ("mg_100", "dose10", "age", "bmi"), (), "test")
+    s = risk.Setup("in_main", "mg_total_mg", ("mg_total_100", "dose10", "age", "bmi"), (), "test")
     params = {**PARAMS, "model": {**PARAMS["model"], "reference_levels": {}}}
     model = risk.fit_logistic(frame, s, "vitd_below_50", params, "in_main")
     members = frame[frame["in_main"]]

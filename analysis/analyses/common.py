@@ -95,3 +95,24 @@ def evidence_of(row: pd.DataFrame, label: str) -> Evidence:
 def not_testable_table(name: str, reason: str) -> pd.DataFrame:
     return pd.DataFrame([{c: np.nan for c in OUTPUT_COLUMNS} | {"model": name, "term": "not testable", "note": reason}],
                         columns=OUTPUT_COLUMNS)
+
+
+def shares(ctx: Context, measure: str, domain: str, weight: str, by: list[str | None], mean: bool = False,
+           mean_scale: str = "mean") -> list[pd.DataFrame]:
+    """Design-based share (logit CI) or mean of `measure` in the domain, overall (None) and per
+    level of each `by`; a `by` column's missing values leave the domain for that table."""
+    out = []
+    for group in by:
+        if group is not None:
+            domain_by = ctx.add_domain(f"{domain}__{group}", ctx.frame[domain] & ctx.frame[group].notna())
+        else:
+            domain_by = domain
+        if ctx.frame[domain_by].sum() == 0:
+            continue
+        estimate = (ctx.survey.mean if mean else ctx.survey.proportion)(measure, weight, domain_by, by=group)
+        table = tidy(estimate.drop(columns=["group"], errors="ignore"), measure, domain, weight,
+                     scale=mean_scale if mean else "proportion (logit CI)")
+        table.insert(1, "group_by", group or "all")
+        table.insert(2, "group", estimate["group"].astype(str) if group else "all")
+        out.append(table)
+    return out

@@ -13,11 +13,12 @@ OUTCOME = "vitd_serum_nmol"
 
 
 def effect_modification(ctx: Context, exposure: str, modifier: str, name: str, domain: str = "in_main",
-                        weight: str = WEIGHT, outcome: str = OUTCOME) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """outcome ~ exposure * modifier + covariates, with the exposure's association in each
-    modifier group (binary modifier) and the interaction's Wald test."""
+                        weight: str = WEIGHT, outcome: str = OUTCOME,
+                        drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """outcome ~ exposure * modifier + covariates (less `drop`), with the exposure's association
+    in each modifier group (binary modifier) and the interaction's Wald test."""
     exposures = [exposure, modifier, f"{exposure}:{modifier}"]
-    spec = ctx.spec(outcome, exposures)
+    spec = ctx.spec(outcome, exposures, drop=drop)
     fitted = ctx.fit(spec, weight, domain)
     interaction = fitted.lincom({f"{exposure}:{modifier}": 1}, f"interaction {exposure} x {modifier}")
     rows = {"interaction": interaction}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyses.common import Context, Result, evidence_of, tidy
+from analysis.analyses.common import Context, Result, evidence_of, shares, tidy
 
 
 def _domains(ctx: Context) -> dict[str, tuple[str, str]]:
@@ -19,24 +19,6 @@ def _domains(ctx: Context) -> dict[str, tuple[str, str]]:
         "vitd": (ctx.add_domain("in_vitd_adults", f["in_adults"] & f["vitd_serum_nmol"].notna()), "wt_mec"),
         "vitd_diet": (ctx.add_domain("in_vitd_diet_adults", diet & f["vitd_serum_nmol"].notna() & f["vitd_supp_ug"].notna()), "wt_day1"),
     }
-
-
-def _shares(ctx: Context, measure: str, domain: str, weight: str, by: list[str | None], mean: bool = False) -> list[pd.DataFrame]:
-    out = []
-    for group in by:
-        if group is not None:
-            domain_by = ctx.add_domain(f"{domain}__{group}", ctx.frame[domain] & ctx.frame[group].notna())
-        else:
-            domain_by = domain
-        if ctx.frame[domain_by].sum() == 0:
-            continue
-        estimate = (ctx.survey.mean if mean else ctx.survey.proportion)(measure, weight, domain_by, by=group)
-        table = tidy(estimate.drop(columns=["group"], errors="ignore"), measure, domain, weight,
-                     scale="mean" if mean else "proportion (logit CI)")
-        table.insert(1, "group_by", group or "all")
-        table.insert(2, "group", estimate["group"].astype(str) if group else "all")
-        out.append(table)
-    return out
 
 
 def ear_ratio_bins(ratio: pd.Series, width: float, top: float) -> pd.Series:
@@ -70,22 +52,22 @@ def run(ctx: Context) -> tuple[Result, Result]:
     parts = []
     diet, w_diet = domains["diet"]
     for measure in ["mg_food_inadequate", "mg_inadequate"]:
-        parts += _shares(ctx, measure, diet, w_diet, by_all)
+        parts += shares(ctx, measure, diet, w_diet, by_all)
     two_day, w_two = domains["two_day"]
-    parts += _shares(ctx, "mg_total_2day_inadequate", two_day, w_two, [None, "sex", "age_group"])
+    parts += shares(ctx, "mg_total_2day_inadequate", two_day, w_two, [None, "sex", "age_group"])
     vitd, w_vitd = domains["vitd"]
     vitd_diet, w_vitd_diet = domains["vitd_diet"]
     for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"]:
-        parts += _shares(ctx, f"vitd_below_{cut}", vitd, w_vitd, by_basic)
-        parts += _shares(ctx, f"vitd_below_{cut}", vitd_diet, w_vitd_diet, ["vitd_supp_user"])
+        parts += shares(ctx, f"vitd_below_{cut}", vitd, w_vitd, by_basic)
+        parts += shares(ctx, f"vitd_below_{cut}", vitd_diet, w_vitd_diet, ["vitd_supp_user"])
     if "mg_quartile" in ctx.frame:
         for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"]:
-            parts += _shares(ctx, f"vitd_below_{cut}", "in_main", "wt_day1", ["mg_quartile"])
+            parts += shares(ctx, f"vitd_below_{cut}", "in_main", "wt_day1", ["mg_quartile"])
     advice = []
     for measure in ["meets_article_mg", "meets_article_vitd", "meets_efsa_mg", "meets_efsa_vitd"]:
-        advice += _shares(ctx, measure, diet, w_diet, [None, "sex"])
+        advice += shares(ctx, measure, diet, w_diet, [None, "sex"])
     users = ctx.add_domain("in_vitd_supp_users", ctx.frame[vitd_diet] & ctx.frame["vitd_supp_user"].fillna(False).astype(bool))
-    advice += _shares(ctx, "vitd_serum_nmol", users, w_vitd_diet, ["dose_band"], mean=True)
+    advice += shares(ctx, "vitd_serum_nmol", users, w_vitd_diet, ["dose_band"], mean=True)
     table = pd.concat(parts + advice, ignore_index=True)
 
     def overall(measure: str, domain: str) -> pd.DataFrame:

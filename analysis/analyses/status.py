@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.analyses.common import Context, tidy
+from analysis.analyses.common import Context, shares
 
 WEIGHT = "wt_mec"
 
@@ -27,13 +27,8 @@ def run(ctx: Context) -> dict[str, pd.DataFrame]:
     parts = []
     for by in [None, "cycle", "sex", "status_age_group"]:
         for measure in ["vitd_below_30", "vitd_30_to_49", "vitd_below_50", "vitd_serum_nmol"]:
-            estimator = ctx.survey.mean if measure == "vitd_serum_nmol" else ctx.survey.proportion
-            table = estimator(measure, WEIGHT, domain, by=by)
-            out = tidy(table.drop(columns=["group"], errors="ignore"), measure, domain, WEIGHT,
-                       scale="mean (nmol/L)" if measure == "vitd_serum_nmol" else "proportion (logit CI)")
-            out.insert(1, "group_by", by or "all")
-            out.insert(2, "group", table["group"].astype(str) if by else "all")
-            parts.append(out)
+            parts += shares(ctx, measure, domain, WEIGHT, [by], mean=measure == "vitd_serum_nmol",
+                            mean_scale="mean (nmol/L)")
     return {"vitd_status": pd.concat(parts, ignore_index=True), "vitd_validation": validation(ctx, domain)}
 
 

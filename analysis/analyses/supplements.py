@@ -8,23 +8,14 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.analyses.common import Context, Result, evidence_of, model_table
-from analysis.analyses.interaction import OUTCOME, WEIGHT
+from analysis.analyses.interaction import OUTCOME, WEIGHT, effect_modification
 
 LABEL = "supplemental magnesium only; food magnesium not used"
 DIET = ("kcal", "ca_total_mg")
 
 
 def modification(ctx: Context, exposure: str, modifier: str, name: str, domain: str) -> tuple[pd.DataFrame, dict]:
-    exposures = [exposure, modifier, f"{exposure}:{modifier}"]
-    spec = ctx.spec(OUTCOME, exposures, drop=DIET)
-    fitted = ctx.fit(spec, WEIGHT, domain)
-    rows = {"interaction": fitted.lincom({f"{exposure}:{modifier}": 1}, f"interaction {exposure} x {modifier}")}
-    if modifier == "mg_supp_user":
-        rows["without"] = fitted.lincom({exposure: 1}, f"{exposure} effect | {modifier} = 0")
-        rows["with"] = fitted.lincom({exposure: 1, f"{exposure}:{modifier}": 1}, f"{exposure} effect | {modifier} = 1")
-    wald = fitted.wald([f"{exposure}:{modifier}"], f"wald: {exposure}:{modifier} = 0")
-    table = model_table(fitted, name, domain, WEIGHT, ctx.covariate_text(spec, exposures),
-                        lincoms=list(rows.values()), walds=[wald])
+    table, rows = effect_modification(ctx, exposure, modifier, name, domain, WEIGHT, OUTCOME, drop=DIET)
     table["note"] = LABEL
     return table, rows
 
