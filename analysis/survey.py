@@ -134,6 +134,18 @@ class SurveyData:
         result = result[result[y] == 1.0].drop(columns=[y])
         return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: np.nan)
 
+    def quantiles(self, y: str, weight: str, probs: list[float], domain: str | None = None) -> pd.DataFrame:
+        """Design-based quantiles of `y` in the domain with Woodruff CIs (R svyquantile,
+        qrule "math", the default); `std_error` is the CI's half-width over t, as in R."""
+        sample, in_domain = self._sample([y], weight, domain)
+        result = sample.estimation.quantile(y, p=tuple(probs), where=svy.col("_domain"), q_method="higher")
+        frame = pl.concat([r.to_polars() for r in result]).to_pandas() if len(probs) > 1 else result.to_polars().to_pandas()
+        rows = [{"term": f"{y}[p={record['prob']:g}]", "estimate": record["est"], "std_error": record["se"],
+                 "ci_low": record["lci"], "ci_high": record["uci"], "statistic": np.nan, "df": float(record["df"]),
+                 "p_value": np.nan, "n": int(in_domain.sum()), "n_weighted": self._n_weighted(in_domain, weight),
+                 "prob": float(record["prob"])} for record in frame.to_dict("records")]
+        return pd.DataFrame(rows, columns=TIDY_COLUMNS + ["prob"])
+
     def distribution(self, y: str, weight: str, domain: str | None = None) -> pd.DataFrame:
         """Design-based share of each level of categorical `y` (R svymean(~factor(y))); logit CIs."""
         sample, in_domain = self._sample([y], weight, domain)

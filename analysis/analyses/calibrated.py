@@ -52,6 +52,7 @@ class CalibratedModel:
     name: str
     table: str
     spec: ModelSpec
+    exposures: tuple[str, ...]
     domain: str
     weight: str
     quantities: list[Quantity] = field(default_factory=list)
@@ -172,7 +173,6 @@ def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
     t_crit = stats.t.ppf(0.975, replicates.df)
     statistic = estimate / se
     rows = []
-    exposures = [t for t in m.spec.terms if any(c in t for c in ("usual", "vitd_supp_user", "dose10"))]
     for label, est, s, stat, scale in zip(labels, estimate, se, statistic, scales):
         low, high = est - t_crit * s, est + t_crit * s
         shown = (np.exp(est), np.exp(low), np.exp(high)) if scale == "log-odds" else (est, low, high)
@@ -180,6 +180,6 @@ def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
                      "ci_high": shown[2], "statistic": stat, "p_value": float(2 * stats.t.sf(abs(stat), replicates.df)),
                      "df": replicates.df, "n": fitted.n, "n_weighted": fitted.n_weighted,
                      "scale": OR_SCALE if scale == "log-odds" else scale, "domain": m.domain, "weight": m.weight,
-                     "covariates": ctx.covariate_text(m.spec, exposures), "note": m.note,
+                     "covariates": ctx.covariate_text(m.spec, list(m.exposures)), "note": m.note,
                      "variance": replicates.method})
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS + ["variance"])

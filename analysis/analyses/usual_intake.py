@@ -65,7 +65,7 @@ def models(ctx: Context) -> list[CalibratedModel]:
 
     def add(name, table, outcome, exposures, domain="in_main", family="gaussian", quantities=(), drop=(), **kw):
         spec = ctx.spec(outcome, exposures, family, drop=drop, usual=True)
-        out.append(CalibratedModel(name, table, spec, domain, WEIGHT, list(quantities),
+        out.append(CalibratedModel(name, table, spec, tuple(exposures), domain, WEIGHT, list(quantities),
                                    odds_ratios=family == "binomial", note=NOTE, **kw))
 
     add("use_x_mg_adequacy_usual", "interaction_usual", OUTCOME,

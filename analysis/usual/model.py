@@ -76,7 +76,9 @@ class RecallData:
 
 
 def person_design(frame: pd.DataFrame, numeric: list[str], categorical: dict[str, str]) -> tuple[np.ndarray, list[str]]:
-    """Intercept, numeric columns, and indicators of every non-reference level of each categorical."""
+    """Intercept, numeric columns, and indicators of every non-reference level of each
+    categorical; a column that is a linear combination of earlier ones (it conditions on
+    nothing new) is left out, so that every replicate's fit is well defined."""
     columns, names = [np.ones(len(frame))], ["_intercept_"]
     for name in numeric:
         columns.append(frame[name].astype(float).to_numpy())
@@ -86,7 +88,25 @@ def person_design(frame: pd.DataFrame, numeric: list[str], categorical: dict[str
         for level in sorted(set(values) - {reference}):
             columns.append((values == level).astype(float))
             names.append(f"{name}_{level}")
-    return np.column_stack(columns), names
+    design = np.column_stack(columns)
+    keep = independent_columns(design)
+    return design[:, keep], [n for n, k in zip(names, keep) if k]
+
+
+def independent_columns(design: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Mask of the columns kept when each is added in order and dropped if it lies in the span
+    of those kept before it (relative residual below `tol`)."""
+    scaled = design / np.maximum(np.abs(design).max(axis=0), 1e-300)
+    keep = np.zeros(design.shape[1], bool)
+    basis = np.empty((design.shape[0], 0))
+    for j in range(design.shape[1]):
+        column = scaled[:, j]
+        residual = column - basis @ (basis.T @ column) if basis.shape[1] else column
+        norm = np.linalg.norm(residual)
+        if norm > tol * max(np.linalg.norm(column), 1e-300):
+            keep[j] = True
+            basis = np.column_stack([basis, residual / norm])
+    return keep
 
 
 def recall_data(frame: pd.DataFrame, nutrients: list[Nutrient], numeric: list[str],
@@ -160,8 +180,9 @@ def fit(data: RecallData, factor: np.ndarray | None = None, near: Parameters | N
     f = np.ones(len(data.design)) if factor is None else factor
     w1, w2 = data.day1_weight * f, data.day2_weight * f
     has_day2 = data.has_day2 & (w2 > 0)
-    if has_day2.sum() < 10:
-        raise DataError("usual-intake model: fewer than 10 persons with two reliable recalls and a two-day weight")
+    if has_day2.sum() < len(data.nutrients) + 2:  # the covariance matrices need at least this many
+        raise DataError(f"usual-intake model: only {int(has_day2.sum())} persons with two reliable recalls and a "
+                        "two-day weight")
     day1_design = data.design if data.weekend is None else np.column_stack([data.design, data.weekend[:, 0]])
     k = len(data.nutrients)
     lambdas = boxcox.estimate_lambdas(data.amounts[:, 0, :], day1_design, w1,

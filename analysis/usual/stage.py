@@ -25,10 +25,12 @@ from scipy import special, stats
 
 from analysis import atomic, parallel
 from analysis.analyses import features
+from analysis.clean import undocumented
 from analysis.config import Paths
+from analysis.fetch import RECORDED, VERIFIED, read_manifest
 from analysis.errors import DataError
 from analysis.survey import Replicates, replicate_factors
-from analysis.usual import calibration, distribution
+from analysis.usual import calibration, distribution, observed
 from analysis.usual.individual import Individuals
 from analysis.usual.model import Nutrient, Parameters, RecallData, fit, recall_data
 
@@ -38,6 +40,7 @@ OUTPUT_COLUMNS = ["model", "term", "group_by", "group", "estimate", "std_error",
                   "p_value", "df", "n", "n_weighted", "scale", "variance", "monte_carlo", "domain", "weight",
                   "covariates", "note"]
 DISTRIBUTION_NUTRIENT = "mg"
+PERSONS_FILE = "usual_intake.parquet"
 
 
 def nutrients(params: dict) -> list[Nutrient]:
@@ -201,25 +204,54 @@ def not_testable(reason: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- the stage
 
 
-def run(params: dict, paths: Paths) -> None:
-    if not paths.analytic.exists():
-        raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = prepare(pd.read_parquet(paths.analytic), params)
-    p = params["usual_intake"]
-    masks = domains(frame, params)
-    person_columns = pd.DataFrame({"seqn": frame["seqn"], "in_usual_distribution": masks["distribution"],
-                                   "in_usual_calibration": masks["calibration"]})
-    if masks["calibration"].sum() < params["analyze"]["min_domain_n"]:
-        reason = ("not testable with the files at hand: no reliable 24-hour dietary recalls (DR1TOT, DR2TOT) "
-                  "with the model's covariates")
-        log.info("usual: %s", reason)
-        for column in calibration.COLUMNS:
-            person_columns[column] = np.nan
-        atomic.write_parquet(paths.data_clean / "usual_intake.parquet", person_columns)
-        atomic.write_text(paths.data_clean / "usual_model.json", json.dumps({"available": False, "reason": reason}) + "\n")
-        atomic.write_csv(paths.tables / "usual_intake.csv", not_testable(reason))
-        return
+def write_persons(paths: Paths, persons: pd.DataFrame) -> None:
+    missing = undocumented(persons, PERSONS_FILE)
+    if missing:
+        raise DataError(f"analysis/dictionary.yaml: column(s) {missing} of {PERSONS_FILE} are not documented")
+    atomic.write_parquet(paths.data_clean / PERSONS_FILE, persons)
 
+
+def distribution_table(data: RecallData, full: Parameters, reps: list[Parameters], sub: pd.DataFrame,
+                       factors: np.ndarray, replicates: Replicates, params: dict) -> pd.DataFrame:
+    """Shares below the EAR and percentiles of usual magnesium, with replicate SEs and the
+    Monte Carlo check."""
+    p = params["usual_intake"]
+    groups = group_masks(sub, list(p["distribution_groups"]))
+    probs = [q / 100 for q in p["percentiles"]]
+    pattern = distribution.Population.patterns(data.design, sub["mg_supp_usual_mg"].to_numpy(dtype=float))
+    full_values = distribution_values(data, full, sub, groups, probs, pattern=pattern)
+    rep_values = parallel.map_ordered(
+        lambda i: distribution_values(data, reps[i], sub, groups, probs, factors[:, i], pattern, full_values),
+        range(len(reps)), "usual: distributions on replicates")
+    shares = {term for term, _ in full_values if term.endswith("_below_ear")}
+    table = summarize(full_values, rep_values, replicates, shares)
+    mc = monte_carlo_values(data, full, sub, groups, probs, p["monte_carlo_draws"], p["monte_carlo_seed"])
+    table["monte_carlo"] = [mc[(t, g)] for t, g in zip(table["term"], table["group"])]
+    table["model"] = "usual_intake_distribution"
+    table["n"] = [int(groups[g].sum()) for g in table["group"]]
+    table["n_weighted"] = [float(data.day1_weight[groups[g]].sum()) for g in table["group"]]
+    table["note"] = (f"exact integral over the between-person distribution; monte_carlo: DISTRIB's "
+                     f"{p['monte_carlo_draws']} draws per person (seed {p['monte_carlo_seed']})")
+    return table
+
+
+def parameter_table(full: Parameters, reps: list[Parameters], replicates: Replicates, which: str) -> pd.DataFrame:
+    table = summarize({(k, "all"): v for k, v in parameter_values(full).items()},
+                      [{(k, "all"): v for k, v in parameter_values(r).items()} for r in reps], replicates, set())
+    table["model"] = f"{which}_model"
+    table["note"] = ("weekend term used" if "weekend" in full.terms
+                     else "no weekend term: a recall's day of the week is missing in the files")
+    table["covariates"] = ", ".join(t for t in full.terms if t != "_intercept_")
+    return table
+
+
+def fit_models(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Both models on the full sample and every replicate: (the model file's content, the
+    per-person columns, the usual_intake table). `frame` is the prepared analytic table."""
+    masks = domains(frame, params)
+    persons = pd.DataFrame({"seqn": frame["seqn"], "in_usual_distribution": masks["distribution"],
+                            "in_usual_calibration": masks["calibration"]})
+    p = params["usual_intake"]
     replicates = replicate_factors(frame, p["replicates"], p["fay_coef"])
     log.info("usual: %d %s replicates, design df %g", replicates.factors.shape[1], replicates.method, replicates.df)
     model_json = {"available": True, "replicates": {"method": replicates.method, "n": int(replicates.factors.shape[1]),
@@ -235,46 +267,55 @@ def run(params: dict, paths: Paths) -> None:
         reps = fit_replicates(data, factors, full, which)
         model_json[which] = {"nutrients": list(data.nutrients), "terms": list(full.terms),
                              "full": full.to_dict(), "replicates": [r.to_dict() for r in reps]}
-        parameters = summarize({(k, "all"): v for k, v in parameter_values(full).items()},
-                               [{(k, "all"): v for k, v in parameter_values(r).items()} for r in reps], replicates, set())
-        parameters["model"] = f"{which}_model"
-        parameters["note"] = ("weekend term used" if "weekend" in full.terms
-                              else "no weekend term: a recall's day of the week is missing in the files")
-        parameters["covariates"] = ", ".join(t for t in full.terms if t != "_intercept_")
-        tables.append(parameters)
+        tables.append(parameter_table(full, reps, replicates, which))
         if which == "distribution":
-            groups = group_masks(sub, list(p["distribution_groups"]))
-            probs = [q / 100 for q in p["percentiles"]]
-            pattern = distribution.Population.patterns(data.design, sub["mg_supp_usual_mg"].to_numpy(dtype=float))
-            dist_full = distribution_values(data, full, sub, groups, probs, pattern=pattern)
-            dist_reps = parallel.map_ordered(
-                lambda i: distribution_values(data, reps[i], sub, groups, probs, factors[:, i], pattern, dist_full),
-                range(len(reps)), "usual: distributions on replicates")
-            shares = {term for term, _ in dist_full if term.endswith("_below_ear")}
-            table = summarize(dist_full, dist_reps, replicates, shares)
-            mc = monte_carlo_values(data, full, sub, groups, probs, p["monte_carlo_draws"], p["monte_carlo_seed"])
-            table["monte_carlo"] = [mc[(t, g)] for t, g in zip(table["term"], table["group"])]
-            table["model"] = "usual_intake_distribution"
-            table["n"] = [int(groups[g].sum()) for g in table["group"]]
-            table["n_weighted"] = [float(data.day1_weight[groups[g]].sum()) for g in table["group"]]
-            table["note"] = (f"exact integral over the between-person distribution; monte_carlo: DISTRIB's "
-                             f"{p['monte_carlo_draws']} draws per person (seed {p['monte_carlo_seed']})")
-            tables.append(table)
+            tables.append(distribution_table(data, full, reps, sub, factors, replicates, params))
+            tables.append(observed.table(frame, masks["distribution"], [q / 100 for q in p["percentiles"]]))
         else:
-            ind = Individuals(data, full)
-            cols = calibration.columns(ind, sub, params["analyze"]["vitd_ear_ug"], params["analyze"]["high_ca_mg_ratio"])
-            for name, values in cols.items():
-                person_columns.loc[rows, name] = values
+            a = params["analyze"]
+            columns = calibration.columns(Individuals(data, full), sub, a["vitd_ear_ug"], a["high_ca_mg_ratio"])
+            for name, values in columns.items():
+                persons.loc[rows, name] = values
     out = pd.concat(tables, ignore_index=True)
     out["group_by"] = out["group"].str.split("=").str[0]
     out["domain"] = np.where(out["model"].str.startswith("calibration"), "in_usual_calibration", "in_usual_distribution")
-    out["weight"] = "wt_day1 (fixed effects, lambda, distribution); wt_day2 (variance components)"
+    model_rows = out["model"] != "observed_intake_distribution"
+    out.loc[model_rows, "weight"] = "wt_day1 (fixed effects, lambda, distribution); wt_day2 (variance components)"
     for column in OUTPUT_COLUMNS:
         if column not in out:
             out[column] = np.nan
-    atomic.write_parquet(paths.data_clean / "usual_intake.parquet", person_columns)
+    out["n"] = out["n"].astype("Int64")
+    return model_json, persons, out[OUTPUT_COLUMNS]
+
+
+def missing_recall_files(paths: Paths) -> list[str]:
+    manifest = read_manifest(paths.raw_manifest)
+    absent = manifest[manifest["component"].isin(["DR1TOT", "DR2TOT"]) & ~manifest["status"].isin([VERIFIED, RECORDED])]
+    return sorted(f"{r.cycle}/{r.file}" for r in absent.itertuples())
+
+
+def run(params: dict, paths: Paths) -> None:
+    if not paths.analytic.exists():
+        raise DataError(f"{paths.analytic}: not found; run the clean stage first")
+    frame = prepare(pd.read_parquet(paths.analytic), params)
+    masks = domains(frame, params)
+    if masks["calibration"].sum() < params["analyze"]["min_domain_n"]:
+        missing = missing_recall_files(paths)
+        reason = ("not testable with the files at hand: too few adults with reliable 24-hour dietary recalls and "
+                  "the model's covariates" + (f"; missing NHANES file(s): {', '.join(missing)}" if missing else ""))
+        log.info("usual: %s", reason)
+        persons = pd.DataFrame({"seqn": frame["seqn"], "in_usual_distribution": masks["distribution"],
+                                "in_usual_calibration": masks["calibration"]})
+        for column in calibration.COLUMNS:
+            persons[column] = np.nan
+        write_persons(paths, persons)
+        atomic.write_text(paths.data_clean / "usual_model.json", json.dumps({"available": False, "reason": reason}) + "\n")
+        atomic.write_csv(paths.tables / "usual_intake.csv", not_testable(reason))
+        return
+    model_json, persons, out = fit_models(frame, params)
+    write_persons(paths, persons)
     atomic.write_text(paths.data_clean / "usual_model.json", json.dumps(model_json) + "\n")
-    atomic.write_csv(paths.tables / "usual_intake.csv", out[OUTPUT_COLUMNS])
+    atomic.write_csv(paths.tables / "usual_intake.csv", out)
     overall = out[(out["term"].str.endswith("below_ear")) & (out["group"] == "all")]
     for r in overall.itertuples():
         log.info("usual: %s %.3f (%.3f to %.3f)", r.term, r.estimate, r.ci_low, r.ci_high)
