@@ -221,7 +221,6 @@ def run(params: dict, paths: Paths) -> None:
         results=key_results(paths),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
         params=params,
-        covariates=", ".join(params["model"]["covariates"] + params["model"]["diet_covariates"]),
         cycles=sorted(manifest["cycle"].unique()),
         manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),
         versions=versions(),
