@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis import atomic, claims
 from analysis.analyses import (bone, common, deficiency, dose, features, interaction, prevalence, ratio, sensitivity,
-                               status, supplements)
+                               status, supplements, usual_intake)
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.raw import RawInventory
@@ -30,6 +30,7 @@ TABLES = {
     "dose_to_sufficiency": "C3", "dose_curve": "C3", "dose_binned_means": "C3", "bone_or": "C4",
     "ca_mg_ratio": "C5", "prevalence": "C6", "mg_intake_distribution": "C6", "sensitivity": "C1",
     "supplement_models": "supplements", "vitd_status": "status", "vitd_validation": "status",
+    "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
 }
 OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID")}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
@@ -62,9 +63,10 @@ def provenance(inventory: RawInventory) -> str:
     return "; ".join(sorted(values.unique()))
 
 
-def run_analyses(ctx: common.Context, testable: set[str]) -> dict[str, common.Result]:
-    """id -> Result for the testable claims and other analyses (C1/C2 stand-ins as
-    "C1_fallback"/"C2_fallback"); progress is logged, as the fits take a while."""
+def run_analyses(ctx: common.Context, testable: set[str], paths: Paths) -> dict[str, common.Result]:
+    """id -> Result for the testable claims and other analyses. The claims' primary tests
+    use usual intake (usual_intake.py) where the usual stage could fit its model; the day-1
+    versions are kept as "<id>_day1" (sensitivity). C1/C2 stand-ins: "C1_fallback"/"C2_fallback"."""
     runners = {
         "C1": interaction.run_c1, "C2": interaction.run_c2, "C3": dose.run_c3, "C4": bone.run,
         "C5": ratio.run,
@@ -72,14 +74,22 @@ def run_analyses(ctx: common.Context, testable: set[str]) -> dict[str, common.Re
     results: dict[str, common.Result] = {}
     for cid, runner in runners.items():
         if cid in testable:
-            log.info("analyze: %s", cid)
-            results[cid] = runner(ctx)
+            log.info("analyze: %s (day-1 intake)", cid)
+            results[f"{cid}_day1"] = runner(ctx)
     if "C1" in testable:
-        results["C1"].tables.update(deficiency.run(ctx))
-        results["C1"].tables.update(sensitivity.run(ctx))
+        results["C1_day1"].tables.update(deficiency.run(ctx))
+        results["C1_day1"].tables.update(sensitivity.run(ctx))
+    usual_available = "C1" in testable and usual_model_available(paths)
+    if usual_available:
+        log.info("analyze: C1-C5 on usual intake (regression calibration, replicate weights)")
+        results.update(usual_intake.run(ctx, paths.data_clean / "usual_model.json"))
+    for cid in runners:
+        if cid not in results and f"{cid}_day1" in results:  # no usual-intake model: day 1 is all there is
+            results[cid] = results[f"{cid}_day1"]
     if "C6" in testable:
         log.info("analyze: C6, C7 (prevalence)")
-        results["C6"], results["C7"] = prevalence.run(ctx)
+        results["C6_day1"], results["C7"] = prevalence.run(ctx)
+        results["C6"] = usual_prevalence(paths, results["C6_day1"]) if usual_available else results["C6_day1"]
     if "supplements" in testable:
         log.info("analyze: supplement-only models")
         results["C1_fallback"], results["C2_fallback"] = supplements.run(ctx)
@@ -87,6 +97,21 @@ def run_analyses(ctx: common.Context, testable: set[str]) -> dict[str, common.Re
         log.info("analyze: vitamin D status and validation")
         results["status"] = common.Result(tables=status.run(ctx))
     return results
+
+
+def usual_model_available(paths: Paths) -> bool:
+    path = paths.data_clean / "usual_model.json"
+    return path.exists() and bool(json.loads(path.read_text(encoding="utf-8")).get("available"))
+
+
+def usual_prevalence(paths: Paths, day1: common.Result) -> common.Result:
+    """C6 on usual intake: the usual stage's share of adults whose usual food magnesium is
+    below the EAR, beside the (unchanged) share with 25(OH)D < 50 nmol/L."""
+    table = pd.read_csv(paths.tables / "usual_intake.csv")
+    usual = table[(table["term"] == "mg_food_usual_below_ear") & (table["group"] == "all")]
+    return common.Result(tables=day1.tables,
+                         evidence=[common.evidence_of(usual, "share with usual food Mg < EAR"), day1.evidence[1]],
+                         test_label="share of adults with usual food magnesium < EAR; share with 25(OH)D < 50 nmol/L")
 
 
 def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Result], gaps: dict[str, list[str]],
@@ -125,8 +150,39 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
             row["verdict"] = claims.decide(rule, evidence) if evidence or rule["rule"] == "fact_check" else claims.INCONCLUSIVE
             if not evidence and rule["rule"] != "fact_check":
                 row["reason"] = "the domain was too small to estimate"
+            day1 = results.get(f"{cid}_day1")
+            if day1 is not None and day1 is not result and day1.evidence and day1.evidence[0] is not None:
+                e = day1.evidence[0]
+                sensitivity_text = (f"sensitivity, one day's intake: {e.estimate:.3g} ({e.ci_low:.3g} to {e.ci_high:.3g}), "
+                                    f"which the same rule calls {claims.decide(rule, day1.evidence)}")
+                row["reason"] = "; ".join(t for t in (row["reason"], sensitivity_text) if t)
         rows.append(row)
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def comparison(results: dict[str, common.Result]) -> pd.DataFrame:
+    """Each claim's test on usual intake beside the same test on one day's intake (and on
+    the two-day mean where it was run), so a reviewer sees how far the correction moved it."""
+    rows = []
+    for cid in ["C1", "C2", "C3", "C4", "C5", "C6"]:
+        for basis, key in [("usual intake (primary)", cid), ("day-1 intake (sensitivity)", f"{cid}_day1")]:
+            result = results.get(key)
+            if result is None or not result.evidence or result.evidence[0] is None:
+                continue
+            if basis.startswith("day-1") and result is results.get(cid):
+                continue
+            e = result.evidence[0]
+            rows.append({"claim_id": cid, "basis": basis, "test": result.test_label, "estimate": e.estimate,
+                         "ci_low": e.ci_low, "ci_high": e.ci_high, "p_value": e.p_value, "label": e.label})
+    sens = results.get("C1_day1")
+    if sens is not None and "sensitivity" in sens.tables:
+        two_day = sens.tables["sensitivity"]
+        two_day = two_day[(two_day["analysis"] == "two_day_mean_mg") & two_day["term"].str.startswith("interaction")]
+        for r in two_day.itertuples():
+            rows.append({"claim_id": "C1", "basis": "two-day mean intake (sensitivity)", "test": r.term,
+                         "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value,
+                         "label": "interaction (nmol/L)"})
+    return pd.DataFrame(rows, columns=["claim_id", "basis", "test", "estimate", "ci_low", "ci_high", "p_value", "label"])
 
 
 def metrics(claim_table: pd.DataFrame, ctx: common.Context, data_provenance: str) -> dict:
@@ -151,8 +207,13 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     gaps = {cid: availability.missing_for(claim.needs) for cid, claim in registry.items()}
     gaps.update({name: availability.missing_for(needs) for name, needs in OTHER_NEEDS.items()})
     testable = {cid for cid, lacking in gaps.items() if not lacking}
+    usual_path = paths.data_clean / "usual_intake.parquet"
+    if usual_path.exists():
+        frame = frame.merge(pd.read_parquet(usual_path), on="seqn", how="left", validate="one_to_one")
     ctx = common.Context(frame, params)
-    results = run_analyses(ctx, testable)
+    results = run_analyses(ctx, testable, paths)
+    if "C1_day1" in results:
+        results["comparison"] = common.Result(tables={"usual_vs_day1": comparison(results)})
 
     tables: dict[str, pd.DataFrame] = {}
     for result in results.values():

@@ -38,6 +38,14 @@ def _clean(args: argparse.Namespace) -> None:
     clean.run(_params(paths), paths)
 
 
+def _usual(args: argparse.Namespace) -> None:
+    from analysis import config
+    from analysis.usual import stage
+
+    paths = config.Paths(args.root)
+    stage.run(_params(paths), paths)
+
+
 def _analyze(args: argparse.Namespace) -> None:
     from analysis import analyze, config
 
@@ -69,6 +77,8 @@ def _report(args: argparse.Namespace) -> None:
 STAGES = {
     "fetch": (_fetch, "Bring the catalogued NHANES files into data_raw/ (CDC or NHANES_MIRROR) and verify them."),
     "clean": (_clean, "Build data_clean/analytic.parquet, its dictionary and the exclusion flow table."),
+    "usual": (_usual, "Fit the usual-intake (measurement-error) model; write each person's usual intake and the "
+                      "usual-intake distribution."),
     "analyze": (_analyze, "Test each claim with design-based models; write reports/tables and reports/claims.csv."),
     "risk": (_risk, "Risk models of low 25(OH)D, PSU-grouped evaluation, risk surface and what-if scenarios."),
     "report": (_report, "Draw the figures and write reports/index.html from the tables."),

@@ -69,6 +69,29 @@ def two_day_mean(day1: pd.Series, day2: pd.Series, day1_reliable: pd.Series, day
     return ((day1 + day2) / 2).where(both)
 
 
+def weekend_recall(day_of_week: pd.Series) -> pd.Series:
+    """Recall on a Friday, Saturday or Sunday (DRxDAY 6, 7, 1), the days on which intake is
+    higher (NCI's weekend definition); missing where the day is unknown."""
+    return day_of_week.isin([6, 7, 1]).astype("boolean").mask(day_of_week.isna())
+
+
+def usual_supplement(thirty_day: pd.Series, day1: pd.Series, day2: pd.Series) -> pd.Series:
+    """Usual daily intake from supplements ("shrink then add", Bailey et al. 2019): the 30-day
+    questionnaire's average where it was answered, else the mean of the 24-hour supplement
+    recalls at hand; missing where neither is known."""
+    recalls = pd.concat([day1, day2], axis=1).mean(axis=1, skipna=True)
+    return thirty_day.where(thirty_day.notna(), recalls)
+
+
+def usual_supplement_source(thirty_day_count: pd.Series, day1_count: pd.Series, day2_count: pd.Series) -> pd.Series:
+    """Which instrument `usual_supplement` took for each person."""
+    out = pd.Series(pd.NA, index=thirty_day_count.index, dtype="string")
+    recalls = day1_count.notna() | day2_count.notna()
+    out[recalls] = "24-hour recalls"
+    out[thirty_day_count.notna()] = "30-day questionnaire"
+    return out
+
+
 def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator).where(denominator > 0)
 
@@ -113,7 +136,14 @@ def derive(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
     out["kcal"] = raw["DR1TKCAL"].where(food_day1)
     out["mg_food_mg"] = raw["DR1TMAGN"].where(food_day1)
     out["vitd_food_ug"] = raw["DR1TVD"].where(food_day1)
-    ca_food = raw["DR1TCALC"].where(food_day1)
+    out["ca_food_mg"] = raw["DR1TCALC"].where(food_day1)
+    out["recall_day1_weekend"] = weekend_recall(raw["DR1DAY"])
+    out["recall_day2_weekend"] = weekend_recall(raw["DR2DAY"])
+    food_day2 = raw["DR2DRSTZ"] == 1
+    out["kcal_day2"] = raw["DR2TKCAL"].where(food_day2)
+    out["mg_food_day2_mg"] = raw["DR2TMAGN"].where(food_day2)
+    out["ca_food_day2_mg"] = raw["DR2TCALC"].where(food_day2)
+    out["vitd_food_day2_ug"] = raw["DR2TVD"].where(food_day2)
 
     out["supp_count_day1"] = raw["DS1DSCNT"]
     out["mg_supp_mg"] = supplement_amount(raw["DS1DSCNT"], raw["DS1TMAGN"])
@@ -125,7 +155,7 @@ def derive(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
 
     out["mg_total_mg"] = out["mg_food_mg"] + out["mg_supp_mg"]
     out["vitd_total_ug"] = out["vitd_food_ug"] + out["vitd_supp_ug"]
-    out["ca_total_mg"] = ca_food + ca_supp
+    out["ca_total_mg"] = out["ca_food_mg"] + ca_supp
     out["ca_mg_ratio"] = ratio(out["ca_total_mg"], out["mg_total_mg"])
     out["mg_ear_mg"] = mg_ear(out["age"], out["sex"], params["mg_ear_mg"])
     out["mg_adequate"] = at_least(out["mg_total_mg"], out["mg_ear_mg"])
@@ -139,6 +169,13 @@ def derive(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
 
     out["vitd_supp_30d_ug"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTVD"])
     out["mg_supp_30d_mg"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTMAGN"])
+    for column, thirty_day, day1, day2 in [("mg_supp_usual_mg", "DSQTMAGN", "DS1TMAGN", "DS2TMAGN"),
+                                            ("ca_supp_usual_mg", "DSQTCALC", "DS1TCALC", "DS2TCALC"),
+                                            ("vitd_supp_usual_ug", "DSQTVD", "DS1TVD", "DS2TVD")]:
+        out[column] = usual_supplement(supplement_amount(raw["DSDCOUNT"], raw[thirty_day]),
+                                       supplement_amount(raw["DS1DSCNT"], raw[day1]),
+                                       supplement_amount(raw["DS2DSCNT"], raw[day2]))
+    out["supp_usual_source"] = usual_supplement_source(raw["DSDCOUNT"], raw["DS1DSCNT"], raw["DS2DSCNT"])
 
     out["femneck_bmd"] = raw["DXXNKBMD"]
     out["femneck_t_score"] = t_score(out["femneck_bmd"], params["femneck_reference_mean"], params["femneck_reference_sd"])

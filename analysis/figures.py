@@ -62,9 +62,16 @@ def dose_response(binned: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def forest(sensitivity: pd.DataFrame) -> plt.Figure:
+def forest(sensitivity: pd.DataFrame, usual: pd.DataFrame | None = None) -> plt.Figure:
+    """Supplement users vs non-users by magnesium group: the primary analysis on usual intake
+    (regression-calibrated, when `usual` is given) above the day-1 analyses."""
     _style()
     rows = sensitivity[sensitivity["term"].str.contains(" effect \\| ") & (sensitivity["analysis"] != "log_25ohd")].copy()
+    rows["analysis"] = rows["analysis"].replace({"main": "day-1 intake"})
+    if usual is not None:
+        calibrated = usual[(usual["model"] == "use_x_mg_adequacy_usual") & usual["term"].str.contains(" effect \\| ")].copy()
+        calibrated["analysis"] = "usual intake, calibrated (primary)"
+        rows = pd.concat([calibrated, rows], ignore_index=True)
     rows["group"] = np.where(rows["term"].str.endswith("= 1"), "mg_adequate", "mg_inadequate")
     analyses = list(dict.fromkeys(rows["analysis"]))
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(analyses) + 1.6))
@@ -77,7 +84,7 @@ def forest(sensitivity: pd.DataFrame) -> plt.Figure:
     ax.invert_yaxis()
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("Difference in 25(OH)D, supplement users vs non-users (nmol/L), 95% CI")
-    ax.set_title("Supplement use and 25(OH)D by magnesium group, main and sensitivity analyses")
+    ax.set_title("Supplement use and 25(OH)D by magnesium group: usual intake and day-1 sensitivity analyses")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
 
@@ -98,6 +105,46 @@ def prevalence_by_quartile(prevalence: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel("Adults (%), 95% CI")
     ax.set_title("Low vitamin D status by magnesium intake")
     ax.legend(fontsize=8)
+    return fig
+
+
+USUAL_BASES = [("day1", "one day"), ("2day", "two-day mean"), ("usual", "usual intake (model)")]
+USUAL_SOURCES = [("mg_food", "food"), ("mg_total", "food + supplements")]
+
+
+def usual_distribution(table: pd.DataFrame, ear_range: tuple[float, float]) -> plt.Figure:
+    """Magnesium intake of adults by basis: percentiles 5-95 (thin), 25-75 (thick), median
+    (dot), and the share below the EAR with its CI, from reports/tables/usual_intake.csv."""
+    _style()
+    rows = table[table["group"] == "all"]
+    value = dict(zip(rows["term"], rows["estimate"]))
+    low = dict(zip(rows["term"], rows["ci_low"]))
+    high = dict(zip(rows["term"], rows["ci_high"]))
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    ax.axvspan(*ear_range, color="#f5cba7", alpha=0.5, label=f"EAR by age and sex ({ear_range[0]:g}-{ear_range[1]:g} mg/day)")
+    labels = []
+    y = 0
+    for source, source_label in USUAL_SOURCES:
+        for basis, basis_label in USUAL_BASES:
+            stem = f"{source}_{basis}" if basis != "usual" else f"{source}_usual"
+            if f"{stem}_p50" not in value:
+                continue
+            color = "#16a085" if basis == "usual" else "#7f8c8d"
+            ax.plot([value[f"{stem}_p05"], value[f"{stem}_p95"]], [y, y], color=color, lw=1.5)
+            ax.plot([value[f"{stem}_p25"], value[f"{stem}_p75"]], [y, y], color=color, lw=7, solid_capstyle="butt")
+            ax.plot(value[f"{stem}_p50"], y, "o", color="white", mec=color, ms=7)
+            share = f"{stem}_below_ear"
+            ax.text(value[f"{stem}_p95"] + 12, y, f"{100 * value[share]:.1f}% below EAR "
+                    f"({100 * low[share]:.1f}-{100 * high[share]:.1f})", va="center", fontsize=8)
+            labels.append(f"{source_label}: {basis_label}")
+            y += 1
+        y += 0.5
+    ax.set_yticks([i + (0.5 if i >= 3 else 0) for i in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("Magnesium intake, adults (mg/day): percentiles 5-95, 25-75, median")
+    ax.set_xlim(0, ax.get_xlim()[1] * 1.3)
+    ax.set_title("Magnesium intake against the EAR: one day, two-day mean, usual intake")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return fig
 
 

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 FIGURES = {
     "dose_response": "25(OH)D against supplemental vitamin D by magnesium adequacy",
-    "forest_supplement_effect": "Supplement-25(OH)D difference by magnesium group and sensitivity analysis",
+    "forest_supplement_effect": "Supplement-25(OH)D difference by magnesium group: usual intake (primary) and "
+                                "day-1 sensitivity analyses",
+    "mg_usual_distribution": "Magnesium intake against the EAR: one day, two-day mean and usual intake",
     "prevalence_by_mg_quartile": "Low 25(OH)D by magnesium intake quartile",
     "mg_intake_distribution": "Magnesium intake against the EAR",
     "bone_or": "Osteoporosis odds ratios by joint intake adequacy",
@@ -58,10 +60,14 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
     """Draw each figure whose tables hold estimates; return {figure: reason} for those skipped."""
     t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
                                                     "mg_intake_distribution", "bone_or", "flow", "vitd_status",
-                                                    "supplement_models"]}
+                                                    "supplement_models", "usual_intake", "interaction_usual"]}
+    ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
-        "forest_supplement_effect": (["sensitivity"], lambda: figures.forest(t["sensitivity"])),
+        "forest_supplement_effect": (["sensitivity"], lambda: figures.forest(
+            t["sensitivity"], t["interaction_usual"] if is_testable(t["interaction_usual"]) else None)),
+        "mg_usual_distribution": (["usual_intake"], lambda: figures.usual_distribution(
+            t["usual_intake"], (min(ears), max(ears)))),
         "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
         "mg_intake_distribution": (["mg_intake_distribution"], lambda: figures.mg_distribution(t["mg_intake_distribution"])),
         "bone_or": (["bone_or"], lambda: figures.bone(t["bone_or"], params["verdicts"]["C4"]["margin"])),
@@ -123,18 +129,26 @@ def table_html(frame: pd.DataFrame, columns: list[str], digits: int = 3) -> str:
 
 
 RESULT_COLUMNS = ["model", "term", "estimate", "ci_low", "ci_high", "p_value", "df", "n", "scale"]
+OPTIONAL_COLUMNS = ["analysis", "claim_id", "basis", "group_by", "group"]
 
 
 def key_results(paths: Paths) -> list[tuple[str, str, str]]:
     """(title, source file, html table) for the rows a reader needs first."""
     picks = [
-        ("Supplement use x magnesium adequacy (C1)", "interaction_use", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
-        ("Supplemental dose x magnesium adequacy (C1)", "interaction_dose", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
-        ("Dose slope among magnesium-inadequate adults (C2)", "dose_low_mg", lambda t: t["term"].str.startswith("slope")),
-        ("Dose to reach sufficiency for the reference adult (C3)", "dose_to_sufficiency", lambda t: t["term"].str.startswith(("dose to", "difference", "wald"))),
-        ("Odds of low 25(OH)D by magnesium adequacy and quartile", "deficiency_or", lambda t: t["term"].str.startswith(("mg_", "trend"))),
-        ("Osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
-        ("Calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
+        ("Usual intake, primary: supplement use and dose x usual magnesium adequacy (C1, C2, C3)", "interaction_usual",
+         lambda t: t["term"].str.contains(" effect | interaction |slope|dose to|difference", regex=True)),
+        ("Usual intake, primary: odds ratios (C4, C5, deficiency)", "usual_or",
+         lambda t: t["term"].str.contains("usual|OR ", regex=True) & ~t["term"].str.contains("kcal|ca_total", regex=True)),
+        ("Usual intake against one day's intake, claim by claim", "usual_vs_day1", lambda t: pd.Series(True, index=t.index)),
+        ("Usual magnesium intake distribution (C6): share below the EAR and percentiles", "usual_intake",
+         lambda t: t["group"].eq("all") | t["term"].str.endswith("below_ear")),
+        ("Day-1 sensitivity: supplement use x magnesium adequacy (C1)", "interaction_use", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
+        ("Day-1 sensitivity: supplemental dose x magnesium adequacy (C1)", "interaction_dose", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
+        ("Day-1 sensitivity: dose slope among magnesium-inadequate adults (C2)", "dose_low_mg", lambda t: t["term"].str.startswith("slope")),
+        ("Day-1 sensitivity: dose to reach sufficiency for the reference adult (C3)", "dose_to_sufficiency", lambda t: t["term"].str.startswith(("dose to", "difference", "wald"))),
+        ("Day-1 sensitivity: odds of low 25(OH)D by magnesium adequacy and quartile", "deficiency_or", lambda t: t["term"].str.startswith(("mg_", "trend"))),
+        ("Day-1 sensitivity: osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
+        ("Day-1 sensitivity: calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
         ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
         ("Supplement-only models: vitamin D supplements x magnesium supplements (C1, C2 stand-ins)", "supplement_models",
          lambda t: t["term"].str.contains(" effect | interaction |slope|wald", regex=True)),
@@ -146,7 +160,8 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         if not is_testable(t):
             out.append((title, name, f"<p class='gap'>{html.escape(t['note'].iloc[0])}</p>"))
             continue
-        columns = [c for c in ("analysis", "group_by", "group") if c in t] + RESULT_COLUMNS
+        columns = [c for c in OPTIONAL_COLUMNS if c in t] + [c for c in RESULT_COLUMNS if c in t]
+        columns += [c for c in ("variance", "monte_carlo") if c in t]
         out.append((title, name, table_html(t[select(t)], columns)))
     validation = read_table(paths, "vitd_validation")
     out.append(("Validation against a published NHANES table", "vitd_validation",
@@ -206,7 +221,6 @@ def run(params: dict, paths: Paths) -> None:
         results=key_results(paths),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
         params=params,
-        covariates=", ".join(params["model"]["covariates"] + params["model"]["diet_covariates"]),
         cycles=sorted(manifest["cycle"].unique()),
         manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),
         versions=versions(),

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import svy
-from scipy import stats
+from scipy import special, stats
 
 from analysis.errors import DataError
 
@@ -133,6 +133,18 @@ class SurveyData:
         result = sample.estimation.prop(y, by=by, where=svy.col("_domain"), ci_method="logit").to_polars().to_pandas()
         result = result[result[y] == 1.0].drop(columns=[y])
         return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: np.nan)
+
+    def quantiles(self, y: str, weight: str, probs: list[float], domain: str | None = None) -> pd.DataFrame:
+        """Design-based quantiles of `y` in the domain with Woodruff CIs (R svyquantile,
+        qrule "math", the default); `std_error` is the CI's half-width over t, as in R."""
+        sample, in_domain = self._sample([y], weight, domain)
+        result = sample.estimation.quantile(y, p=tuple(probs), where=svy.col("_domain"), q_method="higher")
+        frame = pl.concat([r.to_polars() for r in result]).to_pandas() if len(probs) > 1 else result.to_polars().to_pandas()
+        rows = [{"term": f"{y}[p={record['prob']:g}]", "estimate": record["est"], "std_error": record["se"],
+                 "ci_low": record["lci"], "ci_high": record["uci"], "statistic": np.nan, "df": float(record["df"]),
+                 "p_value": np.nan, "n": int(in_domain.sum()), "n_weighted": self._n_weighted(in_domain, weight),
+                 "prob": float(record["prob"])} for record in frame.to_dict("records")]
+        return pd.DataFrame(rows, columns=TIDY_COLUMNS + ["prob"])
 
     def distribution(self, y: str, weight: str, domain: str | None = None) -> pd.DataFrame:
         """Design-based share of each level of categorical `y` (R svymean(~factor(y))); logit CIs."""
@@ -273,8 +285,8 @@ class FittedModel:
         result = self._model.predict(prepared, alpha=alpha).to_polars().to_pandas()
         return result.rename(columns={"yhat": "estimate", "se": "std_error", "lci": "ci_low", "uci": "ci_high"})
 
-    def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model's design matrix for new rows (same columns, categoricals as text)."""
+    def _dummies(self, frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
+        """{dummy coefficient name: (column, level)}, refusing values that are not model levels."""
         dummies = {}
         for column, info in self._model.fitted.term_info.items():
             if info.get("type") == "categorical":
@@ -284,19 +296,49 @@ class FittedModel:
                     raise DataError(f"{column}: value(s) {unknown} are not levels of the model; use {sorted(levels)}")
                 for name, level in info["dummies"]:
                     dummies[name] = (column, str(level))
-        columns = []
-        for name in self.names:
-            value = np.ones(len(frame))
-            for part in name.split(":"):
-                if part == "_intercept_":
-                    continue
-                if part in dummies:
-                    column, level = dummies[part]
-                    value = value * (frame[column].astype(str).to_numpy() == level)
-                else:
-                    value = value * frame[part].astype(float).to_numpy()
-            columns.append(value)
-        return np.column_stack(columns)
+        return dummies
+
+    def _column(self, frame: pd.DataFrame, parts: list[str], dummies: dict[str, tuple[str, str]]) -> np.ndarray:
+        value = np.ones(len(frame))
+        for part in parts:
+            if part == "_intercept_":
+                continue
+            if part in dummies:
+                column, level = dummies[part]
+                value = value * (frame[column].astype(str).to_numpy() == level)
+            else:
+                value = value * frame[part].astype(float).to_numpy()
+        return value
+
+    def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's design matrix for new rows (same columns, categoricals as text)."""
+        dummies = self._dummies(frame)
+        return np.column_stack([self._column(frame, name.split(":"), dummies) for name in self.names])
+
+    def matrix_builder(self, frame: pd.DataFrame, varying: set[str]):
+        """For `frame`'s rows: a function of {column: values} for the columns in `varying`
+        returning the design matrix with those columns replaced (the rest computed once).
+        Used to refit the model on every replicate of a two-step estimate."""
+        dummies = self._dummies(frame)
+        base = np.column_stack([self._column(frame, name.split(":"), dummies) for name in self.names])
+        affected = []
+        for i, name in enumerate(self.names):
+            parts = name.split(":")
+            moving = [p for p in parts if p in varying]
+            if moving:
+                fixed = self._column(frame, [p for p in parts if p not in varying], dummies)
+                affected.append((i, fixed, moving))
+
+        def build(values: dict[str, np.ndarray]) -> np.ndarray:
+            x = base.copy()
+            for i, fixed, moving in affected:
+                column = fixed.copy()
+                for p in moving:
+                    column = column * values[p]
+                x[:, i] = column
+            return x
+
+        return build
 
     def standardized(self, scenarios: dict[str, pd.DataFrame], weights: np.ndarray,
                      reference: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
@@ -334,3 +376,68 @@ class FittedModel:
     def linear_predictor_gradient(self, row: dict[str, float | str]) -> np.ndarray:
         """x such that x @ coef is the linear predictor at `row` (for delta-method work)."""
         return self.design_matrix(pd.DataFrame([row]))[0]
+
+
+# ---------------------------------------------------------------------------- replicate weights
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Replicate weights of the design as factors (replicate weight = weight x factor), with
+    each replicate's variance coefficient and the design degrees of freedom."""
+
+    factors: np.ndarray  # (rows, replicates)
+    coefficients: np.ndarray  # (replicates,)
+    df: float
+    method: str  # "jackknife" or "brr"
+
+    def standard_error(self, full: np.ndarray, replicates: np.ndarray) -> np.ndarray:
+        """sqrt(sum_r c_r (theta_r - theta)^2): centred on the full-sample estimate, as R's
+        survey with mse = TRUE and as NCI does. `replicates` has one row per replicate."""
+        deviation = np.asarray(replicates, dtype=float) - np.asarray(full, dtype=float)[None, ...]
+        return np.sqrt(np.tensordot(self.coefficients, deviation**2, axes=1))
+
+    def confidence_interval(self, estimate: np.ndarray, se: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        t_crit = stats.t.ppf(1 - alpha / 2, self.df)
+        return estimate - t_crit * se, estimate + t_crit * se
+
+
+def replicate_factors(frame: pd.DataFrame, method: str = "jackknife", fay_coef: float = 0.3,
+                      strata: str = STRATUM, psu: str = PSU) -> Replicates:
+    """Replicate factors for every row of `frame`, built by svy from the design's strata and
+    PSUs: delete-one-PSU jackknife (JKn) or Fay's balanced repeated replication."""
+    data = pl.from_pandas(pd.DataFrame({strata: frame[strata].to_numpy(), psu: frame[psu].to_numpy(),
+                                        "_one": np.ones(len(frame))}))
+    sample = svy.Sample(data, svy.Design(stratum=strata, psu=psu, wgt="_one"))
+    try:
+        if method == "jackknife":
+            built = sample.weighting.create_jk_wgts(rep_prefix="_rep")
+        elif method == "brr":
+            built = sample.weighting.create_brr_wgts(fay_coef=fay_coef, rep_prefix="_rep")
+        else:
+            raise DataError(f"replicate method {method!r}: use 'jackknife' or 'brr'")
+    except svy.errors.SvyError as exc:
+        raise DataError(f"replicate weights ({method}) cannot be built for this design: {exc}") from exc
+    info = built.design.rep_wgts
+    columns = [f"_rep{i}" for i in range(1, info.n_reps + 1)]
+    factors = built.data.select(columns).to_numpy()
+    return Replicates(factors, np.asarray(info.coefficients(), dtype=float), float(info.df), method)
+
+
+def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
+                      start: np.ndarray | None = None, tol: float = GLM_TOLERANCE) -> np.ndarray:
+    """Coefficients solving the survey-weighted GLM score equations sum w x (y - mu) = 0 (the
+    point estimate svyglm and svy give) for one set of weights; for replicate refits."""
+    xw = x * w[:, None]
+    if family == "gaussian":
+        return np.linalg.solve(xw.T @ x, xw.T @ y)
+    if family != "binomial":
+        raise DataError(f"family {family!r}: replicate refits support gaussian and binomial")
+    beta = np.zeros(x.shape[1]) if start is None else start.copy()
+    for _ in range(100):
+        mu = special.expit(x @ beta)
+        step = np.linalg.solve((xw * (mu * (1 - mu))[:, None]).T @ x, xw.T @ (y - mu))
+        beta = beta + step
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            break
+    return beta

@@ -52,6 +52,10 @@ def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
         fetch.run(params["fetch"], root, mirror)
     if "clean" in stages:
         clean.run(params, paths)
+    if "usual" in stages:
+        from analysis.usual import stage
+
+        stage.run(params, paths)
     if "analyze" in stages:
         from analysis import analyze
 
@@ -85,6 +89,6 @@ def mirror_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def analyzed_project(mirror_project) -> Path:
-    """mirror_project after the analyze stage."""
-    _run_stages(mirror_project, SYNTHETIC_MIRROR, ["analyze"])
+    """mirror_project after the usual and analyze stages."""
+    _run_stages(mirror_project, SYNTHETIC_MIRROR, ["usual", "analyze"])
     return mirror_project

@@ -86,3 +86,83 @@ def analytic_table(
                         & frame["bmi"].notna())
     frame["vitd_below_50"] = (frame["vitd_serum_nmol"] < 50).astype("boolean").mask(frame["vitd_serum_nmol"].isna())
     return frame.drop(columns=["psu_shift"])
+
+
+# Nutrients of the usual-intake generator: log-scale mean, between- and within-person SD.
+USUAL_NUTRIENTS = {"kcal": (7.6, 0.25, 0.35), "mg": (5.55, 0.32, 0.40), "ca": (6.75, 0.42, 0.47),
+                   "vitd": (1.45, 0.61, 0.69)}
+BETWEEN_CORRELATION = 0.6
+WITHIN_CORRELATION = 0.8
+
+
+def usual_intake_table(n_per_psu: int = 40, cycles: list[str] | None = None, seed: int = 7, interaction: float = 10.0,
+                       supp_effect: float = 15.0, mg_effect: float = 4.0, two_recall_share: float = 0.85,
+                       noise_sd: float = 15.0) -> pd.DataFrame:
+    """An analytic table whose participants have a known *usual* intake of energy, magnesium,
+    calcium and vitamin D, and one or two 24-hour recalls around it.
+
+    On the log scale, recall_ij = mu_i + u_i + e_ij (u: lasting deviation, e: the day's; both
+    normal, correlated across nutrients), so usual intake is exp(mu_i + u_i + sd_e^2 / 2).
+    Serum 25(OH)D depends on supplement use x usual magnesium adequacy (food + supplements >=
+    EAR) with the planted `interaction`. `true_mg_food_usual_mg`, `true_mg_adequate` hold the truth.
+    """
+    frame = analytic_table(n_per_psu=n_per_psu, cycles=cycles, seed=seed, interaction=0.0, supp_effect=0.0,
+                           dose_slope_per_10ug=0.0, dose_interaction_per_10ug=0.0)
+    rng = np.random.default_rng(seed + 1)
+    n = len(frame)
+    names = list(USUAL_NUTRIENTS)
+    k = len(names)
+
+    def correlated(rho: float, sds: list[float]) -> np.ndarray:
+        corr = np.full((k, k), rho) + np.eye(k) * (1 - rho)
+        return rng.multivariate_normal(np.zeros(k), corr * np.outer(sds, sds), size=n)
+
+    male = (frame["sex"] == "male").to_numpy(dtype=float)
+    user = frame["vitd_supp_user"].to_numpy(dtype=float)
+    mean = np.column_stack([USUAL_NUTRIENTS[m][0] + 0.22 * male + 0.06 * user - 0.002 * (frame["age"] - 45)
+                            for m in names])
+    between = correlated(BETWEEN_CORRELATION, [USUAL_NUTRIENTS[m][1] for m in names])
+    within_sd = np.array([USUAL_NUTRIENTS[m][2] for m in names])
+    day1 = np.exp(mean + between + correlated(WITHIN_CORRELATION, list(within_sd)))
+    day2 = np.exp(mean + between + correlated(WITHIN_CORRELATION, list(within_sd)))
+    usual = np.exp(mean + between + within_sd**2 / 2)
+    has_day2 = rng.random(n) < two_recall_share
+    columns = {"kcal": ("kcal", "kcal_day2"), "mg": ("mg_food_mg", "mg_food_day2_mg"),
+               "ca": ("ca_food_mg", "ca_food_day2_mg"), "vitd": ("vitd_food_ug", "vitd_food_day2_ug")}
+    reliable = frame["recall_day1_reliable"].to_numpy()
+    for j, name in enumerate(names):
+        first, second = columns[name]
+        frame[first] = np.where(reliable, np.round(day1[:, j], 1), np.nan)
+        frame[second] = np.where(reliable & has_day2, np.round(day2[:, j], 1), np.nan)
+    frame["true_mg_food_usual_mg"] = usual[:, 1]
+    frame["wt_day2"] = np.where(reliable & has_day2, frame["wt_day1"] * rng.uniform(0.8, 1.25, n) / has_day2.mean(), 0.0)
+    supp_mg = np.where(rng.random(n) < 0.15, rng.choice([50.0, 100.0, 250.0], n), 0.0)
+    frame["mg_supp_usual_mg"] = supp_mg
+    frame["ca_supp_usual_mg"] = np.where(rng.random(n) < 0.2, 500.0, 0.0)
+    # the 30-day questionnaire: the day-1 dose for most users, a different one for some
+    frame["vitd_supp_usual_ug"] = np.where(rng.random(n) < 0.8, frame["vitd_supp_ug"], frame["vitd_supp_ug"] * 0.5)
+    frame["recall_day1_weekend"] = pd.array([pd.NA] * n, dtype="boolean")
+    frame["recall_day2_weekend"] = pd.array([pd.NA] * n, dtype="boolean")
+    frame["mg_total_mg"] = frame["mg_food_mg"] + supp_mg
+    frame["mg_adequate"] = (frame["mg_total_mg"] >= frame["mg_ear_mg"]).astype("boolean").mask(frame["mg_total_mg"].isna())
+    both = frame["mg_food_day2_mg"].notna()
+    frame["mg_total_2day_mg"] = ((frame["mg_food_mg"] + frame["mg_food_day2_mg"]) / 2 + supp_mg).where(both)
+    frame["mg_food_2day_mg"] = ((frame["mg_food_mg"] + frame["mg_food_day2_mg"]) / 2).where(both)
+    true_adequate = (usual[:, 1] + supp_mg >= frame["mg_ear_mg"].to_numpy()).astype(float)
+    frame["true_mg_adequate"] = true_adequate
+    frame["ca_total_mg"] = frame["ca_food_mg"] + frame["ca_supp_usual_mg"]
+    frame["vitd_serum_nmol"] = np.where(frame["vitd_serum_nmol"].notna(),
+                                        frame["true_mean_vitd"] + mg_effect * true_adequate + supp_effect * user
+                                        + interaction * user * true_adequate + rng.normal(0, noise_sd, n), np.nan)
+    frame["vitd_serum_nmol"] = frame["vitd_serum_nmol"].clip(lower=5)
+    frame["vitd_below_50"] = (frame["vitd_serum_nmol"] < 50).astype("boolean").mask(frame["vitd_serum_nmol"].isna())
+    frame["vitd_below_30"] = (frame["vitd_serum_nmol"] < 30).astype("boolean").mask(frame["vitd_serum_nmol"].isna())
+    frame["in_main"] = frame["in_adults"] & frame["recall_day1_reliable"] & frame["vitd_serum_nmol"].notna() & \
+        frame["bmi"].notna()
+    frame["in_bone"] = False
+    frame["dose10"] = frame["vitd_supp_ug_capped"] / 10
+    frame["age_group"] = pd.cut(frame["age"], [0, 19, 39, 59, 200], labels=["<20", "20-39", "40-59", "60+"]).astype("string")
+    frame["education"] = "hs_ged"
+    frame["smoking"] = "never"
+    frame["pir"] = frame["pir"].fillna(2.0)
+    return frame

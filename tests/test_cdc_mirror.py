@@ -18,7 +18,7 @@ pytestmark = pytest.mark.mirror
 @pytest.fixture(scope="module")
 def cdc_project(tmp_path_factory) -> Path:
     return scratch_project(tmp_path_factory, "cdc_project", CDC_MIRROR, "NHANES_CDC_MIRROR",
-                           ["fetch", "clean", "analyze", "risk", "report"])
+                           ["fetch", "clean", "usual", "analyze", "risk", "report"])
 
 
 def test_herrick_2019_table_is_reproduced(cdc_project):
@@ -108,3 +108,11 @@ def test_catalog_maps_the_real_differences_between_cycles(cdc_mirror):
     supplements = raw.read_component(cdc_mirror / "2017-2018/DS1TOT_J.XPT", catalog, "2017-2018", "DS1TOT", 1e-30)
     assert {"WTDRD1", "DR1DRSTZ"} <= set(supplements.columns)  # day-1 weight and recall status ride along
     assert supplements["DS1TVD"].max() > 1000  # extreme doses exist: capped by params clean.vitd_supp_cap_ug
+
+
+def test_usual_intake_is_not_testable_without_dietary_recalls(cdc_project):
+    table = pd.read_csv(cdc_project / "reports/tables/usual_intake.csv")
+    assert table["term"].tolist() == ["not testable"]
+    assert "DR1TOT_J.XPT" in table["note"].iloc[0] and "DR2TOT_J.XPT" in table["note"].iloc[0]
+    usual = pd.read_csv(cdc_project / "reports/tables/interaction_usual.csv")
+    assert usual["term"].tolist() == ["not testable"] and "DR1TOT" in usual["note"].iloc[0]

@@ -86,9 +86,18 @@ def raw_row(**overrides) -> dict:
                LBXVIDMS=62.0, DR1DRSTZ=1.0, DR2DRSTZ=1.0, DR1TKCAL=2000.0, DR1TMAGN=250.0, DR1TVD=4.0,
                DR1TCALC=800.0, DS1DSCNT=1.0, DS1TMAGN=100.0, DS1TVD=25.0, DS1TCALC=200.0,
                DR2TMAGN=230.0, DS2DSCNT=0.0, DS2TMAGN=np.nan, DSDCOUNT=1.0, DSQTVD=20.0, DSQTMAGN=np.nan,
-               DXXNKBMD=0.55, OSQ060=1.0)
+               DXXNKBMD=0.55, OSQ060=1.0, DR1DAY=7.0, DR2DAY=3.0, DR2TKCAL=1800.0, DR2TCALC=700.0, DR2TVD=3.0,
+               DS2TVD=np.nan, DS2TCALC=np.nan, DSQTCALC=300.0)
     row.update(overrides)
     return row
+
+
+def test_usual_supplements_fall_back_to_the_24_hour_recalls():
+    raw = pd.DataFrame([raw_row(DSDCOUNT=np.nan)])  # no 30-day questionnaire
+    first = derive.derive(raw, PARAMS["clean"]).iloc[0]
+    # day 1: 100 mg magnesium, 25 ug vitamin D; day 2: no supplement -> means 50 and 12.5
+    assert (first["mg_supp_usual_mg"], first["vitd_supp_usual_ug"]) == (50.0, 12.5)
+    assert first["supp_usual_source"] == "24-hour recalls"
 
 
 def test_derive_one_participant_by_hand():
@@ -103,6 +112,11 @@ def test_derive_one_participant_by_hand():
     assert first["mg_supp_30d_mg"] == 0.0 and first["vitd_supp_30d_ug"] == 20.0
     assert bool(first["osteoporosis_dxa"]) and bool(first["osteoporosis_told"])
     assert first["sex"] == "female" and first["race_eth"] == "nh_white" and first["smoking"] == "never"
+    assert bool(first["recall_day1_weekend"]) and not bool(first["recall_day2_weekend"])  # Saturday, Tuesday
+    assert first["mg_food_day2_mg"] == 230.0 and first["kcal_day2"] == 1800.0 and first["ca_food_mg"] == 800.0
+    # usual supplements from the 30-day questionnaire: no magnesium product (0), 20 ug vitamin D, 300 mg calcium
+    assert (first["mg_supp_usual_mg"], first["vitd_supp_usual_ug"], first["ca_supp_usual_mg"]) == (0.0, 20.0, 300.0)
+    assert first["supp_usual_source"] == "30-day questionnaire"
     second = out.iloc[1]  # unreliable recall: food intake missing, and supplements unknown
     assert np.isnan(second["mg_food_mg"]) and np.isnan(second["mg_supp_mg"]) and pd.isna(second["mg_adequate"])
     assert np.isnan(second["mg_total_2day_mg"])

@@ -114,11 +114,12 @@ def test_bone_plot_draws_the_bone_table(reported):
 
 
 def digest(root: Path) -> dict[str, str]:
-    files = sorted(p for p in (root / "reports").rglob("*") if p.is_file()) + [root / "data_clean/analytic.parquet"]
+    files = sorted(p for p in (root / "reports").rglob("*") if p.is_file()) + \
+        [root / "data_clean" / name for name in ("analytic.parquet", "usual_intake.parquet", "usual_model.json")]
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def test_reruns_are_byte_identical(reported):
     before = digest(reported)
-    _run_stages(reported, SYNTHETIC_MIRROR, ["clean", "analyze", "risk", "report"])
+    _run_stages(reported, SYNTHETIC_MIRROR, ["clean", "usual", "analyze", "risk", "report"])
     assert digest(reported) == before

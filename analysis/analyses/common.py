@@ -36,8 +36,11 @@ class Context:
         self.references["cycle"] = sorted(frame["cycle"].dropna().unique())[0]
         self.has_diet = bool(frame["kcal"].notna().any())
         self.covariates = list(model["covariates"]) + (list(model["diet_covariates"]) if self.has_diet else [])
+        # Models on usual intake adjust for usual energy and calcium instead of one day's.
+        self.usual_covariates = list(model["covariates"]) + list(params["usual_intake"]["calibrated_diet_covariates"])
         if frame["cycle"].nunique() < 2:  # a single cycle: nothing to adjust for
             self.covariates = [c for c in self.covariates if c != "cycle"]
+            self.usual_covariates = [c for c in self.usual_covariates if c != "cycle"]
 
     def add_domain(self, name: str, condition: pd.Series) -> str:
         """A boolean domain column (missing counts as outside); returns its name."""
@@ -45,10 +48,12 @@ class Context:
         return name
 
     def spec(self, outcome: str, exposures: list[str], family: str = "gaussian",
-             drop: tuple[str, ...] = (), references: dict[str, str] | None = None) -> ModelSpec:
-        """Outcome on the exposures plus the standard covariates (less `drop`)."""
+             drop: tuple[str, ...] = (), references: dict[str, str] | None = None, usual: bool = False) -> ModelSpec:
+        """Outcome on the exposures plus the standard covariates (less `drop`); `usual`: the
+        covariates of models on usual intake (usual energy and calcium)."""
         parts = {p for e in exposures for p in e.split(":")}
-        covariates = tuple(c for c in self.covariates if c not in drop and c not in parts)
+        covariates = tuple(c for c in (self.usual_covariates if usual else self.covariates)
+                           if c not in drop and c not in parts)
         return ModelSpec(outcome, tuple(exposures) + covariates, {**self.references, **(references or {})}, family)
 
     def fit(self, spec: ModelSpec, weight: str, domain: str) -> FittedModel:

@@ -23,13 +23,20 @@ def _dose_terms(knots: list[float]) -> list[str]:
     return ["dose10"] + [_knot_column(k) for k in knots]
 
 
-def reference_row(ctx: Context, mg_adequate: float, dose_ug: float, knots: list[float] = ()) -> dict:
+def reference_row(ctx: Context, mg_adequate: float, dose_ug: float, knots: list[float] = (),
+                  modifier: str = "mg_adequate", usual: bool = False) -> dict:
+    """The reference adult (params analyze.reference_adult) at a dose and magnesium level;
+    `usual`: their energy and calcium named as the usual-intake covariates."""
     row = dict(ctx.params["analyze"]["reference_adult"])
+    if usual:
+        for day1, usual_name in zip(ctx.params["model"]["diet_covariates"],
+                                    ctx.params["usual_intake"]["calibrated_diet_covariates"]):
+            row[usual_name] = row.pop(day1)
     unit = ctx.params["analyze"]["dose_unit_ug"]
     row["dose10"] = dose_ug / unit
     for k in knots:
         row[_knot_column(k)] = max(dose_ug - k, 0.0) / unit
-    row["mg_adequate"] = mg_adequate
+    row[modifier] = mg_adequate
     return row
 
 

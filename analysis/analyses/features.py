@@ -57,6 +57,7 @@ def add(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     out["meets_efsa_mg"] = flag(out["mg_total_mg"] >= efsa_mg, out["mg_total_mg"].notna() & efsa_mg.notna())
     out["meets_efsa_vitd"] = flag(out["vitd_total_ug"] >= p["efsa_vitd_ug"], out["vitd_total_ug"].notna())
     out["mg_total_2day_inadequate"] = flag(out["mg_total_2day_mg"] < out["mg_ear_mg"], out["mg_total_2day_mg"].notna())
+    out["mg_food_2day_inadequate"] = flag(out["mg_food_2day_mg"] < out["mg_ear_mg"], out["mg_food_2day_mg"].notna())
     out["mg_2day_adequate"] = flag(out["mg_total_2day_mg"] >= out["mg_ear_mg"], out["mg_total_2day_mg"].notna())
     out["in_two_day"] = out["in_main"] & out["mg_total_2day_mg"].notna() & (out["wt_day2"] > 0)
     out["all_weight_1"] = 1.0

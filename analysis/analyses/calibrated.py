@@ -1,0 +1,185 @@
+"""Regression calibration with replicate-weight variance: the machinery behind every analysis
+that uses usual (habitual) intake.
+
+An outcome model takes the usual-intake columns of data_clean/usual_intake.parquet (the
+probability of adequacy, expected usual intakes) in place of one day's intake. Its point
+estimate is the design-based fit on the full sample (the survey layer); its variance must
+carry the first step's uncertainty, so on every replicate of the design both steps are rerun:
+the measurement-error model fitted on that replicate (data_clean/usual_model.json) gives new
+columns, the outcome model is refitted with the replicate's weights, and every reported
+quantity (coefficients, within-group effects, doses, odds ratios) is recomputed from it. SEs
+come from the replicates' spread (JKn or Fay-BRR, as params usual_intake.replicates), CIs
+are t-based on the design degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis import parallel
+from analysis.analyses.common import OR_SCALE, OUTPUT_COLUMNS, Context
+from analysis.errors import DataError
+from analysis.survey import FittedModel, ModelSpec, Replicates, replicate_factors, weighted_glm_coef
+from analysis.usual import calibration
+from analysis.usual.individual import Individuals
+from analysis.usual.model import Parameters
+from analysis.usual.stage import domains, model_data
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A reported function of a model's coefficients (e.g. the supplement effect in a group)."""
+
+    label: str
+    value: Callable[[FittedModel, np.ndarray], float]
+    scale: str = "identity"
+
+
+@dataclass
+class CalibratedModel:
+    """An outcome model on usual-intake columns, and what to report from it."""
+
+    name: str
+    table: str
+    spec: ModelSpec
+    exposures: tuple[str, ...]
+    domain: str
+    weight: str
+    quantities: list[Quantity] = field(default_factory=list)
+    odds_ratios: bool = False
+    note: str = ""
+
+
+def coefficient(term: str) -> Callable[[FittedModel, np.ndarray], float]:
+    return lambda fitted, beta: float(beta[fitted.index_of(term)])
+
+
+def combination(weights: dict[str, float]) -> Callable[[FittedModel, np.ndarray], float]:
+    return lambda fitted, beta: float(sum(w * beta[fitted.index_of(t)] for t, w in weights.items()))
+
+
+class UsualModel:
+    """The calibration model of the usual stage, able to give its columns on any replicate."""
+
+    def __init__(self, ctx: Context, path: Path):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not stored.get("available"):
+            raise DataError(f"{path}: the usual-intake model is not available ({stored.get('reason', '')})")
+        self.stored = stored["calibration"]
+        self.rows = domains(ctx.frame, ctx.params)["calibration"].to_numpy()
+        self.frame = ctx.frame[self.rows].reset_index(drop=True)
+        self.data = model_data(self.frame, ctx.params, "calibration")
+        if list(self.data.names) != self.stored["terms"][: len(self.data.names)]:
+            raise DataError(f"{path}: fitted for covariates {self.stored['terms']}, but the analytic table gives "
+                            f"{list(self.data.names)}; rerun the usual stage")
+        self.params = ctx.params
+        self.n_replicates = stored["replicates"]["n"]
+
+    def columns(self, replicate: int | None) -> dict[str, np.ndarray]:
+        """The calibration columns on the full sample (None) or a replicate; the slow joint
+        probabilities only where an outcome model uses them (main and bone domains)."""
+        fitted = Parameters.from_dict(self.stored["full"] if replicate is None else self.stored["replicates"][replicate])
+        a = self.params["analyze"]
+        bone = self.frame["in_bone"].to_numpy()
+        return calibration.columns(Individuals(self.data, fitted), self.frame, a["vitd_ear_ug"], a["high_ca_mg_ratio"],
+                                   joint_rows=bone, ratio_rows=self.frame["in_main"].to_numpy() | bone)
+
+
+def derived_columns(columns: dict[str, np.ndarray], per_mg: float) -> dict[str, np.ndarray]:
+    """Columns built from the calibration columns (products are probabilities of both, never
+    products of probabilities)."""
+    both = columns["mg_vitd_adequate_usual"]
+    return {**columns,
+            "mg_total_usual_100": columns["mg_total_usual_mg"] / per_mg,
+            "mg_vitd_both_adequate_usual": both,
+            "mg_vitd_one_adequate_usual": columns["mg_adequate_usual"] + columns["vitd_adequate_usual"] - 2 * both}
+
+
+def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> dict[str, pd.DataFrame]:
+    """Fit every model on the full sample, refit on every replicate, and return tidy tables
+    (by table name) with replicate-weight SEs."""
+    usual = UsualModel(ctx, usual_model_path)
+    replicates = replicate_factors(ctx.frame, ctx.params["usual_intake"]["replicates"], ctx.params["usual_intake"]["fay_coef"])
+    if replicates.factors.shape[1] != usual.n_replicates:
+        raise DataError(f"{usual_model_path}: {usual.n_replicates} replicates stored, the design gives "
+                        f"{replicates.factors.shape[1]}; rerun the usual stage")
+    per_mg = ctx.params["analyze"]["mg_unit_mg"]
+    full_columns = derived_columns(usual.columns(None), per_mg)
+    varying = set(full_columns)
+    calib_index = np.flatnonzero(usual.rows)
+    for name, values in full_columns.items():  # the full-sample columns, as the survey layer fits them
+        column = np.full(len(ctx.frame), np.nan)
+        column[calib_index] = values
+        ctx.frame[name] = column
+    fits = []
+    for m in models:
+        rows = np.flatnonzero(ctx.frame[m.domain].to_numpy())
+        position = np.searchsorted(calib_index, rows)
+        if not np.array_equal(calib_index[np.minimum(position, len(calib_index) - 1)], rows):
+            raise DataError(f"calibrated model {m.name}: domain {m.domain} reaches beyond the usual-intake model's persons")
+        fitted = ctx.fit(m.spec, m.weight, m.domain)
+        members = ctx.frame.iloc[rows]
+        build = fitted.matrix_builder(members, varying & set(p for t in fitted.names for p in t.split(":")))
+        y = members[m.spec.outcome].astype(float).to_numpy()
+        w = members[m.weight].to_numpy(dtype=float)
+        values = [q.value(fitted, fitted.coef) for q in m.quantities]
+        # the replicate refit must reproduce the survey layer's full-sample estimate
+        check = weighted_glm_coef(build({c: full_columns[c][position] for c in varying}), y, w, m.spec.family)
+        if not np.allclose(check, fitted.coef, rtol=1e-6, atol=1e-8):
+            raise DataError(f"calibrated model {m.name}: refit differs from the survey layer's fit")
+        fits.append({"model": m, "fitted": fitted, "position": position, "build": build, "y": y, "w": w,
+                     "rows": rows, "full": np.concatenate([fitted.coef, values]), "replicates": []})
+
+    def replicate(r: int) -> list[np.ndarray]:
+        """Both steps on replicate r: its usual-intake columns, then every outcome model."""
+        columns = derived_columns(usual.columns(r), per_mg)
+        factor = replicates.factors[:, r]
+        out = []
+        for f in fits:
+            x = f["build"]({c: columns[c][f["position"]] for c in varying})
+            beta = weighted_glm_coef(x, f["y"], f["w"] * factor[f["rows"]], f["model"].spec.family,
+                                     start=f["fitted"].coef)
+            out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
+        return out
+
+    per_replicate = parallel.map_ordered(replicate, range(replicates.factors.shape[1]),
+                                         "analyze: both steps on replicates")
+    for i, f in enumerate(fits):
+        f["replicates"] = [estimates[i] for estimates in per_replicate]
+
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for f in fits:
+        tables.setdefault(f["model"].table, []).append(tidy(f, replicates, ctx))
+    return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
+
+
+def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
+    m: CalibratedModel = f["model"]
+    fitted: FittedModel = f["fitted"]
+    labels = list(fitted.names) + [q.label for q in m.quantities]
+    scales = ["log-odds" if m.odds_ratios else "identity"] * len(fitted.names) + [q.scale for q in m.quantities]
+    estimate = f["full"]
+    se = replicates.standard_error(estimate, np.array(f["replicates"]))
+    t_crit = stats.t.ppf(0.975, replicates.df)
+    statistic = estimate / se
+    rows = []
+    for label, est, s, stat, scale in zip(labels, estimate, se, statistic, scales):
+        low, high = est - t_crit * s, est + t_crit * s
+        shown = (np.exp(est), np.exp(low), np.exp(high)) if scale == "log-odds" else (est, low, high)
+        rows.append({"model": m.name, "term": label, "estimate": shown[0], "std_error": s, "ci_low": shown[1],
+                     "ci_high": shown[2], "statistic": stat, "p_value": float(2 * stats.t.sf(abs(stat), replicates.df)),
+                     "df": replicates.df, "n": fitted.n, "n_weighted": fitted.n_weighted,
+                     "scale": OR_SCALE if scale == "log-odds" else scale, "domain": m.domain, "weight": m.weight,
+                     "covariates": ctx.covariate_text(m.spec, list(m.exposures)), "note": m.note,
+                     "variance": replicates.method})
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS + ["variance"])

@@ -1,0 +1,136 @@
+"""The claims' tests on usual (habitual) magnesium intake: regression calibration with the
+usual stage's columns, variance by replicate weights that rerun both steps (calibrated.py).
+
+These are the primary tests behind C1-C5; the day-1 analyses (interaction.py, dose.py,
+bone.py, ratio.py, deficiency.py) stay as sensitivity analyses beside them.
+
+- C1: 25(OH)D on supplement use (and dose) x P(usual magnesium >= EAR): the interaction.
+- C2: the dose slope at P = 0 (usual magnesium certainly below the EAR).
+- C3: the dose at which the reference adult reaches the threshold, at P = 0 and P = 1.
+- C4: osteoporosis by joint usual adequacy (P(both), P(exactly one) against neither).
+- C5: low 25(OH)D by P(high usual Ca:Mg ratio) among the usually inadequate.
+- deficiency odds of 25(OH)D < 50 and < 30 nmol/L by usual adequacy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.analyses import calibrated
+from analysis.analyses.calibrated import CalibratedModel, Quantity, coefficient, combination
+from analysis.analyses.common import Context, Result, evidence_of
+from analysis.analyses.dose import reference_row
+from analysis.analyses.interaction import OUTCOME, WEIGHT
+from analysis.survey import FittedModel
+
+MODIFIER = "mg_adequate_usual"
+TABLES = ("interaction_usual", "usual_or")
+NOTE = "regression calibration on usual intake (NCI-style measurement-error model)"
+
+
+def dose_to_threshold(ctx: Context, threshold: float, level: float | None) -> Quantity:
+    """Supplemental dose (ug/day) at which the reference adult's predicted 25(OH)D reaches
+    `threshold`, at P(adequate) = level; level None: inadequate minus adequate."""
+    unit = ctx.params["analyze"]["dose_unit_ug"]
+    bases: dict[float, np.ndarray] = {}  # the reference adult's row does not change between replicates
+
+    def at(fitted: FittedModel, beta: np.ndarray, g: float) -> float:
+        if g not in bases:
+            bases[g] = fitted.linear_predictor_gradient(reference_row(ctx, g, 0.0, modifier=MODIFIER, usual=True))
+        base = bases[g]
+        slope = beta[fitted.index_of("dose10")] + g * beta[fitted.index_of(f"dose10:{MODIFIER}")]
+        return unit * (threshold - base @ beta) / slope
+
+    if level is None:
+        return Quantity(f"difference (inadequate - adequate) | {threshold:g} nmol/L",
+                        lambda fitted, beta: at(fitted, beta, 0.0) - at(fitted, beta, 1.0), "ug/day")
+    group = "mg_adequate_usual = 1" if level else "mg_adequate_usual = 0"
+    return Quantity(f"dose to reach {threshold:g} nmol/L | {group}", lambda fitted, beta: at(fitted, beta, level), "ug/day")
+
+
+def effect_rows(exposure: str) -> list[Quantity]:
+    return [Quantity(f"interaction {exposure} x {MODIFIER}", coefficient(f"{exposure}:{MODIFIER}")),
+            Quantity(f"{exposure} effect | {MODIFIER} = 0", coefficient(exposure)),
+            Quantity(f"{exposure} effect | {MODIFIER} = 1", combination({exposure: 1, f"{exposure}:{MODIFIER}": 1}))]
+
+
+def models(ctx: Context) -> list[CalibratedModel]:
+    a = ctx.params["analyze"]
+    threshold = ctx.params["verdicts"]["C3"]["threshold_nmol"]
+    thresholds = sorted({threshold, *a["vitd_cutoffs_nmol"][1:]})
+    out = []
+
+    def add(name, table, outcome, exposures, domain="in_main", family="gaussian", quantities=(), drop=(), **kw):
+        spec = ctx.spec(outcome, exposures, family, drop=drop, usual=True)
+        out.append(CalibratedModel(name, table, spec, tuple(exposures), domain, WEIGHT, list(quantities),
+                                   odds_ratios=family == "binomial", note=NOTE, **kw))
+
+    add("use_x_mg_adequacy_usual", "interaction_usual", OUTCOME,
+        ["vitd_supp_user", MODIFIER, f"vitd_supp_user:{MODIFIER}"], quantities=effect_rows("vitd_supp_user"))
+    dose_quantities = effect_rows("dose10") + [
+        Quantity(f"slope per 10 ug/day | {MODIFIER} = 0", coefficient("dose10"))]
+    for t in thresholds:
+        dose_quantities += [dose_to_threshold(ctx, t, 0.0), dose_to_threshold(ctx, t, 1.0), dose_to_threshold(ctx, t, None)]
+    add("dose10ug_x_mg_adequacy_usual", "interaction_usual", OUTCOME, ["dose10", MODIFIER, f"dose10:{MODIFIER}"],
+        quantities=dose_quantities)
+    add("use_x_mg_per_100mg_usual", "interaction_usual", OUTCOME,
+        ["vitd_supp_user", "mg_total_usual_100", "vitd_supp_user:mg_total_usual_100"],
+        quantities=[Quantity("interaction vitd_supp_user x mg_total_usual_100",
+                             coefficient("vitd_supp_user:mg_total_usual_100"))])
+    for cut in a["vitd_cutoffs_nmol"][:2]:
+        add(f"vitd_below_{cut}_by_mg_adequacy_usual_adj_supp_use", "usual_or", f"vitd_below_{cut}",
+            [MODIFIER, "vitd_supp_user"], family="binomial")
+    ratio = ["high_ca_mg_ratio_usual", MODIFIER, "high_ca_mg_ratio_mg_adequate_usual"]
+    add("vitd_below_50_by_high_ca_mg_usual_x_mg_adequacy_usual", "usual_or", "vitd_below_50", ratio, family="binomial",
+        drop=("ca_total_usual_mg",),
+        quantities=[Quantity(f"OR high Ca:Mg | {MODIFIER} = 0", coefficient("high_ca_mg_ratio_usual"), "log-odds"),
+                    Quantity(f"OR high Ca:Mg | {MODIFIER} = 1",
+                             combination({"high_ca_mg_ratio_usual": 1, "high_ca_mg_ratio_mg_adequate_usual": 1}),
+                             "log-odds")])
+    if ctx.frame["in_bone"].sum() >= a["min_domain_n"]:
+        add("osteoporosis_dxa_by_intake_adequacy_usual", "usual_or", "osteoporosis_dxa",
+            ["mg_vitd_both_adequate_usual", "mg_vitd_one_adequate_usual"], domain="in_bone", family="binomial",
+            drop=("sex", "season"),
+            quantities=[Quantity("OR both adequate vs neither", coefficient("mg_vitd_both_adequate_usual"), "log-odds"),
+                        Quantity("OR one adequate vs neither", coefficient("mg_vitd_one_adequate_usual"), "log-odds")])
+    return out
+
+
+def pick(table: pd.DataFrame, model: str, term: str) -> pd.DataFrame:
+    return table[(table["model"] == model) & (table["term"] == term)]
+
+
+def run(ctx: Context, usual_model: Path) -> dict[str, Result]:
+    """Results for C1-C5 on usual intake (keys "C1".."C5"), the tables in C1's result."""
+    tables = calibrated.run(ctx, models(ctx), usual_model)
+    inter, odds = tables["interaction_usual"], tables["usual_or"]
+    threshold = ctx.params["verdicts"]["C3"]["threshold_nmol"]
+    use = "use_x_mg_adequacy_usual"
+    dose = "dose10ug_x_mg_adequacy_usual"
+    results = {
+        "C1": Result(tables=tables, evidence=[evidence_of(pick(inter, use, f"interaction vitd_supp_user x {MODIFIER}"),
+                                                          "interaction (nmol/L)")],
+                     test_label="interaction: supplement use x usual magnesium adequacy on 25(OH)D (nmol/L), "
+                                "regression-calibrated"),
+        "C2": Result(evidence=[evidence_of(pick(inter, dose, f"slope per 10 ug/day | {MODIFIER} = 0"),
+                                           "slope per 10 ug/day (nmol/L)")],
+                     test_label="25(OH)D slope per 10 ug/day where usual magnesium is below the EAR (nmol/L), "
+                                "regression-calibrated"),
+        "C3": Result(evidence=[evidence_of(pick(inter, dose, f"difference (inadequate - adequate) | {threshold:g} nmol/L"),
+                                           "dose difference (ug/day)")],
+                     test_label=f"dose to reach {threshold:g} nmol/L, usual magnesium inadequate minus adequate "
+                                "(ug/day), regression-calibrated"),
+        "C5": Result(evidence=[evidence_of(pick(odds, "vitd_below_50_by_high_ca_mg_usual_x_mg_adequacy_usual",
+                                                f"OR high Ca:Mg | {MODIFIER} = 0"), "odds ratio")],
+                     test_label="odds ratio of 25(OH)D < 50 nmol/L, usual Ca:Mg > 2.8 vs not, usual magnesium "
+                                "inadequate, regression-calibrated"),
+    }
+    bone = pick(odds, "osteoporosis_dxa_by_intake_adequacy_usual", "OR both adequate vs neither")
+    if len(bone):
+        results["C4"] = Result(evidence=[evidence_of(bone, "odds ratio")],
+                               test_label="odds ratio of femoral-neck osteoporosis, usual magnesium and vitamin D "
+                                          "both adequate vs neither (women 50+), regression-calibrated")
+    return results

@@ -1,0 +1,78 @@
+"""Box-Cox transformation of 24-hour recall amounts, its inverse, and the survey-weighted
+choice of lambda (as NCI's BOXCOX_SURVEY macro: the lambda under which day-1 recalls,
+regressed on the model's covariates, have the most normal residuals)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize
+
+# lambda is searched in this interval (0 is the log transform).
+LAMBDA_BOUNDS = (0.0, 1.0)
+
+
+def transform(x: np.ndarray, lam: float) -> np.ndarray:
+    """(x^lambda - 1) / lambda, or log x at lambda 0; x must be positive."""
+    return transform_log(np.log(x), lam)
+
+
+def transform_log(log_x: np.ndarray, lam: float) -> np.ndarray:
+    """The transformation from log x: expm1(lambda log x) / lambda, exact near lambda = 0."""
+    return log_x if lam == 0 else np.expm1(lam * log_x) / lam
+
+
+def inverse(y: np.ndarray, lam: float) -> np.ndarray:
+    """The back-transformation; amounts below the transform's floor (-1/lambda) become 0."""
+    if lam == 0:
+        return np.exp(y)
+    return np.power(np.maximum(1.0 + lam * y, 0.0), 1.0 / lam)
+
+
+def profile_loglik(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndarray, log_x_weighted: float,
+                   total_weight: float) -> float:
+    """Weighted normal log-likelihood of the transformed amounts, beta and sigma profiled out.
+
+    `q` is an orthonormal basis of the weighted design (sqrt(w) X), so the weighted residual
+    sum of squares is |z|^2 - |q'z|^2 with z = sqrt(w) y; the Jacobian of the transformation
+    contributes (lambda - 1) * sum(w log x).
+    """
+    z = sqrt_w * transform_log(log_x, lam)
+    rss = float(z @ z - np.sum((q.T @ z) ** 2))
+    return -0.5 * total_weight * np.log(rss / total_weight) + (lam - 1.0) * log_x_weighted
+
+
+def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarray,
+                     near: np.ndarray | None = None, radius: float = 0.05) -> np.ndarray:
+    """Per column of `amounts`, the lambda in LAMBDA_BOUNDS maximizing the weighted profile
+    likelihood of that column given `design` (one QR serves every column).
+
+    `near`: known nearby maxima (the full sample's, for a replicate): the search starts in
+    +-`radius` around them and widens to LAMBDA_BOUNDS if the maximum sits on that edge.
+    """
+    keep = weights > 0
+    amounts, design, weights = amounts[keep], design[keep], weights[keep]
+    sqrt_w = np.sqrt(weights)
+    q, _ = np.linalg.qr(design * sqrt_w[:, None])
+    total = float(weights.sum())
+    lambdas = []
+    for j, x in enumerate(amounts.T):
+        log_x = np.log(x)
+        log_x_weighted = float(weights @ log_x)
+
+        def search(bounds: tuple[float, float], log_x=log_x, log_x_weighted=log_x_weighted) -> float:
+            def loss(lam: float) -> float:
+                return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
+
+            found = float(optimize.minimize_scalar(loss, bounds=bounds, method="bounded",
+                                                   options={"xatol": 1e-6}).x)
+            # the bounded search never evaluates the ends themselves (e.g. exactly the log transform)
+            return min([found, *bounds], key=loss)
+
+        if near is None:
+            lambdas.append(search(LAMBDA_BOUNDS))
+            continue
+        bounds = (max(LAMBDA_BOUNDS[0], near[j] - radius), min(LAMBDA_BOUNDS[1], near[j] + radius))
+        found = search(bounds)
+        on_inner_edge = [b for b in bounds if b not in LAMBDA_BOUNDS and abs(found - b) < 1e-4]
+        lambdas.append(search(LAMBDA_BOUNDS) if on_inner_edge else found)
+    return np.array(lambdas)

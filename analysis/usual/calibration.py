@@ -1,0 +1,71 @@
+"""Regression-calibration columns: what the outcome models use in place of one day's intake.
+
+Each column is a conditional expectation given everything the calibration model conditions
+on (all recalls, the outcome models' covariates, the supplement exposures): for an adequacy
+flag, the probability of adequacy; for a product of two flags, the probability of both; for
+a covariate such as energy, its expected usual value. Plugged into a linear model this is
+regression calibration, consistent when the calibration model holds (Carroll et al.,
+Measurement Error in Nonlinear Models, ch. 4); for logistic models it is the usual
+approximation. The same function serves the full sample and every replicate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.usual.individual import Individuals
+
+# Per-person columns and what each is (written to data_clean/usual_intake.parquet).
+COLUMNS = {
+    "mg_food_usual_mg": "E[usual magnesium from foods]",
+    "mg_total_usual_mg": "E[usual magnesium from foods and supplements]",
+    "mg_adequate_usual": "P(usual total magnesium >= EAR)",
+    "kcal_usual": "E[usual energy intake]",
+    "ca_total_usual_mg": "E[usual calcium from foods and supplements]",
+    "vitd_total_usual_ug": "E[usual vitamin D from foods and supplements]",
+    "vitd_adequate_usual": "P(usual total vitamin D >= its EAR)",
+    "mg_vitd_adequate_usual": "P(usual total magnesium and vitamin D both >= their EARs)",
+    "high_ca_mg_ratio_usual": "P(usual total calcium > ratio x usual total magnesium)",
+    "high_ca_mg_ratio_mg_adequate_usual": "P(high usual Ca:Mg ratio and usual magnesium >= EAR)",
+}
+
+
+def columns(ind: Individuals, frame: pd.DataFrame, vitd_ear_ug: float, high_ratio: float,
+            joint_rows: np.ndarray | None = None, ratio_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The calibration columns for the persons of `ind` (rows of `frame`, same order).
+
+    `joint_rows` and `ratio_rows` limit the slower integrals (the joint probability of
+    magnesium and vitamin D adequacy; the Ca:Mg ratio probabilities) to the rows that need
+    them; elsewhere they are NaN. None: every row.
+    """
+    ear = frame["mg_ear_mg"].to_numpy(dtype=float)
+    supp_mg = frame["mg_supp_usual_mg"].to_numpy(dtype=float)
+    supp_ca = frame["ca_supp_usual_mg"].to_numpy(dtype=float)
+    supp_vd = frame["vitd_supp_usual_ug"].to_numpy(dtype=float)
+    vd_ear = np.full(len(frame), float(vitd_ear_ug))
+    mg_food = ind.expected_usual("mg")
+    out = {
+        "mg_food_usual_mg": mg_food,
+        "mg_total_usual_mg": mg_food + supp_mg,
+        "mg_adequate_usual": ind.prob_at_least("mg", ear, supp_mg),
+        "kcal_usual": ind.expected_usual("kcal"),
+        "ca_total_usual_mg": ind.expected_usual("ca") + supp_ca,
+        "vitd_total_usual_ug": ind.expected_usual("vitd") + supp_vd,
+        "vitd_adequate_usual": ind.prob_at_least("vitd", vd_ear, supp_vd),
+    }
+
+    def on(rows: np.ndarray | None, compute) -> np.ndarray:
+        rows = np.ones(len(frame), bool) if rows is None else rows
+        values = np.full(len(frame), np.nan)
+        if rows.any():
+            values[rows] = compute(ind.subset(rows), rows)
+        return values
+
+    out["high_ca_mg_ratio_usual"] = on(ratio_rows, lambda sub, r: sub.prob_ratio_above(
+        "ca", supp_ca[r], "mg", supp_mg[r], high_ratio))
+    out["high_ca_mg_ratio_mg_adequate_usual"] = on(ratio_rows, lambda sub, r: sub.prob_ratio_above(
+        "ca", supp_ca[r], "mg", supp_mg[r], high_ratio, denominator_at_least=ear[r]))
+    out["mg_vitd_adequate_usual"] = on(joint_rows, lambda sub, r: sub.prob_both_at_least(
+        "mg", ear[r], supp_mg[r], "vitd", vd_ear[r], supp_vd[r]))
+    return out
