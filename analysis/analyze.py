@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import atomic, claims
-from analysis.analyses import (bone, common, deficiency, dose, features, interaction, prevalence, ratio, sensitivity,
-                               status, supplements, usual_intake)
+from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, features, inflammation,
+                               interaction, prevalence, ratio, sensitivity, status, supplements, usual_intake)
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.raw import RawInventory
@@ -31,6 +31,7 @@ TABLES = {
     "ca_mg_ratio": "C5", "prevalence": "C6", "mg_intake_distribution": "C6", "sensitivity": "C1",
     "supplement_models": "supplements", "vitd_status": "status", "vitd_validation": "status",
     "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
+    "calcification": "C9", "aac_by_dose": "C9", "inflammation": "C10", "crp_by_vitd": "C10",
 }
 OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID")}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
@@ -43,17 +44,18 @@ class Availability:
 
     inventory: RawInventory
 
+    def has(self, component: str) -> bool:
+        rows = self.inventory.manifest[self.inventory.manifest["component"] == component]
+        return any(self.inventory.available(cycle, component) for cycle in rows["cycle"].unique())
+
     def missing_for(self, needs: tuple[str, ...]) -> list[str]:
-        lacking = []
-        for component in needs:
-            rows = self.inventory.manifest[self.inventory.manifest["component"] == component]
-            if not any(self.inventory.available(cycle, component) for cycle in rows["cycle"].unique()):
-                lacking.append(component)
-        return lacking
+        """The needed components (or "A|B" alternatives) absent in every cycle at hand."""
+        return [need for need in needs if not any(self.has(c) for c in need.split("|"))]
 
     def missing_files(self, components: list[str]) -> list[str]:
         m = self.inventory.manifest
-        rows = m[m["component"].isin(components)]
+        names = [c for need in components for c in need.split("|")]
+        rows = m[m["component"].isin(names) & ~m["status"].isin(["verified", "recorded"])]
         return sorted(f"{r.cycle}/{r.file}" for r in rows.itertuples())
 
 
@@ -81,8 +83,23 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths) -> dict[
         results["C1_day1"].tables.update(sensitivity.run(ctx))
     usual_available = "C1" in testable and usual_model_available(paths)
     if usual_available:
-        log.info("analyze: C1-C5 on usual intake (regression calibration, replicate weights)")
-        results.update(usual_intake.run(ctx, paths.data_clean / "usual_model.json"))
+        log.info("analyze: claims on usual intake (regression calibration, both steps on every replicate)")
+        models = usual_intake.models(ctx)
+        models += calcification.calibrated_models(ctx) if "C9" in testable else []
+        models += inflammation.calibrated_models(ctx) if "C10" in testable else []
+        calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json")
+        results.update(usual_intake.results(ctx, calibrated_tables))
+    else:
+        calibrated_tables = {}
+    if "C9" in testable:
+        log.info("analyze: C9 (aortic calcification)")
+        results["C9"] = calcification.run(ctx, calibrated_tables)
+    if "C10" in testable:
+        log.info("analyze: C10 (C-reactive protein)")
+        results["C10"] = inflammation.run(ctx, calibrated_tables)
+    elif "C10_fallback" in testable:
+        log.info("analyze: C10 stand-in (C-reactive protein; supplemental magnesium only)")
+        results["C10_fallback"] = inflammation.run_supplements(ctx)
     for cid in runners:
         if cid not in results and f"{cid}_day1" in results:  # no usual-intake model: day 1 is all there is
             results[cid] = results[f"{cid}_day1"]
@@ -132,8 +149,10 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
             evidence = fallback.evidence[0]
             row.update(test=fallback.test_label, estimate=evidence.estimate, ci_low=evidence.ci_low,
                        ci_high=evidence.ci_high, p_value=evidence.p_value)
-            row["verdict"] = claims.decide(rule, [evidence])
-            row["reason"] = f"stand-in test: the claim's own test needs food intake; {missing}"
+            row["verdict"] = claims.decide(rule, fallback.evidence)
+            row["reason"] = "; ".join(
+                [f"{e.label}: {e.estimate:.3g} ({e.ci_low:.3g} to {e.ci_high:.3g})" for e in fallback.evidence[1:]]
+                + [f"stand-in test: the claim's own test needs food intake; {missing}"])
         elif rule["rule"] == "not_testable":
             row["verdict"] = claims.NOT_TESTABLE
             row["reason"] = claim.hypothesis
@@ -143,7 +162,7 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
             if evidence:
                 first = evidence[0]
                 row.update(estimate=first.estimate, ci_low=first.ci_low, ci_high=first.ci_high, p_value=first.p_value)
-            if rule["rule"] == "all_at_least" and len(evidence) > 1:
+            if rule["rule"] in ("all_at_least", "all_of") and len(evidence) > 1:
                 row["reason"] = "; ".join(f"{e.label}: {e.estimate:.3f} ({e.ci_low:.3f} to {e.ci_high:.3f})" for e in evidence)
             if rule["rule"] == "fact_check":
                 row["reason"] = claim.hypothesis
@@ -206,6 +225,8 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     registry = claims.registry()
     gaps = {cid: availability.missing_for(claim.needs) for cid, claim in registry.items()}
     gaps.update({name: availability.missing_for(needs) for name, needs in OTHER_NEEDS.items()})
+    gaps.update({f"{cid}_fallback": availability.missing_for(claim.fallback_needs)
+                 for cid, claim in registry.items() if claim.fallback_needs})
     testable = {cid for cid, lacking in gaps.items() if not lacking}
     usual_path = paths.data_clean / "usual_intake.parquet"
     if usual_path.exists():

@@ -22,9 +22,13 @@ class Component:
     optional: tuple[str, ...] = ()
     renames: dict[str, dict[str, str]] = field(default_factory=dict)
     missing_codes: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
     def exists_in(self, cycle: str) -> bool:
         return cycle in self.cycles
+
+    def unit_of(self, variable: str) -> str | None:
+        return self.units.get(variable)
 
     def renames_for(self, cycle: str) -> dict[str, str]:
         """{name in this cycle's file: harmonized name}."""
@@ -49,6 +53,10 @@ class DataFile:
 class Catalog:
     cycles: dict[str, dict]
     components: dict[str, Component]
+
+    def units(self) -> dict[str, str]:
+        """{variable: published unit} over every component."""
+        return {name: unit for component in self.components.values() for name, unit in component.units.items()}
 
     def suffix(self, cycle: str) -> str:
         return self.cycles[cycle]["suffix"]
@@ -95,6 +103,7 @@ def _component(name: str, spec: dict, all_cycles: tuple[str, ...]) -> Component:
         optional=tuple(spec.get("optional", ())),
         renames={str(k): dict(v) for k, v in spec.get("renames", {}).items()},
         missing_codes={k: tuple(v) for k, v in spec.get("missing_codes", {}).items()},
+        units=dict(spec.get("units", {})),
     )
 
 

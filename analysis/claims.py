@@ -63,6 +63,17 @@ def decide(rule: dict, evidence: list[Evidence]) -> str:
         return rule["verdict"]
     if not evidence:
         raise ConfigError(f"verdict rule {kind!r} needs at least one estimate")
+    if kind == "all_of":
+        # every part judged by its own rule on its own estimate, in order
+        parts = rule["parts"]
+        if len(evidence) < len(parts):
+            raise ConfigError(f"verdict rule all_of has {len(parts)} parts but {len(evidence)} estimate(s)")
+        verdicts = [decide(part, [e]) for part, e in zip(parts, evidence)]
+        if all(v == SUPPORTED for v in verdicts):
+            return SUPPORTED
+        if any(v == CONTRADICTED for v in verdicts):
+            return CONTRADICTED
+        return INCONCLUSIVE
     first = evidence[0]
     if kind == "greater_than":
         if first.ci_low > rule["h0"]:
@@ -108,6 +119,10 @@ def describe(rule: dict) -> str:
     if kind == "all_at_least":
         return (f"supported if every 95% CI lies at or above {rule['margin']}; contradicted if any lies "
                 "wholly below; otherwise inconclusive")
+    if kind == "all_of":
+        return ("supported only if every part is: " + "; ".join(f"({i + 1}) {part.get('label', '')}: {describe(part)}"
+                                                               for i, part in enumerate(rule["parts"]))
+                + "; contradicted if any part is; otherwise inconclusive")
     if kind == "fact_check":
         return "fact check against the reference values' publishers (not a statistical test)"
     if kind == "not_testable":

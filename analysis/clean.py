@@ -42,7 +42,7 @@ def undocumented(frame: pd.DataFrame, file: str) -> list[str]:
 
 def build(raw_frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Analytic frame (sorted by cycle, seqn) and flow table from the harmonized raw frame."""
-    analytic = derive.derive(raw_frame, params["clean"])
+    analytic = derive.derive(raw_frame, params["clean"], load_catalog().units())
     analytic, flow = domains.add_flags(analytic, params)
     analytic = analytic.sort_values(["cycle", "seqn"], kind="stable").reset_index(drop=True)
     return analytic, flow

@@ -10,6 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.catalog import load_catalog
+from analysis.errors import ConfigError
+
+# Conversion of a published unit (analysis/catalog.yaml `units`) to the analysis unit.
+UNIT_FACTORS = {("mg/dL", "mg/L"): 10.0, ("mg/L", "mg/L"): 1.0}
 RACE_ETH = {1: "mexican_american", 2: "other_hispanic", 3: "nh_white", 4: "nh_black", 5: "other"}
 EDUCATION = {1: "lt_hs", 2: "lt_hs", 3: "hs_ged", 4: "some_college", 5: "college_grad"}
 SEASON = {1: "nov_apr", 2: "may_oct"}
@@ -92,6 +97,25 @@ def usual_supplement_source(thirty_day_count: pd.Series, day1_count: pd.Series, 
     return out
 
 
+def in_unit(values: pd.Series, unit: str, target: str) -> pd.Series:
+    """`values`, published in `unit`, expressed in `target`."""
+    try:
+        return values * UNIT_FACTORS[(unit, target)]
+    except KeyError as exc:
+        raise ConfigError(f"analysis/catalog.yaml: no conversion from {unit} to {target}") from exc
+
+
+def crp_mg_per_l(standard: pd.Series, standard_unit: str, high_sensitivity: pd.Series, hs_unit: str) -> pd.Series:
+    """C-reactive protein in mg/L from whichever assay the cycle used (standard CRP in 2007-2010,
+    high-sensitivity in 2015-2018; a participant has at most one)."""
+    return in_unit(high_sensitivity, hs_unit, "mg/L").combine_first(in_unit(standard, standard_unit, "mg/L"))
+
+
+def valid_aac_score(score: pd.Series, invalidity: pd.Series) -> pd.Series:
+    """An AAC score counts only where the scan's total-score invalidity code is 0 (valid)."""
+    return score.where(invalidity == 0)
+
+
 def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator).where(denominator > 0)
 
@@ -105,8 +129,10 @@ def osteoporosis_bmd_cutoff(params: dict) -> float:
     return round(params["femneck_reference_mean"] + params["osteoporosis_t_score"] * params["femneck_reference_sd"], 9)
 
 
-def derive(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """All analytic columns from the harmonized raw frame (flags are added by `flags`)."""
+def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None) -> pd.DataFrame:
+    """All analytic columns from the harmonized raw frame (flags are added by `flags`).
+    `units`: the published unit of variables that need converting (default: the catalog's)."""
+    units = load_catalog().units() if units is None else units
     n_cycles = raw["cycle"].nunique()
     supp_cap = float(params["vitd_supp_cap_ug"])
     out = pd.DataFrame(index=raw.index)
@@ -181,4 +207,9 @@ def derive(raw: pd.DataFrame, params: dict) -> pd.DataFrame:
     out["femneck_t_score"] = t_score(out["femneck_bmd"], params["femneck_reference_mean"], params["femneck_reference_sd"])
     out["osteoporosis_dxa"] = at_least(-out["femneck_bmd"], -osteoporosis_bmd_cutoff(params))
     out["osteoporosis_told"] = (raw["OSQ060"] == 1).astype("boolean").mask(raw["OSQ060"].isna())
+
+    out["aac24_score"] = valid_aac_score(raw["DXXAAC24"], raw["DXXAACTV"])
+    out["aac8_score"] = valid_aac_score(raw["DXXAAC8"], raw["DXXAACTV"])
+    out["crp_mg_l"] = crp_mg_per_l(raw["LBXCRP"], units["LBXCRP"], raw["LBXHSCRP"], units["LBXHSCRP"])
+    out["crp_below_detection"] = (raw["LBDHRPLC"] == 1).astype("boolean").mask(raw["LBDHRPLC"].isna())
     return out

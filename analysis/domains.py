@@ -39,6 +39,21 @@ def steps(params: dict) -> dict[str, list[tuple]]:
             ("has_supplements", lambda f: _notna(f, ["vitd_supp_ug", "mg_supp_mg"]),
              "24-hour supplement totals missing"),
         ],
+        "aac": examined_adults + [
+            ("age_aac", lambda f: f["age"] >= model["aac_min_age"], f"younger than {model['aac_min_age']}"),
+            ("has_aac_score", lambda f: f["aac24_score"].notna(),
+             "no valid aortic calcification score (scored in 2013-2014 only; not scanned or DXXAACTV != 0)"),
+            ("has_recall_day1", lambda f: f["recall_day1_reliable"] & (f["wt_day1"] > 0),
+             "no reliable day-1 dietary recall (DR1DRSTZ != 1) or day-1 weight 0"),
+            ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
+            ("has_intake", lambda f: _notna(f, ["mg_total_mg", "vitd_supp_ug"] + diet),
+             "intake missing (food or supplement magnesium, vitamin D, energy, calcium)"),
+        ],
+        "crp": examined_adults + [
+            ("has_crp", lambda f: f["crp_mg_l"].notna(), "C-reactive protein not measured (none in 2011-2014) or missing"),
+            ("has_vitd", lambda f: f["vitd_serum_nmol"].notna(), "serum 25(OH)D missing"),
+            ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
+        ],
         "bone": examined_adults + [
             ("female_older", lambda f: (f["sex"] == "female").fillna(False) & (f["age"] >= model["bone_min_age"]),
              f"not a woman aged {model['bone_min_age']} or older"),
@@ -52,11 +67,11 @@ def steps(params: dict) -> dict[str, list[tuple]]:
     }
 
 
-FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "bone": "in_bone"}
+FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "aac": "in_aac", "crp": "in_crp", "bone": "in_bone"}
 
 
 def add_flags(frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add in_adults, in_main, in_supp, in_bone; return (frame, flow table)."""
+    """Add in_adults and the flags of FLAG_OF_FLOW; return (frame, flow table)."""
     out = frame.copy()
     flow_rows = []
     for flow, flow_steps in steps(params).items():

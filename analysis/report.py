@@ -29,6 +29,8 @@ FIGURES = {
     "forest_supplement_effect": "Supplement-25(OH)D difference by magnesium group: usual intake (primary) and "
                                 "day-1 sensitivity analyses",
     "mg_usual_distribution": "Magnesium intake against the EAR: one day, two-day mean and usual intake",
+    "calcification_by_dose": "Severe aortic calcification by vitamin D dose band within magnesium groups (C9)",
+    "crp_by_vitd": "C-reactive protein against serum 25(OH)D (C10)",
     "prevalence_by_mg_quartile": "Low 25(OH)D by magnesium intake quartile",
     "mg_intake_distribution": "Magnesium intake against the EAR",
     "bone_or": "Osteoporosis odds ratios by joint intake adequacy",
@@ -60,7 +62,8 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
     """Draw each figure whose tables hold estimates; return {figure: reason} for those skipped."""
     t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
                                                     "mg_intake_distribution", "bone_or", "flow", "vitd_status",
-                                                    "supplement_models", "usual_intake", "interaction_usual"]}
+                                                    "supplement_models", "usual_intake", "interaction_usual",
+                                                    "aac_by_dose", "crp_by_vitd"]}
     ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
@@ -68,6 +71,8 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
             t["sensitivity"], t["interaction_usual"] if is_testable(t["interaction_usual"]) else None)),
         "mg_usual_distribution": (["usual_intake"], lambda: figures.usual_distribution(
             t["usual_intake"], (min(ears), max(ears)))),
+        "calcification_by_dose": (["aac_by_dose"], lambda: figures.calcification(t["aac_by_dose"])),
+        "crp_by_vitd": (["crp_by_vitd"], lambda: figures.crp_by_vitd(t["crp_by_vitd"])),
         "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
         "mg_intake_distribution": (["mg_intake_distribution"], lambda: figures.mg_distribution(t["mg_intake_distribution"])),
         "bone_or": (["bone_or"], lambda: figures.bone(t["bone_or"], params["verdicts"]["C4"]["margin"])),
@@ -150,6 +155,11 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         ("Day-1 sensitivity: osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
         ("Day-1 sensitivity: calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
         ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
+        ("Aortic calcification, adults 40+, 2013-2014 (C9): per 10 µg/day supplemental vitamin D by magnesium "
+         "adequacy (design df small: one cycle)", "calcification",
+         lambda t: t["term"].str.contains("per 10|ratio adequate", regex=True)),
+        ("C-reactive protein (C10): geometric-mean ratios (log CRP) and odds ratios (CRP > 3 mg/L)", "inflammation",
+         lambda t: t["term"].isin(["vitd_serum_per25", "mg_adequate_usual", "mg_adequate", "mg_supp_user"])),
         ("Supplement-only models: vitamin D supplements x magnesium supplements (C1, C2 stand-ins)", "supplement_models",
          lambda t: t["term"].str.contains(" effect | interaction |slope|wald", regex=True)),
         ("Vitamin D status, everyone aged 1+ (MEC weight)", "vitd_status", lambda t: t["group_by"].isin(["all", "cycle"])),

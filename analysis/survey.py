@@ -179,7 +179,8 @@ class SurveyData:
         return pd.DataFrame(rows, columns=TIDY_COLUMNS + (["group"] if by else []))
 
     def glm(self, spec: ModelSpec, weight: str, domain: str | None = None) -> "FittedModel":
-        """Survey-weighted GLM (R svyglm) on the domain: gaussian (identity) or binomial (logit)."""
+        """Survey-weighted GLM (R svyglm) on the domain: gaussian (identity), binomial (logit) or
+        poisson (log; R's quasipoisson gives the same estimates and design-based SEs)."""
         categorical = {c: spec.references.get(c) for c in spec.columns()[1:]
                        if pd.api.types.is_string_dtype(self.frame[c])}
         for name, ref in categorical.items():
@@ -431,12 +432,17 @@ def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
     xw = x * w[:, None]
     if family == "gaussian":
         return np.linalg.solve(xw.T @ x, xw.T @ y)
-    if family != "binomial":
-        raise DataError(f"family {family!r}: replicate refits support gaussian and binomial")
+    if family not in ("binomial", "poisson"):
+        raise DataError(f"family {family!r}: replicate refits support gaussian, binomial and poisson")
     beta = np.zeros(x.shape[1]) if start is None else start.copy()
     for _ in range(100):
-        mu = special.expit(x @ beta)
-        step = np.linalg.solve((xw * (mu * (1 - mu))[:, None]).T @ x, xw.T @ (y - mu))
+        if family == "binomial":
+            mu = special.expit(x @ beta)
+            variance = mu * (1 - mu)
+        else:  # log link: the score is the same for quasi-Poisson
+            mu = np.exp(x @ beta)
+            variance = mu
+        step = np.linalg.solve((xw * variance[:, None]).T @ x, xw.T @ (y - mu))
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break

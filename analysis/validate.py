@@ -29,6 +29,8 @@ def _schema(ranges: dict[str, list[float]]) -> pa.DataFrameSchema:
             "kcal": pa.Column(float, in_range("kcal"), nullable=True),
             "vitd_serum_nmol": pa.Column(float, in_range("vitd_serum_nmol"), nullable=True),
             "femneck_bmd": pa.Column(float, in_range("femneck_bmd"), nullable=True),
+            "crp_mg_l": pa.Column(float, in_range("crp_mg_l"), nullable=True),
+            "aac24_score": pa.Column(float, in_range("aac24_score"), nullable=True),
             "mg_food_mg": pa.Column(float, nonneg, nullable=True),
             "mg_supp_mg": pa.Column(float, nonneg, nullable=True),
             "vitd_supp_ug": pa.Column(float, nonneg, nullable=True),

@@ -116,3 +116,16 @@ def test_usual_intake_is_not_testable_without_dietary_recalls(cdc_project):
     assert "DR1TOT_J.XPT" in table["note"].iloc[0] and "DR2TOT_J.XPT" in table["note"].iloc[0]
     usual = pd.read_csv(cdc_project / "reports/tables/interaction_usual.csv")
     assert usual["term"].tolist() == ["not testable"] and "DR1TOT" in usual["note"].iloc[0]
+
+
+def test_c9_is_not_testable_and_c10_runs_on_genuine_crp(cdc_project):
+    claims = pd.read_csv(cdc_project / "reports/claims.csv").set_index("claim_id")
+    assert claims.loc["C9", "verdict"] == "not testable with the files at hand"
+    assert "2013-2014/DXXAAC_H.XPT" in claims.loc["C9", "reason"]
+    assert "supplemental magnesium only" in claims.loc["C10", "test"]
+    table = pd.read_csv(cdc_project / "reports/tables/inflammation.csv")
+    vitd = table[(table["model"] == "crp_log_by_vitd_per25") & (table["term"] == "vitd_serum_per25")].iloc[0]
+    # genuine 2017-2018 hs-CRP: one cycle, its MEC weight; the claim row shows this estimate
+    assert vitd["weight"] == "wt_mec_crp_cycles" and vitd["n"] > 3000
+    assert claims.loc["C10", "estimate"] == pytest.approx(vitd["estimate"])
+    assert claims.loc["C10", "verdict"] in ("supported", "contradicted", "inconclusive")

@@ -87,7 +87,8 @@ def raw_row(**overrides) -> dict:
                DR1TCALC=800.0, DS1DSCNT=1.0, DS1TMAGN=100.0, DS1TVD=25.0, DS1TCALC=200.0,
                DR2TMAGN=230.0, DS2DSCNT=0.0, DS2TMAGN=np.nan, DSDCOUNT=1.0, DSQTVD=20.0, DSQTMAGN=np.nan,
                DXXNKBMD=0.55, OSQ060=1.0, DR1DAY=7.0, DR2DAY=3.0, DR2TKCAL=1800.0, DR2TCALC=700.0, DR2TVD=3.0,
-               DS2TVD=np.nan, DS2TCALC=np.nan, DSQTCALC=300.0)
+               DS2TVD=np.nan, DS2TCALC=np.nan, DSQTCALC=300.0, DXXAAC24=3.0, DXXAAC8=1.0, DXXAACTV=0.0,
+               LBXCRP=np.nan, LBXHSCRP=1.2, LBDHRPLC=0.0)
     row.update(overrides)
     return row
 
@@ -120,3 +121,30 @@ def test_derive_one_participant_by_hand():
     second = out.iloc[1]  # unreliable recall: food intake missing, and supplements unknown
     assert np.isnan(second["mg_food_mg"]) and np.isnan(second["mg_supp_mg"]) and pd.isna(second["mg_adequate"])
     assert np.isnan(second["mg_total_2day_mg"])
+
+
+def test_crp_is_mg_per_l_whichever_assay_the_cycle_used():
+    raw = pd.DataFrame([raw_row(SEQN=1.0, cycle="2007-2008", LBXCRP=0.30, LBXHSCRP=np.nan, LBDHRPLC=np.nan),
+                        raw_row(SEQN=2.0, cycle="2015-2016", LBXCRP=np.nan, LBXHSCRP=3.0, LBDHRPLC=0.0),
+                        raw_row(SEQN=3.0, cycle="2017-2018", LBXCRP=np.nan, LBXHSCRP=0.11, LBDHRPLC=1.0),
+                        raw_row(SEQN=4.0, cycle="2011-2012", LBXCRP=np.nan, LBXHSCRP=np.nan, LBDHRPLC=np.nan)])
+    for name in ("DXXAAC24", "DXXAAC8", "DXXAACTV"):
+        raw[name] = np.nan
+    out = derive.derive(raw, PARAMS["clean"])
+    assert out["crp_mg_l"].iloc[0] == pytest.approx(out["crp_mg_l"].iloc[1]) == pytest.approx(3.0)
+    # below the detection limit: kept as published, flagged, not dropped
+    assert out["crp_mg_l"].iloc[2] == 0.11 and bool(out["crp_below_detection"].iloc[2])
+    assert not bool(out["crp_below_detection"].iloc[1]) and pd.isna(out["crp_below_detection"].iloc[0])
+    assert np.isnan(out["crp_mg_l"].iloc[3])  # no CRP in 2011-2012
+
+
+def test_unit_conversions_come_from_the_catalog():
+    assert derive.in_unit(pd.Series([0.3]), "mg/dL", "mg/L").iloc[0] == pytest.approx(3.0)
+    with pytest.raises(Exception, match="no conversion from ug/dL to mg/L"):
+        derive.in_unit(pd.Series([1.0]), "ug/dL", "mg/L")
+
+
+def test_aac_score_counts_only_from_a_valid_scan():
+    score = derive.valid_aac_score(pd.Series([3.0, 9.0, 0.0, np.nan]), pd.Series([0.0, 1.0, 0.0, np.nan]))
+    assert score.iloc[0] == 3.0 and score.iloc[2] == 0.0
+    assert score.iloc[[1, 3]].isna().all()

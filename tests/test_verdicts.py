@@ -50,8 +50,32 @@ def test_unknown_rule_is_a_config_error():
 def test_every_claim_has_a_rule_and_a_description():
     params = load_params(REPO / "params.yaml")
     registry = claims.registry()
-    assert sorted(registry) == [f"C{i}" for i in range(1, 9)]
+    assert list(registry) == [f"C{i}" for i in range(1, 11)]
     for cid in registry:
         rule = params["verdicts"][cid]
         assert claims.describe(rule)
         assert rule["test"]
+
+
+C9_RULE = load_params(REPO / "params.yaml")["verdicts"]["C9"]
+C10_RULE = load_params(REPO / "params.yaml")["verdicts"]["C10"]
+
+
+@pytest.mark.parametrize("rule,evidence,expected", [
+    # C9: dose OR among Mg-inadequate above 1, and the ratio adequate/inadequate below 1
+    (C9_RULE, [e(1.1, 1.6), e(0.4, 0.9)], claims.SUPPORTED),
+    (C9_RULE, [e(1.1, 1.6), e(0.6, 1.3)], claims.INCONCLUSIVE),   # positive, but not clearly less where adequate
+    (C9_RULE, [e(0.8, 1.04), e(0.4, 0.9)], claims.CONTRADICTED),   # clearly no harmful dose association
+    (C9_RULE, [e(1.1, 1.6), e(1.05, 1.5)], claims.CONTRADICTED),   # larger where magnesium is adequate
+    (C10_RULE, [e(0.85, 0.95), e(0.8, 0.97)], claims.SUPPORTED),
+    (C10_RULE, [e(0.85, 0.95), e(0.9, 1.1)], claims.INCONCLUSIVE),
+    (C10_RULE, [e(0.85, 0.95), e(0.96, 1.2)], claims.CONTRADICTED),  # magnesium half excludes a 5% reduction
+])
+def test_all_of_rules_need_every_part(rule, evidence, expected):
+    assert decide(rule, evidence) == expected
+
+
+def test_all_of_needs_an_estimate_per_part():
+    with pytest.raises(ConfigError, match="2 parts but 1 estimate"):
+        decide(C9_RULE, [e(1.1, 1.6)])
+    assert "supported only if every part is" in claims.describe(C9_RULE)

@@ -9,7 +9,7 @@ the measurement-error model fitted on that replicate (data_clean/usual_model.jso
 columns, the outcome model is refitted with the replicate's weights, and every reported
 quantity (coefficients, within-group effects, doses, odds ratios) is recomputed from it. SEs
 come from the replicates' spread (JKn or Fay-BRR, as params usual_intake.replicates), CIs
-are t-based on the design degrees of freedom.
+are t-based on the degrees of freedom R's svyglm uses (the domain's design df + 1 - #coefficients).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import parallel
-from analysis.analyses.common import OR_SCALE, OUTPUT_COLUMNS, Context
+from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
 from analysis.survey import FittedModel, ModelSpec, Replicates, replicate_factors, weighted_glm_coef
 from analysis.usual import calibration
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Quantity:
-    """A reported function of a model's coefficients (e.g. the supplement effect in a group)."""
+    """A reported function of a model's coefficients (e.g. the supplement effect in a group);
+    scale "log": reported exponentiated, as the model's ratio."""
 
     label: str
     value: Callable[[FittedModel, np.ndarray], float]
@@ -56,7 +57,7 @@ class CalibratedModel:
     domain: str
     weight: str
     quantities: list[Quantity] = field(default_factory=list)
-    odds_ratios: bool = False
+    ratio_scale: str | None = None  # e.g. OR_SCALE: coefficients reported exponentiated
     note: str = ""
 
 
@@ -167,19 +168,21 @@ def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
     m: CalibratedModel = f["model"]
     fitted: FittedModel = f["fitted"]
     labels = list(fitted.names) + [q.label for q in m.quantities]
-    scales = ["log-odds" if m.odds_ratios else "identity"] * len(fitted.names) + [q.scale for q in m.quantities]
+    scales = ["log" if m.ratio_scale else "identity"] * len(fitted.names) + [q.scale for q in m.quantities]
     estimate = f["full"]
     se = replicates.standard_error(estimate, np.array(f["replicates"]))
-    t_crit = stats.t.ppf(0.975, replicates.df)
+    # degrees of freedom as R's svyglm, on replicate designs too: the domain's design df + 1 - #coefficients
+    df = fitted.df
+    t_crit = stats.t.ppf(0.975, df)
     statistic = estimate / se
     rows = []
     for label, est, s, stat, scale in zip(labels, estimate, se, statistic, scales):
         low, high = est - t_crit * s, est + t_crit * s
-        shown = (np.exp(est), np.exp(low), np.exp(high)) if scale == "log-odds" else (est, low, high)
+        shown = (np.exp(est), np.exp(low), np.exp(high)) if scale == "log" else (est, low, high)
         rows.append({"model": m.name, "term": label, "estimate": shown[0], "std_error": s, "ci_low": shown[1],
-                     "ci_high": shown[2], "statistic": stat, "p_value": float(2 * stats.t.sf(abs(stat), replicates.df)),
-                     "df": replicates.df, "n": fitted.n, "n_weighted": fitted.n_weighted,
-                     "scale": OR_SCALE if scale == "log-odds" else scale, "domain": m.domain, "weight": m.weight,
+                     "ci_high": shown[2], "statistic": stat, "p_value": float(2 * stats.t.sf(abs(stat), df)),
+                     "df": df, "n": fitted.n, "n_weighted": fitted.n_weighted,
+                     "scale": m.ratio_scale if scale == "log" else scale, "domain": m.domain, "weight": m.weight,
                      "covariates": ctx.covariate_text(m.spec, list(m.exposures)), "note": m.note,
                      "variance": replicates.method})
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS + ["variance"])

@@ -13,6 +13,10 @@ from analysis.survey import FittedModel, ModelSpec, SurveyData
 OUTPUT_COLUMNS = ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",
                   "df", "n", "n_weighted", "scale", "domain", "weight", "covariates", "note"]
 OR_SCALE = "odds ratio (std_error on the log-odds scale)"
+RR_SCALE = "rate ratio (std_error on the log scale)"
+GMR_SCALE = "geometric-mean ratio (std_error on the log scale)"
+# Scales on which estimates are reported exponentiated (the model works on the log scale).
+RATIO_SCALES = (OR_SCALE, RR_SCALE, GMR_SCALE)
 
 
 @dataclass
@@ -48,13 +52,25 @@ class Context:
         return name
 
     def spec(self, outcome: str, exposures: list[str], family: str = "gaussian",
-             drop: tuple[str, ...] = (), references: dict[str, str] | None = None, usual: bool = False) -> ModelSpec:
+             drop: tuple[str, ...] = (), references: dict[str, str] | None = None, usual: bool = False,
+             covariates: list[str] | None = None) -> ModelSpec:
         """Outcome on the exposures plus the standard covariates (less `drop`); `usual`: the
-        covariates of models on usual intake (usual energy and calcium)."""
+        covariates of models on usual intake (usual energy and calcium); `covariates`: another set."""
         parts = {p for e in exposures for p in e.split(":")}
-        covariates = tuple(c for c in (self.usual_covariates if usual else self.covariates)
-                           if c not in drop and c not in parts)
+        base = covariates if covariates is not None else (self.usual_covariates if usual else self.covariates)
+        covariates = tuple(c for c in base if c not in drop and c not in parts)
         return ModelSpec(outcome, tuple(exposures) + covariates, {**self.references, **(references or {})}, family)
+
+    def covariates_for(self, domain: str, covariates: list[str]) -> list[str]:
+        """`covariates` less cycle when the domain holds a single cycle (nothing to adjust for)."""
+        return [c for c in covariates if c != "cycle" or self.frame.loc[self.frame[domain], "cycle"].nunique() > 1]
+
+    def cycle_weight(self, base: str, cycles: list[str], name: str) -> str:
+        """`base` (pooled over every cycle at hand) re-pooled over `cycles` only, for an
+        analysis of those cycles: x (cycles at hand / len(cycles)) inside them, 0 elsewhere."""
+        factor = self.frame["cycle"].nunique() / len(cycles)
+        self.frame[name] = np.where(self.frame["cycle"].isin(cycles), self.frame[base] * factor, 0.0)
+        return name
 
     def fit(self, spec: ModelSpec, weight: str, domain: str) -> FittedModel:
         return self.survey.glm(spec, weight, domain)
@@ -67,7 +83,7 @@ class Context:
 def tidy(table: pd.DataFrame, model: str, domain: str, weight: str, covariates: str = "",
          scale: str = "identity", note: str = "") -> pd.DataFrame:
     out = table.copy()
-    if scale == OR_SCALE:
+    if scale in RATIO_SCALES:
         for column in ("estimate", "ci_low", "ci_high"):
             out[column] = np.exp(out[column])
     out["model"] = model

@@ -61,4 +61,11 @@ def add(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     out["mg_2day_adequate"] = flag(out["mg_total_2day_mg"] >= out["mg_ear_mg"], out["mg_total_2day_mg"].notna())
     out["in_two_day"] = out["in_main"] & out["mg_total_2day_mg"].notna() & (out["wt_day2"] > 0)
     out["all_weight_1"] = 1.0
+    aac = out["aac24_score"]
+    out["aac_severe"] = flag(aac > p["aac_severe_above"], aac.notna())
+    out["aac_any"] = flag(aac > 0, aac.notna())
+    crp = out["crp_mg_l"]
+    out["crp_log"] = np.log(crp.where(crp > 0))
+    out["crp_elevated"] = flag(crp > p["crp_elevated_above_mg_l"], crp.notna())
+    out["vitd_serum_per25"] = vitd / p["crp_vitd_unit_nmol"]
     return out

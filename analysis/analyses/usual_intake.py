@@ -14,14 +14,11 @@ bone.py, ratio.py, deficiency.py) stay as sensitivity analyses beside them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from analysis.analyses import calibrated
 from analysis.analyses.calibrated import CalibratedModel, Quantity, coefficient, combination
-from analysis.analyses.common import Context, Result, evidence_of
+from analysis.analyses.common import OR_SCALE, Context, Result, evidence_of
 from analysis.analyses.dose import reference_row
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.survey import FittedModel
@@ -66,7 +63,7 @@ def models(ctx: Context) -> list[CalibratedModel]:
     def add(name, table, outcome, exposures, domain="in_main", family="gaussian", quantities=(), drop=(), **kw):
         spec = ctx.spec(outcome, exposures, family, drop=drop, usual=True)
         out.append(CalibratedModel(name, table, spec, tuple(exposures), domain, WEIGHT, list(quantities),
-                                   odds_ratios=family == "binomial", note=NOTE, **kw))
+                                   ratio_scale=OR_SCALE if family == "binomial" else None, note=NOTE, **kw))
 
     add("use_x_mg_adequacy_usual", "interaction_usual", OUTCOME,
         ["vitd_supp_user", MODIFIER, f"vitd_supp_user:{MODIFIER}"], quantities=effect_rows("vitd_supp_user"))
@@ -86,16 +83,16 @@ def models(ctx: Context) -> list[CalibratedModel]:
     ratio = ["high_ca_mg_ratio_usual", MODIFIER, "high_ca_mg_ratio_mg_adequate_usual"]
     add("vitd_below_50_by_high_ca_mg_usual_x_mg_adequacy_usual", "usual_or", "vitd_below_50", ratio, family="binomial",
         drop=("ca_total_usual_mg",),
-        quantities=[Quantity(f"OR high Ca:Mg | {MODIFIER} = 0", coefficient("high_ca_mg_ratio_usual"), "log-odds"),
+        quantities=[Quantity(f"OR high Ca:Mg | {MODIFIER} = 0", coefficient("high_ca_mg_ratio_usual"), "log"),
                     Quantity(f"OR high Ca:Mg | {MODIFIER} = 1",
                              combination({"high_ca_mg_ratio_usual": 1, "high_ca_mg_ratio_mg_adequate_usual": 1}),
-                             "log-odds")])
+                             "log")])
     if ctx.frame["in_bone"].sum() >= a["min_domain_n"]:
         add("osteoporosis_dxa_by_intake_adequacy_usual", "usual_or", "osteoporosis_dxa",
             ["mg_vitd_both_adequate_usual", "mg_vitd_one_adequate_usual"], domain="in_bone", family="binomial",
             drop=("sex", "season"),
-            quantities=[Quantity("OR both adequate vs neither", coefficient("mg_vitd_both_adequate_usual"), "log-odds"),
-                        Quantity("OR one adequate vs neither", coefficient("mg_vitd_one_adequate_usual"), "log-odds")])
+            quantities=[Quantity("OR both adequate vs neither", coefficient("mg_vitd_both_adequate_usual"), "log"),
+                        Quantity("OR one adequate vs neither", coefficient("mg_vitd_one_adequate_usual"), "log")])
     return out
 
 
@@ -103,9 +100,10 @@ def pick(table: pd.DataFrame, model: str, term: str) -> pd.DataFrame:
     return table[(table["model"] == model) & (table["term"] == term)]
 
 
-def run(ctx: Context, usual_model: Path) -> dict[str, Result]:
-    """Results for C1-C5 on usual intake (keys "C1".."C5"), the tables in C1's result."""
-    tables = calibrated.run(ctx, models(ctx), usual_model)
+def results(ctx: Context, tables: dict[str, pd.DataFrame]) -> dict[str, Result]:
+    """Results for C1-C5 on usual intake (keys "C1".."C5") from the calibrated tables; the
+    tables go with C1's result."""
+    tables = {name: tables[name] for name in TABLES}
     inter, odds = tables["interaction_usual"], tables["usual_or"]
     threshold = ctx.params["verdicts"]["C3"]["threshold_nmol"]
     use = "use_x_mg_adequacy_usual"

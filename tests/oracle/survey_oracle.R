@@ -7,7 +7,7 @@
 #   task     mean | prop | glm
 #   weight   weight column;  domain  0/1 column (optional: whole population)
 #   y        outcome;  by  grouping column (mean/prop, optional)
-#   family   gaussian | binomial (glm)
+#   family   gaussian | binomial | poisson (glm; quasibinomial / quasipoisson in R)
 #   terms    model terms separated by ";" (a product is "a:b")
 #   factor   "column=reference level" (repeatable): categorical columns
 #   wald     "label|term label[;term label...]" (repeatable): regTermTest, method "Wald"
@@ -107,7 +107,7 @@ if (task %in% c("mean", "prop")) {
 } else if (task == "glm") {
   terms <- strsplit(get1("terms"), ";", fixed = TRUE)[[1]]
   fml <- as.formula(paste(y, "~", paste(terms, collapse = " + ")))
-  fam <- if (get1("family", "gaussian") == "binomial") quasibinomial() else gaussian()
+  fam <- switch(get1("family", "gaussian"), binomial = quasibinomial(), poisson = quasipoisson(), gaussian())
   # tight convergence, so that both IRLS implementations stop at the same point
   m <- svyglm(fml, design = des, family = fam, control = glm.control(epsilon = 1e-12, maxit = 100))
   s <- summary(m)$coefficients
