@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import atomic, claims
-from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, features, inflammation,
-                               interaction, prevalence, ratio, sensitivity, status, supplements, usual_intake)
+from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, evalues, features,
+                               imputation, inflammation, interaction, prevalence, quantiles, ratio, sensitivity,
+                               status, supplements, usual_intake)
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.raw import RawInventory
@@ -32,10 +33,11 @@ TABLES = {
     "supplement_models": "supplements", "vitd_status": "status", "vitd_validation": "status",
     "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
     "calcification": "C9", "aac_by_dose": "C9", "inflammation": "C10", "crp_by_vitd": "C10",
+    "e_values": "status", "multiple_imputation": "C1", "vitd_percentiles": "C1b",
 }
 OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID")}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
-                 "verdict", "reason", "source_note", "data_provenance"]
+                 "verdict", "reason", "e_values", "source_note", "data_provenance"]
 
 
 @dataclass
@@ -89,6 +91,11 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths) -> dict[
         models += inflammation.calibrated_models(ctx) if "C10" in testable else []
         calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json")
         results.update(usual_intake.results(ctx, calibrated_tables))
+        log.info("analyze: C1b (25(OH)D percentiles by usual magnesium adequacy)")
+        results["C1b"] = quantiles.run(ctx, paths.data_clean / "usual_model.json")
+        log.info("analyze: multiple imputation of missing covariates")
+        results["imputation"] = common.Result(tables={"multiple_imputation": imputation.run(
+            ctx, paths.data_clean / "usual_model.json")})
     else:
         calibrated_tables = {}
     if "C9" in testable:
@@ -246,6 +253,8 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
             tables[name] = common.not_testable_table(name, reason)
     data_provenance = provenance(inventory)
     claim_table = claim_rows(registry, results, gaps, availability, params, data_provenance)
+    tables["e_values"] = evalues.table(ctx, results, list(registry))
+    claim_table["e_values"] = claim_table["claim_id"].map(evalues.summary(tables["e_values"]))
 
     for name in TABLES:
         atomic.write_csv(paths.tables / f"{name}.csv", tables[name])

@@ -39,7 +39,8 @@ MANIFEST_COLUMNS = [
 VERIFIED = "verified"  # sha256 matched the mirror manifest or the lock file
 RECORDED = "recorded"  # no reference hash known: header, length and rows checked, hash recorded
 ABSENT_IN_CYCLE = "absent in cycle"  # CDC never published this component for this cycle
-ABSENT_AT_SOURCE = "absent at source"  # published, but the mirror lacks it or CDC answered 404
+ABSENT_AT_SOURCE = "absent at source"  # CDC answered 404
+ABSENT_FROM_MIRROR = "absent from this mirror"  # CDC publishes it; the mirror in use does not hold it
 
 CHUNK = 1 << 16
 
@@ -68,6 +69,8 @@ class Retrieved:
 
 class MirrorSource:
     """A directory laid out as <mirror>/<cycle>/<FILE>.XPT with MANIFEST.tsv."""
+
+    absent_status = ABSENT_FROM_MIRROR
 
     def __init__(self, root: Path):
         self.root = root
@@ -109,6 +112,8 @@ class MirrorSource:
 
 class CdcSource:
     """CDC's web server: tries each URL template in turn (current layout first)."""
+
+    absent_status = ABSENT_AT_SOURCE
 
     def __init__(
         self,
@@ -305,7 +310,7 @@ def fetch_all(
                 except NotFoundAtSource as exc:
                     log.warning("%s", exc)
                     (data_raw / item.relpath).unlink(missing_ok=True)
-                    rows.append(_absent_row(item, ABSENT_AT_SOURCE, str(exc)))
+                    rows.append(_absent_row(item, source.absent_status, str(exc)))
             done.add(key)
     finally:
         # Keep what is known about files not reached (after an error), so a rerun resumes.

@@ -293,6 +293,27 @@ def crp_by_vitd(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def vitd_percentiles(table: pd.DataFrame) -> plt.Figure:
+    """25(OH)D percentiles, usual magnesium adequate minus inadequate, by percentile, for all
+    adults and by vitamin D supplement use (reports/tables/vitd_percentiles.csv)."""
+    _style()
+    rows = table[table["term"] == "difference"]
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    offsets = {"all": 0.0, "vitd_supp_user=False": -1.2, "vitd_supp_user=True": 1.2}
+    labels = {"all": "all adults", "vitd_supp_user=False": "no vitamin D supplement", "vitd_supp_user=True": "vitamin D supplement users"}
+    for group, g in rows.groupby("group", sort=False):
+        x = g["percentile"] + offsets.get(group, 0)
+        ax.errorbar(x, g["estimate"], yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]], fmt="o-",
+                    capsize=3, label=labels.get(group, group))
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(sorted(rows["percentile"].unique()))
+    ax.set_xlabel("Percentile of serum 25(OH)D")
+    ax.set_ylabel("Adequate minus inadequate usual Mg (nmol/L), 95% CI")
+    ax.set_title("25(OH)D percentiles by usual magnesium adequacy (C1b)")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def placeholder(title: str, reason: str) -> plt.Figure:
     """Stands in for a figure whose data the files at hand cannot provide, and says why."""
     fig, ax = plt.subplots(figsize=(8, 2))

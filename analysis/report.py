@@ -29,6 +29,7 @@ FIGURES = {
     "forest_supplement_effect": "Supplement-25(OH)D difference by magnesium group: usual intake (primary) and "
                                 "day-1 sensitivity analyses",
     "mg_usual_distribution": "Magnesium intake against the EAR: one day, two-day mean and usual intake",
+    "vitd_percentiles": "25(OH)D percentiles by usual magnesium adequacy: the cited trial's question (C1b)",
     "calcification_by_dose": "Severe aortic calcification by vitamin D dose band within magnesium groups (C9)",
     "crp_by_vitd": "C-reactive protein against serum 25(OH)D (C10)",
     "prevalence_by_mg_quartile": "Low 25(OH)D by magnesium intake quartile",
@@ -63,7 +64,7 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
     t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
                                                     "mg_intake_distribution", "bone_or", "flow", "vitd_status",
                                                     "supplement_models", "usual_intake", "interaction_usual",
-                                                    "aac_by_dose", "crp_by_vitd"]}
+                                                    "aac_by_dose", "crp_by_vitd", "vitd_percentiles"]}
     ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
@@ -71,6 +72,7 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
             t["sensitivity"], t["interaction_usual"] if is_testable(t["interaction_usual"]) else None)),
         "mg_usual_distribution": (["usual_intake"], lambda: figures.usual_distribution(
             t["usual_intake"], (min(ears), max(ears)))),
+        "vitd_percentiles": (["vitd_percentiles"], lambda: figures.vitd_percentiles(t["vitd_percentiles"])),
         "calcification_by_dose": (["aac_by_dose"], lambda: figures.calcification(t["aac_by_dose"])),
         "crp_by_vitd": (["crp_by_vitd"], lambda: figures.crp_by_vitd(t["crp_by_vitd"])),
         "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
@@ -155,6 +157,8 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         ("Day-1 sensitivity: osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
         ("Day-1 sensitivity: calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
         ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
+        ("25(OH)D percentiles by usual magnesium adequacy (C1b, bootstrap CIs)", "vitd_percentiles",
+         lambda t: t["term"].isin(["difference", "low_minus_high"])),
         ("Aortic calcification, adults 40+, 2013-2014 (C9): per 10 µg/day supplemental vitamin D by magnesium "
          "adequacy (design df small: one cycle)", "calcification",
          lambda t: t["term"].str.contains("per 10|ratio adequate", regex=True)),
@@ -194,6 +198,12 @@ def risk_section(paths: Paths) -> dict[str, str]:
         "scenarios": table_html(scenarios, [c for c in ["outcome", "term", "estimate", "ci_low", "ci_high", "n", "note"]
                                             if c in scenarios], digits=4),
     }
+
+
+def strobe() -> list[dict]:
+    """The STROBE checklist (analysis/strobe.yaml), each item with its links."""
+    items = yaml.safe_load(resources.files("analysis").joinpath("strobe.yaml").read_text(encoding="utf-8"))
+    return [{**item, "where": list(item.get("where") or []), "note": item.get("note", "")} for item in items]
 
 
 def banner(manifest: pd.DataFrame) -> dict:
@@ -236,6 +246,15 @@ def run(params: dict, paths: Paths) -> None:
         versions=versions(),
         params_yaml=yaml.safe_dump(params, sort_keys=False, allow_unicode=True),
         commit=git_commit(paths.root),
+        strobe=strobe(),
+        imputation_html=(table_html(read_table(paths, "multiple_imputation"),
+                                    ["model", "term", "analysis", "estimate", "ci_low", "ci_high", "df",
+                                     "missing_information", "n"], digits=3)
+                         if is_testable(read_table(paths, "multiple_imputation")) else
+                         f"<p class='gap'>{html.escape(str(read_table(paths, 'multiple_imputation')['note'].iloc[0]))}</p>"),
+        evalues_html=table_html(read_table(paths, "e_values").dropna(subset=["e_value"]),
+                                ["claim_id", "association", "estimate", "ci_low", "ci_high", "conversion", "e_value",
+                                 "e_value_ci", "sentence"]),
     )
     atomic.write_text(paths.reports / "index.html", page)
     log.info("report: %s (%d figures)", paths.reports / "index.html", len(FIGURES) + len(RISK_FIGURES))

@@ -240,7 +240,11 @@ def run(params: dict, paths: Paths) -> None:
 
 
 def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
-    """One person's predicted risk (logistic reference model) with a 95% CI."""
+    """One person's predicted risk (logistic reference model) with a 95% CI. Values outside
+    the range the model was fitted on are refused: the model cannot speak for them."""
+    if not paths.analytic.exists():
+        raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`, or "
+                        "`python -m analysis fetch` and `python -m analysis clean`)")
     frame = prepare(pd.read_parquet(paths.analytic), params)
     s = setup(frame, params)
     person = dict(params["analyze"]["reference_adult"])
@@ -262,6 +266,12 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
             person[key] = float(value)
         except ValueError as exc:
             raise DataError(f"--profile {key}={value}: expected a number") from exc
+        if key in frame:
+            observed = frame.loc[frame[s.domain], key].dropna()
+            low, high = float(observed.min()), float(observed.max())
+            if not low <= person[key] <= high:
+                raise DataError(f"--profile {key}={value}: outside the range the model was fitted on "
+                                f"({low:g} to {high:g}); the model cannot predict there")
     row = pd.DataFrame([person])
     per_100 = params["analyze"]["mg_unit_mg"]  # the same units as features.add and prepare()
     row["mg_total_100"] = row["mg_total_mg"] / per_100

@@ -390,7 +390,7 @@ class Replicates:
     factors: np.ndarray  # (rows, replicates)
     coefficients: np.ndarray  # (replicates,)
     df: float
-    method: str  # "jackknife" or "brr"
+    method: str  # "jackknife", "brr" or "bootstrap"
 
     def standard_error(self, full: np.ndarray, replicates: np.ndarray) -> np.ndarray:
         """sqrt(sum_r c_r (theta_r - theta)^2): centred on the full-sample estimate, as R's
@@ -404,9 +404,10 @@ class Replicates:
 
 
 def replicate_factors(frame: pd.DataFrame, method: str = "jackknife", fay_coef: float = 0.3,
-                      strata: str = STRATUM, psu: str = PSU) -> Replicates:
+                      strata: str = STRATUM, psu: str = PSU, n_reps: int = 100, seed: int = 0) -> Replicates:
     """Replicate factors for every row of `frame`, built by svy from the design's strata and
-    PSUs: delete-one-PSU jackknife (JKn) or Fay's balanced repeated replication."""
+    PSUs: delete-one-PSU jackknife (JKn), Fay's balanced repeated replication, or the Rao-Wu
+    bootstrap (`n_reps`, `seed`; consistent for quantiles, where the jackknife is not)."""
     data = pl.from_pandas(pd.DataFrame({strata: frame[strata].to_numpy(), psu: frame[psu].to_numpy(),
                                         "_one": np.ones(len(frame))}))
     sample = svy.Sample(data, svy.Design(stratum=strata, psu=psu, wgt="_one"))
@@ -415,8 +416,10 @@ def replicate_factors(frame: pd.DataFrame, method: str = "jackknife", fay_coef: 
             built = sample.weighting.create_jk_wgts(rep_prefix="_rep")
         elif method == "brr":
             built = sample.weighting.create_brr_wgts(fay_coef=fay_coef, rep_prefix="_rep")
+        elif method == "bootstrap":
+            built = sample.weighting.create_bs_wgts(n_reps=n_reps, rstate=seed, rep_prefix="_rep")
         else:
-            raise DataError(f"replicate method {method!r}: use 'jackknife' or 'brr'")
+            raise DataError(f"replicate method {method!r}: use 'jackknife', 'brr' or 'bootstrap'")
     except svy.errors.SvyError as exc:
         raise DataError(f"replicate weights ({method}) cannot be built for this design: {exc}") from exc
     info = built.design.rep_wgts

@@ -100,3 +100,20 @@ def test_claims_c9_and_c10_have_rows_with_the_articles_words(analyzed_project):
     vitd = inflammation[(inflammation["model"] == "crp_log_by_vitd_per25") & (inflammation["term"] == "vitd_serum_per25")]
     assert claims.loc["C10", "estimate"] == pytest.approx(vitd["estimate"].iloc[0])
     assert claims.loc["C9", "verdict"] in ("supported", "contradicted", "inconclusive")
+
+
+def test_c1b_percentiles_equal_r_svyquantile(analyzed_project, frame, tmp_path):
+    """Each group's percentiles: R's svyquantile (qrule "math") on the same domain, with the
+    weight times P(usual magnesium adequate), or times 1 - P."""
+    table = pd.read_csv(analyzed_project / "reports/tables/vitd_percentiles.csv")
+    probs = sorted(table["percentile"].unique())
+    data = frame.copy()
+    data["w_adequate"] = data["wt_day1"] * data["mg_adequate_usual"].fillna(0)
+    data["w_inadequate"] = data["wt_day1"] * (1 - data["mg_adequate_usual"].fillna(0))
+    data["users"] = data["in_main"] & data["vitd_supp_user"].fillna(False).astype(bool)
+    for term, weight in [("adequate", "w_adequate"), ("inadequate", "w_inadequate")]:
+        for group, domain in [("all", "in_main"), ("vitd_supp_user=True", "users")]:
+            r = run_oracle(tmp_path, data, DESIGN + [weight, domain, "vitd_serum_nmol"], task="quantile", weight=weight,
+                           domain=domain, y="vitd_serum_nmol", probs=";".join(str(p / 100) for p in probs))
+            ours = table[(table["term"] == term) & (table["group"] == group)].sort_values("percentile")
+            np.testing.assert_allclose(ours["estimate"].to_numpy(), r["estimate"].to_numpy(), rtol=1e-6)

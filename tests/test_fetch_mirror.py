@@ -76,7 +76,7 @@ def test_file_missing_from_mirror_is_recorded_not_fatal(project, tmp_path):
     mirror = small_mirror(tmp_path / "mirror")
     manifest = fetch.run(only_bmx(project), project, mirror).set_index("file")
     assert manifest.loc["BMX_J.XPT", "status"] == fetch.VERIFIED
-    assert manifest.loc["DXXFEM_J.XPT", "status"] == fetch.ABSENT_AT_SOURCE
+    assert manifest.loc["DXXFEM_J.XPT", "status"] == fetch.ABSENT_FROM_MIRROR  # not "at source": CDC has it
 
 
 def test_mirror_without_manifest_is_a_clear_error(project, tmp_path):

@@ -123,3 +123,17 @@ def test_reruns_are_byte_identical(reported):
     before = digest(reported)
     _run_stages(reported, SYNTHETIC_MIRROR, ["clean", "usual", "analyze", "risk", "report"])
     assert digest(reported) == before
+
+
+def test_strobe_checklist_links_to_sections_that_exist(reported):
+    import re
+
+    page = (reported / "reports/index.html").read_text(encoding="utf-8")
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    rows = re.findall(r'<tr data-strobe="([^"]+)">(.*?)</tr>', page, flags=re.S)
+    assert [item for item, _ in rows][:3] == ["1", "2", "3"] and rows[-1][0] == "22"
+    for item, cells in rows:
+        links = re.findall(r'href="#([^"]+)"', cells)
+        assert links or "Not applicable" in cells, f"STROBE item {item}: neither a section nor a reason"
+        assert set(links) <= ids, f"STROBE item {item} links to missing sections {set(links) - ids}"
+    assert "E-value" in page and 'id="missing-data"' in page

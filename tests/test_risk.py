@@ -118,3 +118,16 @@ def test_risk_stage_on_the_mirror(analyzed_project):
         risk.profile(params, Paths(analyzed_project), ["sex=woman"])
     with pytest.raises(DataError, match="--profile shoe_size: unknown"):
         risk.profile(params, Paths(analyzed_project), ["shoe_size=44"])
+    with pytest.raises(DataError, match=r"--profile age=-5: outside the range the model was fitted on \(20 to 80\)"):
+        risk.profile(params, Paths(analyzed_project), ["age=-5"])
+    with pytest.raises(DataError, match=r"--profile vitd_supp_ug=100000: outside the range"):
+        risk.profile(params, Paths(analyzed_project), ["vitd_supp_ug=100000"])
+
+
+def test_profile_before_the_pipeline_says_what_to_run(tmp_path):
+    from analysis.config import Paths
+    from analysis.errors import DataError
+
+    params = load_params(REPO / "params.yaml")
+    with pytest.raises(DataError, match="analytic.parquet: not found; run the pipeline first"):
+        risk.profile(params, Paths(tmp_path), ["age=65"])

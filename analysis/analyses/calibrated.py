@@ -85,11 +85,16 @@ class UsualModel:
                             f"{list(self.data.names)}; rerun the usual stage")
         self.params = ctx.params
         self.n_replicates = stored["replicates"]["n"]
+        self.bootstrap = stored.get("bootstrap")  # {"n", "seed", "df"} when the usual stage fitted bootstrap replicates
+
+    def parameters(self, replicate: int | None, kind: str = "replicates") -> Parameters:
+        """The full-sample fit (None), or replicate r's: of the jackknife ("replicates") or the bootstrap."""
+        return Parameters.from_dict(self.stored["full"] if replicate is None else self.stored[kind][replicate])
 
     def columns(self, replicate: int | None) -> dict[str, np.ndarray]:
         """The calibration columns on the full sample (None) or a replicate; the slow joint
         probabilities only where an outcome model uses them (main and bone domains)."""
-        fitted = Parameters.from_dict(self.stored["full"] if replicate is None else self.stored["replicates"][replicate])
+        fitted = self.parameters(replicate)
         a = self.params["analyze"]
         bone = self.frame["in_bone"].to_numpy()
         return calibration.columns(Individuals(self.data, fitted), self.frame, a["vitd_ear_ug"], a["high_ca_mg_ratio"],

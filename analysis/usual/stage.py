@@ -267,6 +267,12 @@ def fit_models(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame, p
         reps = fit_replicates(data, factors, full, which)
         model_json[which] = {"nutrients": list(data.nutrients), "terms": list(full.terms),
                              "full": full.to_dict(), "replicates": [r.to_dict() for r in reps]}
+        if which == "calibration" and p["bootstrap_replicates"]:
+            boot = replicate_factors(frame, "bootstrap", n_reps=p["bootstrap_replicates"], seed=p["bootstrap_seed"])
+            fits = parallel.map_ordered(lambda r: fit(data, boot.factors[rows][:, r], near=full),
+                                        range(boot.factors.shape[1]), "usual: calibration model on bootstrap replicates")
+            model_json["bootstrap"] = {"n": int(boot.factors.shape[1]), "seed": p["bootstrap_seed"], "df": boot.df}
+            model_json[which]["bootstrap"] = [r.to_dict() for r in fits]
         tables.append(parameter_table(full, reps, replicates, which))
         if which == "distribution":
             tables.append(distribution_table(data, full, reps, sub, factors, replicates, params))

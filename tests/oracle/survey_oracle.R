@@ -4,10 +4,12 @@
 # spec.csv has two columns, key and value (keys may repeat for wald / lincom):
 #   data     CSV with sdmvstra, sdmvpsu, the weight, the domain flag (0/1) and the variables
 #   out      where to write the results (CSV)
-#   task     mean | prop | glm
+#   task     mean | prop | glm | quantile | total
 #   weight   weight column;  domain  0/1 column (optional: whole population)
 #   y        outcome;  by  grouping column (mean/prop, optional)
 #   family   gaussian | binomial | poisson (glm; quasibinomial / quasipoisson in R)
+#   ci       logit | beta (prop: svyciprop method; beta is Korn-Graubard)
+#   probs    quantile probabilities separated by ";" (quantile; qrule "math", Woodruff CIs)
 #   terms    model terms separated by ";" (a product is "a:b")
 #   factor   "column=reference level" (repeatable): categorical columns
 #   wald     "label|term label[;term label...]" (repeatable): regTermTest, method "Wald"
@@ -82,6 +84,19 @@ if (task == "distribution") {
 }
 y <- get1("y")
 by <- get1("by")
+if (task == "quantile") {
+  probs <- as.numeric(strsplit(get1("probs"), ";", fixed = TRUE)[[1]])
+  q <- svyquantile(as.formula(paste0("~", y)), des, probs, qrule = "math", ci = TRUE)
+  m <- q[[y]]
+  for (i in seq_along(probs)) {
+    add("quantile", paste0(y, "[p=", probs[i], "]"), m[i, 1], SE(q)[i], m[i, 2], m[i, 3], NA, degf(des), NA)
+  }
+}
+if (task == "total") {
+  t <- svytotal(as.formula(paste0("~", y)), des)
+  ci <- confint(t, df = degf(des))
+  add("total", y, coef(t)[1], SE(t)[1], ci[1, 1], ci[1, 2], NA, degf(des), NA)
+}
 if (task %in% c("mean", "prop")) {
   yf <- if (task == "mean") as.formula(paste0("~", y)) else as.formula(paste0("~I(", y, " == 1)"))
   one <- function(design, label) {
@@ -91,7 +106,7 @@ if (task %in% c("mean", "prop")) {
       ci <- confint(m, df = degf(design))
       add("mean", label, est, se, ci[1, 1], ci[1, 2], est / se, degf(design), NA)
     } else {
-      m <- svyciprop(yf, design, method = "logit")
+      m <- svyciprop(yf, design, method = get1("ci", "logit"))
       est <- coef(m)[1]; se <- SE(m)[1]
       ci <- confint(m)
       add("prop", label, est, se, ci[1], ci[2], NA, degf(design), NA)

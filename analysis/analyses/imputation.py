@@ -1,0 +1,206 @@
+"""Missing covariates: multiple imputation by chained equations beside complete cases.
+
+About one adult in ten leaves the main domain only because a covariate (income-to-poverty
+ratio above all, education, smoking, BMI) is missing; complete cases are unbiased only if
+those values are missing completely at random. Here the C1 models (supplement use and dose x
+usual magnesium adequacy) and the odds of low 25(OH)D by usual adequacy are refitted on m
+data sets whose missing covariates are drawn by chained equations (statsmodels MICEData,
+predictive mean matching, so imputed values are always observed ones), and combined by
+Rubin's rules with Barnard-Rubin degrees of freedom, as R's mitools::MIcombine computes them.
+
+The imputation models hold the outcome (25(OH)D), the exposures (supplement use and dose),
+the modifier's inputs (day-1 food and supplement magnesium; the usual-intake columns follow
+from the recalls), every covariate, and the design: the weight (log), the cycle and the
+PSU-level means of the outcome and of the exposure. The outcome and the exposures are never
+imputed (the domain requires them). Each imputed person's usual-intake columns are computed
+with the calibration model fitted on complete cases and their imputed covariates.
+
+Within each data set the variance is Taylor-linearized with the usual-intake columns held
+fixed (the replicate-weight variance of interaction_usual.csv reruns the first step too);
+complete cases are computed the same way here, so the two columns differ by the handling of
+missing covariates alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.imputation.mice import MICEData
+
+from analysis.analyses.common import OR_SCALE, Context
+from analysis.usual import calibration
+from analysis.usual.individual import Individuals
+from analysis.usual.model import Parameters
+from analysis.usual.stage import domains, model_data
+
+log = logging.getLogger(__name__)
+
+EXPOSURES = {"use": ["vitd_supp_user", "mg_adequate_usual", "vitd_supp_user:mg_adequate_usual"],
+             "dose": ["dose10", "mg_adequate_usual", "dose10:mg_adequate_usual"]}
+CODES = {"education": ["lt_hs", "hs_ged", "some_college", "college_grad"], "smoking": ["never", "former", "current"],
+         "season": ["nov_apr", "may_oct"]}
+COLUMNS = ["model", "term", "analysis", "estimate", "std_error", "ci_low", "ci_high", "df", "p_value",
+           "missing_information", "n", "imputations", "scale", "domain", "weight", "covariates", "variance", "note"]
+
+
+def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: float) -> dict[str, np.ndarray]:
+    """Rubin's rules for m estimates (rows) of each coefficient, as mitools::MIcombine: the mean,
+    total variance W + (1 + 1/m) B, Barnard-Rubin df (observed-data df from the complete-data
+    df and W / (W + B)), and the fraction of missing information (r + 2 / (df + 3)) / (r + 1)."""
+    m = estimates.shape[0]
+    mean = estimates.mean(axis=0)
+    within = variances.mean(axis=0)
+    between = estimates.var(axis=0, ddof=1)
+    r = (1 + 1 / m) * between / within
+    with np.errstate(divide="ignore"):
+        df = (m - 1) * (1 + 1 / r) ** 2
+    if np.isfinite(df_complete):
+        observed = (df_complete + 1) / (df_complete + 3) * df_complete * within / (within + between)
+        df = 1 / (1 / observed + 1 / df)
+    return {"estimate": mean, "variance": within + between * (m + 1) / m, "df": df,
+            "missing_information": (r + 2 / (df + 3)) / (r + 1)}
+
+
+def domain(ctx: Context) -> str:
+    """The main domain without its covariate requirement: who complete cases lose."""
+    f = ctx.frame
+    inside = (f["in_adults"] & f["recall_day1_reliable"] & (f["wt_day1"] > 0) & f["vitd_serum_nmol"].notna()
+              & f[["mg_total_mg", "vitd_supp_ug", "kcal", "ca_total_mg", "mg_supp_usual_mg", "ca_supp_usual_mg",
+                   "vitd_supp_usual_ug"]].notna().all(axis=1))
+    for column in ("age", "sex", "race_eth", "cycle"):  # never missing in NHANES: nothing to impute
+        inside &= f[column].notna()
+    return ctx.add_domain("in_main_any_covariates", inside)
+
+
+def imputation_frame(ctx: Context, rows: pd.Series, imputed: list[str]) -> pd.DataFrame:
+    """Numbers for the chained equations: predictors and the covariates to impute (coded)."""
+    f = ctx.frame[rows]
+    psu = f["sdmvstra"].astype(str) + "-" + f["sdmvpsu"].astype(str)
+    data = pd.DataFrame({
+        "vitd": f["vitd_serum_nmol"], "supp_user": f["vitd_supp_user"].astype(float), "dose10": f["dose10"],
+        "mg_food": f["mg_food_mg"], "mg_supp": f["mg_supp_usual_mg"], "kcal": f["kcal"], "ca": f["ca_total_mg"],
+        "age": f["age"], "female": (f["sex"] == "female").astype(float), "log_weight": np.log(f["wt_day1"]),
+        "psu_vitd": f.groupby(psu)["vitd_serum_nmol"].transform("mean"),
+        "psu_supp": f.groupby(psu)["vitd_supp_user"].transform(lambda s: s.astype(float).mean()),
+    })
+    for level in sorted(f["race_eth"].dropna().unique())[1:]:
+        data[f"race_{level}"] = (f["race_eth"] == level).astype(float)
+    for level in sorted(f["cycle"].unique())[1:]:
+        data[f"cycle_{level[:4]}"] = (f["cycle"] == level).astype(float)
+    for column in imputed:
+        values = f[column]
+        data[column] = values.map({v: i for i, v in enumerate(CODES[column])}) if column in CODES else values.astype(float)
+    return pd.DataFrame(data.to_numpy(dtype=float), columns=data.columns)  # plain floats: patsy is faster
+
+
+def imputations(ctx: Context, rows: pd.Series, imputed: list[str], m: int, seed: int, burn_in: int,
+                between: int) -> list[pd.DataFrame]:
+    """m completed copies of the imputed covariates (decoded), for the rows of the domain."""
+    data = imputation_frame(ctx, rows, imputed)
+    mice = MICEData(data, k_pmm=20, rng=np.random.default_rng(seed))
+    mice.update_all(burn_in)
+    out = []
+    for i in range(m):
+        if i:
+            mice.update_all(between)
+        done = mice.data[imputed].copy()
+        for column, levels in CODES.items():
+            if column in done:
+                done[column] = pd.array([levels[int(round(v))] for v in done[column]], dtype="string")
+        out.append(done)
+    return out
+
+
+def with_usual_columns(ctx: Context, frame: pd.DataFrame, usual_model: dict) -> pd.DataFrame:
+    """`frame` (the domain, covariates completed) with its usual-intake columns, from the
+    calibration model fitted on complete cases."""
+    data = model_data(frame, ctx.params, "calibration")
+    if list(data.names) != usual_model["terms"][: len(data.names)]:
+        raise ValueError(f"imputed data give covariates {list(data.names)}, the usual-intake model has "
+                         f"{usual_model['terms']}")
+    a = ctx.params["analyze"]
+    columns = calibration.columns(Individuals(data, Parameters.from_dict(usual_model["full"])), frame,
+                                  a["vitd_ear_ug"], a["high_ca_mg_ratio"], joint_rows=np.zeros(len(frame), bool),
+                                  ratio_rows=np.zeros(len(frame), bool))
+    return frame.assign(**columns)
+
+
+def models(ctx: Context) -> dict[str, tuple[str, list[str], str]]:
+    """name -> (outcome, exposures, family)."""
+    out = {f"{name}_x_mg_adequacy_usual": ("vitd_serum_nmol", exposures, "gaussian") for name, exposures in EXPOSURES.items()}
+    for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"][:2]:
+        out[f"vitd_below_{cut}_by_mg_adequacy_usual_adj_supp_use"] = (f"vitd_below_{cut}", ["mg_adequate_usual",
+                                                                                           "vitd_supp_user"], "binomial")
+    return out
+
+
+def fit(ctx: Context, frame: pd.DataFrame, name: str, domain_column: str):
+    outcome, exposures, family = models(ctx)[name]
+    sub = Context(frame, ctx.params)
+    spec = sub.spec(outcome, exposures, family, usual=True)
+    return sub.fit(spec, "wt_day1", domain_column), spec, exposures
+
+
+def run(ctx: Context, usual_model_path) -> pd.DataFrame:
+    p = ctx.params["imputation"]
+    stored = json.loads(usual_model_path.read_text(encoding="utf-8"))["calibration"]
+    rows = ctx.frame[domain(ctx)]
+    imputed = [c for c in p["covariates"] if ctx.frame.loc[rows, c].isna().any()]
+    base = ctx.frame[rows].reset_index(drop=True)
+    complete = base[imputed].notna().all(axis=1)
+    calibration_rows = domains(base, ctx.params)["calibration"]
+    log.info("imputation: %d adults, %d with a covariate missing (%s); m = %d", len(base), int((~complete).sum()),
+             ", ".join(imputed), p["m"])
+    # complete cases: the same domain restricted to those with every covariate (and the usual columns)
+    cc_frame = with_usual_columns(ctx, base[calibration_rows].reset_index(drop=True), stored)
+    cc_frame["_domain"] = cc_frame["in_main"]
+    completed = []
+    for draw in imputations(ctx, rows, imputed, p["m"], p["seed"], p["burn_in"], p["between"]):
+        frame = base.copy()
+        for column in imputed:
+            frame[column] = draw[column].to_numpy()
+        frame = with_usual_columns(ctx, frame, stored)
+        frame["_domain"] = True
+        completed.append(frame)
+    out = []
+    for name in models(ctx):
+        fitted, spec, exposures = fit(ctx, cc_frame, name, "_domain")
+        covariates = ctx.covariate_text(spec, exposures)
+        family = models(ctx)[name][2]
+        out += rows_of(name, "complete cases", fitted.names, fitted.coef, np.diag(fitted.vcov),
+                       np.full(len(fitted.coef), fitted.df), np.full(len(fitted.coef), np.nan), fitted.n, 1,
+                       family, covariates)
+        fits = [fit(ctx, frame, name, "_domain")[0] for frame in completed]
+        names = fits[0].names
+        estimates = np.array([f.coef for f in fits])
+        variances = np.array([np.diag(f.vcov) for f in fits])
+        combined = rubin(estimates, variances, fits[0].df)
+        out += rows_of(name, f"multiple imputation (m = {p['m']})", names, combined["estimate"], combined["variance"],
+                       combined["df"], combined["missing_information"], fits[0].n, p["m"], family, covariates)
+    table = pd.DataFrame(out, columns=COLUMNS)
+    table["domain"] = "in_main_any_covariates"
+    table["weight"] = "wt_day1"
+    table["variance"] = "taylor within imputations; usual-intake columns held fixed"
+    table["note"] = "imputed: " + ", ".join(imputed) + f"; seed {p['seed']}"
+    keep = table["term"].isin([t for e in EXPOSURES.values() for t in e] + ["mg_adequate_usual", "vitd_supp_user"])
+    return table[keep].reset_index(drop=True)
+
+
+def rows_of(name, analysis, names, estimate, variance, df, missing, n, m, family, covariates) -> list[dict]:
+    se = np.sqrt(variance)
+    t_crit = stats.t.ppf(0.975, df)
+    low, high = estimate - t_crit * se, estimate + t_crit * se
+    p_value = 2 * stats.t.sf(np.abs(estimate / se), df)
+    ratio = family == "binomial"
+    rows = []
+    for i, term in enumerate(names):
+        shown = (np.exp(estimate[i]), np.exp(low[i]), np.exp(high[i])) if ratio else (estimate[i], low[i], high[i])
+        rows.append({"model": name, "term": term, "analysis": analysis, "estimate": shown[0], "std_error": se[i],
+                     "ci_low": shown[1], "ci_high": shown[2], "df": df[i], "p_value": p_value[i],
+                     "missing_information": missing[i], "n": n, "imputations": m,
+                     "scale": OR_SCALE if ratio else "identity", "covariates": covariates})
+    return rows
