@@ -29,7 +29,7 @@ def load_dictionary() -> pd.DataFrame:
     entries = yaml.safe_load(text)
     return pd.DataFrame(
         [{"column": name, "file": ANALYTIC_FILE, **{k: str(v) for k, v in spec.items()}} for name, spec in entries.items()],
-        columns=["column", "file", "description", "unit", "source", "rule"],
+        columns=["column", "file", "sample", "description", "unit", "source", "rule"],
     )
 
 

@@ -67,6 +67,26 @@ def _risk(args: argparse.Namespace) -> None:
     risk.run(params, paths)
 
 
+def _estimate(args: argparse.Namespace) -> None:
+    from analysis import estimate
+
+    result = estimate.estimate(args.statistic, args.column, where=args.where, by=args.by or (), cycles=args.cycles or (),
+                               below=args.below, above=args.above, percentiles=args.percentiles or (50,),
+                               weight=args.weight, ci=args.ci, root=args.root)
+    if args.format == "csv":
+        print(result.table.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(result.json())
+    else:
+        print(result.text())
+
+
+def _notebooks(args: argparse.Namespace) -> None:
+    from analysis import config, notebooks
+
+    notebooks.run(config.Paths(args.root))
+
+
 def _report(args: argparse.Namespace) -> None:
     from analysis import config, report
 
@@ -81,7 +101,12 @@ STAGES = {
                       "usual-intake distribution."),
     "analyze": (_analyze, "Test each claim with design-based models; write reports/tables and reports/claims.csv."),
     "risk": (_risk, "Risk models of low 25(OH)D, PSU-grouped evaluation, risk surface and what-if scenarios."),
+    "notebooks": (_notebooks, "Execute the notebooks and export each as HTML into reports/notebooks/."),
     "report": (_report, "Draw the figures and write reports/index.html from the tables."),
+}
+TOOLS = {
+    "estimate": (_estimate, "Ask a question: a design-based mean, proportion, percentiles or total of a column, in a "
+                            "domain, by groups, with the weight chosen from the variables and NCHS reliability flags."),
 }
 
 
@@ -101,6 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
             stage.add_argument("--profile", nargs="+", metavar="NAME=VALUE",
                                help="print one person's predicted risk instead of running the stage, e.g. "
                                     "age=65 sex=female mg_total_mg=220 vitd_supp_ug=25 (others: the reference adult)")
+    func, help_text = TOOLS["estimate"]
+    tool = sub.add_parser("estimate", help=help_text, description=help_text,
+                          epilog="examples:\n  python -m analysis estimate proportion vitd_serum_nmol --below 50 "
+                                 "--where \"sex == 'female' & age >= 60\" --cycles 2017-2018\n"
+                                 "  python -m analysis estimate mean mg_total_usual_mg --by sex age_group\n"
+                                 "  python -m analysis estimate percentiles vitd_serum_nmol --percentiles 10 50 90 "
+                                 "--by vitd_supp_user",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    tool.set_defaults(func=func)
+    tool.add_argument("statistic", choices=["mean", "proportion", "percentiles", "total"])
+    tool.add_argument("column", help="a column of data_clean/analytic.parquet or usual_intake.parquet "
+                                     "(data_clean/dictionary.csv), or age_group")
+    tool.add_argument("--where", help="the domain, e.g. \"sex == 'female' & age >= 60\" (comparisons joined by & and |)")
+    tool.add_argument("--by", nargs="+", metavar="COLUMN", help="one or more grouping columns")
+    tool.add_argument("--cycles", nargs="+", metavar="CYCLE", help="restrict to these cycles (weights re-pooled)")
+    tool.add_argument("--below", type=float, help="proportion: share below this value")
+    tool.add_argument("--above", type=float, help="proportion: share above this value")
+    tool.add_argument("--percentiles", type=float, nargs="+", metavar="P", help="percentiles (0-100), default 50")
+    tool.add_argument("--weight", help="override the weight chosen from the variables (e.g. wt_mec)")
+    tool.add_argument("--ci", choices=["korn-graubard", "logit"], default="korn-graubard",
+                      help="proportions' CI method (default korn-graubard, as NCHS)")
+    tool.add_argument("--format", choices=["text", "csv", "json"], default="text")
     return parser
 
 

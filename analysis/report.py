@@ -247,6 +247,8 @@ def run(params: dict, paths: Paths) -> None:
         params_yaml=yaml.safe_dump(params, sort_keys=False, allow_unicode=True),
         commit=git_commit(paths.root),
         strobe=strobe(),
+        notebooks=[{"name": path.stem.replace("_", " "), "href": f"notebooks/{path.name}"}
+                   for path in sorted((paths.reports / "notebooks").glob("*.html"))],
         imputation_html=(table_html(read_table(paths, "multiple_imputation"),
                                     ["model", "term", "analysis", "estimate", "ci_low", "ci_high", "df",
                                      "missing_information", "n"], digits=3)

@@ -127,12 +127,20 @@ class SurveyData:
         result = sample.estimation.mean(y, by=by, where=svy.col("_domain")).to_polars().to_pandas()
         return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: r["est"] / r["se"])
 
-    def proportion(self, y: str, weight: str, domain: str | None = None, by: str | None = None) -> pd.DataFrame:
-        """Design-based share of participants for whom boolean `y` is true; logit CI (R svyciprop)."""
+    def proportion(self, y: str, weight: str, domain: str | None = None, by: str | None = None,
+                   ci_method: str = "logit") -> pd.DataFrame:
+        """Design-based share of participants for whom boolean `y` is true; logit or
+        Korn-Graubard ("korn-graubard") CI (R svyciprop, method "logit" or "beta")."""
         sample, in_domain = self._sample([y] + ([by] if by else []), weight, domain)  # y arrives as 0.0/1.0
-        result = sample.estimation.prop(y, by=by, where=svy.col("_domain"), ci_method="logit").to_polars().to_pandas()
+        result = sample.estimation.prop(y, by=by, where=svy.col("_domain"), ci_method=ci_method).to_polars().to_pandas()
         result = result[result[y] == 1.0].drop(columns=[y])
         return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: np.nan)
+
+    def total(self, y: str, weight: str, domain: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """Design-based population total of `y` in the domain (R svytotal)."""
+        sample, in_domain = self._sample([y] + ([by] if by else []), weight, domain)
+        result = sample.estimation.total(y, by=by, where=svy.col("_domain")).to_polars().to_pandas()
+        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: r["est"] / r["se"])
 
     def quantiles(self, y: str, weight: str, probs: list[float], domain: str | None = None) -> pd.DataFrame:
         """Design-based quantiles of `y` in the domain with Woodruff CIs (R svyquantile,

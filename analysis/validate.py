@@ -20,6 +20,7 @@ def _schema(ranges: dict[str, list[float]]) -> pa.DataFrameSchema:
             "cycle": pa.Column("string"),
             "sdmvstra": pa.Column("int64"),
             "sdmvpsu": pa.Column("int64"),
+            "wt_int": pa.Column(float, nonneg),
             "wt_mec": pa.Column(float, nonneg),
             "wt_day1": pa.Column(float, nonneg),
             "wt_day2": pa.Column(float, nonneg),

@@ -25,7 +25,7 @@ import pyreadstat
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("NHANES_MIRROR", REPO.parent / "shared" / "nhanes")).resolve()
-STAGES = ["fetch", "clean", "usual", "analyze", "risk", "report"]
+STAGES = ["fetch", "clean", "usual", "analyze", "risk", "notebooks", "report"]
 GOALS = {"full_repro_seconds": 60, "noop_repro_seconds": 3, "peak_rss_mb": 2048, "fit_ratio_ours_to_r": 0.5}
 ENV = {**os.environ, "NHANES_MIRROR": str(MIRROR), "DVC_NO_ANALYTICS": "1"}
 

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+import matplotlib.pyplot as plt
+import seaborn as sns
+
 from analysis import claims
 from analysis.config import Paths, load_params
 
@@ -39,6 +42,27 @@ for row in verdicts.itertuples():
     if rule["rule"] in ("greater_than", "less_than", "equivalent") and evidence:
         assert claims.decide(rule, evidence) == row.verdict
     print(f"{row.claim_id}: {row.verdict:>28}  rule: {claims.describe(rule)}")
+
+# %% [markdown]
+# ## Each estimate against its rule's bounds
+# The verdict's estimate and 95% CI (dot and bar), the null (black) and the rule's margin (red):
+# a CI wholly on one side of a line is what a rule reads.
+
+# %%
+sns.set_theme(style="whitegrid")
+shown = verdicts.dropna(subset=["estimate"])
+fig, axes = plt.subplots(len(shown), 1, figsize=(7, 1.1 * len(shown)), squeeze=False)
+for ax, row in zip(axes[:, 0], shown.itertuples()):
+    rule = params["verdicts"][row.claim_id]
+    ax.errorbar([row.estimate], [0], xerr=[[row.estimate - row.ci_low], [row.ci_high - row.estimate]], fmt="o",
+                capsize=4, color="#34495e")
+    for key, color in (("h0", "black"), ("margin", "#c0392b")):
+        if key in rule:
+            ax.axvline(rule[key], color=color, lw=1)
+    ax.set_yticks([])
+    ax.set_ylabel(row.claim_id, rotation=0, labelpad=18)
+    ax.set_title(row.verdict, fontsize=8, loc="right")
+fig.tight_layout()
 
 # %% [markdown]
 # ## The tables behind C1 and C4

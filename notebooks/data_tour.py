@@ -13,12 +13,16 @@
 #
 # Who is in `data_clean/analytic.parquet`, how intake and 25(OH)D are distributed, and what is
 # missing. Run `dvc repro` first. Every participant of every cycle is a row; the `in_*` flags
-# say who is in which analysis (see `reports/tables/flow.csv`).
+# say who is in which analysis (see `reports/tables/flow.csv`). Distributions are drawn with the
+# survey weights, so they describe the population, not the sample.
 
 # %%
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from analysis.config import Paths, load_params
 from analysis.survey import SurveyData
@@ -27,21 +31,33 @@ ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().paren
 paths = Paths(ROOT)
 params = load_params(paths.params)
 analytic = pd.read_parquet(paths.analytic)
+usual = pd.read_parquet(paths.data_clean / "usual_intake.parquet")
+analytic = analytic.merge(usual, on="seqn", how="left")
 manifest = pd.read_csv(paths.raw_manifest, sep="\t", dtype=str, keep_default_na=False)
 print("provenance:", "; ".join(sorted(manifest.loc[manifest["provenance"] != "", "provenance"].unique())))
+sns.set_theme(style="whitegrid")
 analytic.shape
 
 # %% [markdown]
 # ## Who is in the data, and in each analysis domain
 
 # %%
-analytic.groupby("cycle")[["examined", "in_adults", "in_main", "in_bone"]].sum()
+analytic.groupby("cycle")[["examined", "in_adults", "in_main", "in_bone", "in_aac", "in_crp"]].sum()
 
 # %%
 pd.read_csv(paths.tables / "flow.csv").query("flow == 'main'")
 
 # %% [markdown]
-# ## Distributions (design-based: the day-1 dietary weight for intake, the MEC weight for 25(OH)D)
+# ## Serum 25(OH)D: the population's distribution (MEC weight), with the 30, 50 and 75 nmol/L lines
+
+# %%
+adults = analytic[analytic["in_adults"] & analytic["vitd_serum_nmol"].notna()]
+fig, ax = plt.subplots(figsize=(8, 4))
+sns.histplot(adults, x="vitd_serum_nmol", weights="wt_mec", stat="percent", binwidth=5, ax=ax, color="#5d6d7e")
+for cut, color in zip(params["analyze"]["vitd_cutoffs_nmol"], ["#c0392b", "#e67e22", "#27ae60"]):
+    ax.axvline(cut, color=color, ls="--", label=f"{cut} nmol/L")
+ax.set(xlim=(0, 200), xlabel="Serum 25(OH)D (nmol/L)", ylabel="Adults (%), weighted")
+ax.legend();
 
 # %%
 # A domain is a true/false column: here, examined adults with a 25(OH)D value.
@@ -53,13 +69,45 @@ pd.concat([
     survey.mean("vitd_supp_ug", "wt_day1", "in_main"),
 ])
 
+# %% [markdown]
+# ## Magnesium intake against the EAR: one day's recall is wider than usual intake
+# Intake divided by each person's EAR, so that 1 is the requirement whatever the age and sex
+# (day-1 dietary weight).
+
 # %%
-survey.mean("vitd_serum_nmol", "wt_mec", "in_adults_vitd", by="race_eth")
+main = analytic[analytic["in_main"]].copy()
+main["one day (food + supplements)"] = main["mg_total_mg"] / main["mg_ear_mg"]
+main["usual (food + supplements)"] = main["mg_total_usual_mg"] / main["mg_ear_mg"]
+long = main.melt(id_vars=["wt_day1"], value_vars=["one day (food + supplements)", "usual (food + supplements)"],
+                 var_name="intake", value_name="ratio")
+fig, ax = plt.subplots(figsize=(8, 4))
+sns.histplot(long, x="ratio", hue="intake", weights="wt_day1", stat="percent", common_norm=False, binwidth=0.05,
+             element="step", ax=ax)
+ax.axvline(1, color="black", ls="--")
+ax.text(1.02, ax.get_ylim()[1] * 0.9, "EAR")
+ax.set(xlim=(0, 3), xlabel="Magnesium intake / EAR", ylabel="Adults (%), weighted");
 
 # %% [markdown]
-# ## Missingness among examined adults
+# ## Supplemental vitamin D among supplement users (day-1 weight)
 
 # %%
-adults = analytic[analytic["in_adults"]]
-adults[["vitd_serum_nmol", "mg_total_mg", "bmi", "pir", "education", "smoking", "femneck_bmd",
-        "osteoporosis_told", "mg_total_2day_mg"]].isna().mean().sort_values(ascending=False).round(3)
+users = analytic[analytic["in_main"] & (analytic["vitd_supp_ug"] > 0)]
+fig, ax = plt.subplots(figsize=(8, 3.5))
+sns.histplot(users, x="vitd_supp_ug", weights="wt_day1", stat="percent", bins=np.geomspace(1, 1000, 40).tolist(), ax=ax)
+ax.set_xscale("log")
+ax.set(xlabel="Supplemental vitamin D, day 1 (µg/day, log scale)", ylabel="Users (%), weighted");
+
+# %% [markdown]
+# ## What is missing, by variable and cycle (examined adults)
+# Blank cycles are components NHANES did not publish in that cycle (CRP in 2011-2014, aortic
+# calcification outside 2013-2014), not missing answers.
+
+# %%
+examined = analytic[analytic["in_adults"]]
+variables = ["vitd_serum_nmol", "mg_food_mg", "mg_food_day2_mg", "vitd_supp_30d_ug", "bmi", "pir", "education",
+             "smoking", "femneck_bmd", "aac24_score", "crp_mg_l"]
+missing = examined[variables].isna().groupby(examined["cycle"]).mean().astype(float).T
+fig, ax = plt.subplots(figsize=(8, 4.5))
+sns.heatmap(100 * missing, annot=True, fmt=".0f", cmap="rocket_r", vmin=0, vmax=100,
+            cbar_kws={"label": "% missing"}, ax=ax)
+ax.set(xlabel="cycle", ylabel="");

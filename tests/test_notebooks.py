@@ -1,4 +1,5 @@
-"""The notebooks (jupytext percent files) execute top to bottom against a mirror run."""
+"""The notebooks execute top to bottom against a mirror run, draw their figures, and are
+exported as HTML into reports/notebooks/, linked from the report."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from analysis import notebooks
+from analysis.config import Paths
 from tests.conftest import REPO, SYNTHETIC_MIRROR, _run_stages
 
 pytestmark = pytest.mark.mirror
@@ -14,23 +17,37 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
 
 @pytest.fixture(scope="module")
 def project(analyzed_project) -> Path:
-    if not (analyzed_project / "reports/index.html").exists():
-        _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["risk", "report"])
+    if not (analyzed_project / "reports/tables/risk_models.csv").exists():
+        _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["risk"])
+    (analyzed_project / "notebooks").mkdir(exist_ok=True)
+    for path in NOTEBOOKS:
+        (analyzed_project / "notebooks" / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    notebooks.run(Paths(analyzed_project))
+    _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["report"])
     return analyzed_project
 
 
 def test_there_are_notebooks():
-    assert {p.stem for p in NOTEBOOKS} >= {"data_tour", "main_interaction", "claims_walkthrough"}
+    assert {p.stem for p in NOTEBOOKS} >= {"data_tour", "main_interaction", "claims_walkthrough", "ask_your_own"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(project, path):
-    jupytext = pytest.importorskip("jupytext")
-    nbclient = pytest.importorskip("nbclient")
-    notebook = jupytext.read(path)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(project)}})
-    client.execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert outputs, "a notebook that shows nothing is not a tour"
+def test_notebook_is_exported_with_its_figures_and_no_errors(project, path):
+    page = (project / "reports/notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png") >= 1, "a notebook that draws nothing is not a tour"
+    assert 'output_text output_error' not in page  # a cell that raised
+
+
+def test_report_links_every_notebook(project):
+    report = (project / "reports/index.html").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f'href="notebooks/{path.stem}.html"' in report
+
+
+def test_a_failing_notebook_names_itself(project, tmp_path):
+    from analysis.errors import AnalysisError
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("# %%\nraise ValueError('planted')\n", encoding="utf-8")
+    with pytest.raises(AnalysisError, match="broken.py: a cell failed"):
+        notebooks.execute(broken, project)

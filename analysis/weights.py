@@ -1,0 +1,33 @@
+"""Which weight an estimate needs: the one of the smallest NHANES subsample that measured every
+variable it uses (interview < MEC examination < day-1 dietary recall < both recalls), each
+divided by the number of cycles pooled (the clean stage does that). The subsample of every
+column is data: the `sample` field of analysis/dictionary.yaml. The analyses follow the same
+rule (tests check it); `estimate` applies it to any question."""
+
+from __future__ import annotations
+
+from analysis.clean import load_dictionary
+from analysis.errors import ConfigError
+
+ORDER = ["interview", "mec", "day1", "day2"]
+WEIGHT_OF = {"interview": "wt_int", "mec": "wt_mec", "day1": "wt_day1", "day2": "wt_day2"}
+NAMES = {"interview": "interview weight (WTINT2YR)", "mec": "MEC exam weight (WTMEC2YR)",
+         "day1": "day-1 dietary weight (WTDRD1)", "day2": "two-day dietary weight (WTDR2D)"}
+# Columns derived at analysis time, with the subsample they come from.
+DERIVED = {"age_group": "interview"}
+
+
+def samples() -> dict[str, str]:
+    table = load_dictionary()
+    return {**dict(zip(table["column"], table["sample"])), **DERIVED}
+
+
+def weight_for(columns: list[str]) -> tuple[str, str]:
+    """(weight column, reason): the weight of the most restricted subsample among `columns`."""
+    known = samples()
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ConfigError(f"no subsample documented for column(s) {unknown} (analysis/dictionary.yaml `sample`)")
+    level = max((known[c] for c in columns), key=ORDER.index, default="interview")
+    deciding = sorted(c for c in columns if known[c] == level)
+    return WEIGHT_OF[level], f"{NAMES[level]}: {', '.join(deciding)} measured in that subsample"

@@ -1,0 +1,86 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Ask your own question
+#
+# `estimate` answers a population question without a model: a design-based mean, proportion,
+# percentiles or total of any documented column (`data_clean/dictionary.csv`), in a domain,
+# by groups, for chosen cycles. It picks the weight from the variables used and flags (or
+# suppresses) estimates that fail NCHS's presentation standards. The same call from the shell:
+# `python -m analysis estimate proportion vitd_serum_nmol --below 50 --where "sex == 'female' & age >= 60"`.
+# Run `dvc repro` first.
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from analysis.estimate import estimate
+
+ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
+sns.set_theme(style="whitegrid")
+
+
+def plot(result, xlabel: str, percent: bool = False):
+    """Each row's estimate with its 95% CI; suppressed cells are not drawn."""
+    table = result.table[result.table["reliability"] != "suppressed"]
+    scale = 100 if percent else 1
+    labels = [f"{g} {s.split(' of ')[0]}" if s.startswith("p") else g for g, s in zip(table["group"], table["statistic"])]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.2))
+    ax.errorbar(scale * table["estimate"], range(len(table)),
+                xerr=[scale * (table["estimate"] - table["ci_low"]), scale * (table["ci_high"] - table["estimate"])],
+                fmt="o", capsize=4, color="#34495e")
+    ax.set_yticks(range(len(table)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(result.question, fontsize=9)
+    return ax
+
+
+# %% [markdown]
+# ## 1. What share of women 60+ had 25(OH)D below 50 nmol/L in 2017-2018 ...
+
+# %%
+low = estimate("proportion", "vitd_serum_nmol", below=50, where="sex == 'female' & age >= 60",
+               cycles=["2017-2018"], root=ROOT)
+print(low.text())
+plot(low, "% with 25(OH)D < 50 nmol/L (95% CI)", percent=True);
+
+# %% [markdown]
+# ## ... and how many of them took a vitamin D supplement?
+# The supplement comes from the day-1 supplement recall, so the weight becomes the day-1
+# dietary weight; the answer is a share of those women and a population count.
+
+# %%
+users = estimate("proportion", "vitd_supp_user", where="sex == 'female' & age >= 60 & vitd_serum_nmol < 50",
+                 cycles=["2017-2018"], root=ROOT)
+count = estimate("total", "vitd_supp_user", where="sex == 'female' & age >= 60 & vitd_serum_nmol < 50",
+                 cycles=["2017-2018"], root=ROOT)
+print(users.text(), "\n", count.text(), sep="\n")
+plot(users, "% taking a vitamin D supplement (95% CI)", percent=True);
+
+# %% [markdown]
+# ## 2. Usual magnesium intake by sex and age group (day-1 dietary weight, usual-intake model)
+
+# %%
+usual = estimate("mean", "mg_total_usual_mg", by=["sex", "age_group"], root=ROOT)
+print(usual.text())
+plot(usual, "mean usual magnesium intake, food + supplements (mg/day)");
+
+# %% [markdown]
+# ## 3. The 25(OH)D distribution of vitamin D supplement users and non-users
+
+# %%
+percentiles = estimate("percentiles", "vitd_serum_nmol", percentiles=[10, 25, 50, 75, 90], by=["vitd_supp_user"],
+                       root=ROOT)
+print(percentiles.text())
+plot(percentiles, "serum 25(OH)D (nmol/L), percentile with Woodruff 95% CI");
