@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from analysis.errors import AnalysisError
 
 
@@ -28,7 +30,7 @@ def _fetch(args: argparse.Namespace) -> None:
     params = _params(paths)
     fetch_params = config.section(params, "fetch")
     mirror = config.resolve_mirror(fetch_params, paths.root)
-    fetch.run(fetch_params, paths.root, mirror)
+    fetch.run(fetch_params, paths.root, mirror, force=args.force)
 
 
 def _clean(args: argparse.Namespace) -> None:
@@ -122,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (func, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=help_text)
         stage.set_defaults(func=func)
+        if name == "fetch":
+            stage.add_argument("--force", action="store_true",
+                               help="hash every file again (normally a file is re-hashed only when its size or "
+                                    "modification time changed)")
         if name == "risk":
             stage.add_argument("--profile", nargs="+", metavar="NAME=VALUE",
                                help="print one person's predicted risk instead of running the stage, e.g. "
@@ -156,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        args.func(args)
+        # One BLAS thread: the matrices here are tall and thin, where BLAS threads cost more than
+        # they give; the replicate loops use the cores instead (analysis/parallel.py).
+        with threadpool_limits(1, user_api="blas"):
+            args.func(args)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

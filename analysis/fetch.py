@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import http.client
 import logging
 import shutil
@@ -283,16 +284,26 @@ def _verify_new_file(item: DataFile, tmp: Path, expected_sha: str | None, expect
     return digest, rows, cols
 
 
+STATE = ".verified.json"  # {relpath: [bytes, mtime_ns, sha256]} of files hashed on this disk
+
+
 def fetch_all(
     source,
     present: list[DataFile],
     absent: list[DataFile],
     data_raw: Path,
     now: Callable[[], str] = lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    force: bool = False,
 ) -> pd.DataFrame:
-    """Fetch every file in `present` not already verified in data_raw/; return the manifest."""
+    """Fetch every file in `present` not already verified in data_raw/; return the manifest.
+
+    A file verified before is hashed again only if its size or modification time changed
+    (or with `force`), so an unchanged rerun costs a stat per file.
+    """
     manifest_path = data_raw / "MANIFEST.tsv"
     previous = {(r["cycle"], r["file"]): r for r in read_manifest(manifest_path).to_dict("records")}
+    state_path = data_raw / STATE
+    state = {} if force or not state_path.exists() else json.loads(state_path.read_text(encoding="utf-8"))
     rows: list[dict] = []
     for item in absent:
         rows.append(_absent_row(item, ABSENT_IN_CYCLE, "CDC did not publish this component for this cycle"))
@@ -302,7 +313,7 @@ def fetch_all(
         for item in tqdm(present, desc=f"fetch from {source.describe()}", unit="file", disable=None):
             key = (item.cycle, item.name)
             old = previous.get(key)
-            if old and _still_verified(old, data_raw / item.relpath, source.expected_sha256(item)):
+            if old and _still_verified(old, data_raw / item.relpath, source.expected_sha256(item), state):
                 rows.append(old)
             else:
                 try:
@@ -317,15 +328,28 @@ def fetch_all(
         rows += [r for k, r in previous.items() if k not in done and k in {(p.cycle, p.name) for p in present}]
         write_manifest(manifest_path, rows)
     write_manifest(manifest_path, rows)
+    fresh = {}
+    for row in rows:
+        path = data_raw / row["cycle"] / row["file"]
+        if row["status"] in (VERIFIED, RECORDED) and path.exists():
+            stat = path.stat()
+            fresh[f"{row['cycle']}/{row['file']}"] = [stat.st_size, stat.st_mtime_ns, row["sha256"]]
+    atomic.write_text(state_path, json.dumps(fresh, sort_keys=True) + "\n")
     return read_manifest(manifest_path)
 
 
-def _still_verified(old: dict, dest: Path, expected_sha: str | None) -> bool:
-    """A file fetched before is reused if it is unchanged on disk and still what the source says."""
+def _still_verified(old: dict, dest: Path, expected_sha: str | None, state: dict) -> bool:
+    """A file fetched before is reused if it is unchanged on disk and still what the source says:
+    the same size and modification time as when it was last hashed here, else the same sha256."""
     if old["status"] not in (VERIFIED, RECORDED) or not dest.exists():
         return False
-    digest = sha256_of(dest)
-    return digest == old["sha256"] and (expected_sha is None or expected_sha == digest)
+    if expected_sha is not None and expected_sha != old["sha256"]:
+        return False  # the source changed
+    stat = dest.stat()
+    known = state.get(f"{old['cycle']}/{old['file']}")
+    if known and known == [stat.st_size, stat.st_mtime_ns, old["sha256"]]:
+        return True
+    return sha256_of(dest) == old["sha256"]
 
 
 def _fetch_one(source, item: DataFile, dest: Path, now: Callable[[], str]) -> dict:
@@ -361,11 +385,11 @@ def make_source(fetch_params: dict, mirror: Path | None, root: Path):
     )
 
 
-def run(fetch_params: dict, root: Path, mirror: Path | None) -> pd.DataFrame:
+def run(fetch_params: dict, root: Path, mirror: Path | None, force: bool = False) -> pd.DataFrame:
     catalog = load_catalog()
     present, absent = catalog.plan(list(fetch_params["cycles"]), list(fetch_params["components"]))
     source = make_source(fetch_params, mirror, root)
-    manifest = fetch_all(source, present, absent, root / "data_raw")
+    manifest = fetch_all(source, present, absent, root / "data_raw", force=force)
     counts = manifest["status"].value_counts().to_dict()
     log.info("fetch: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     return manifest

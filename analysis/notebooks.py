@@ -5,9 +5,10 @@ a reviewer reads them from the report without running anything."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from analysis import atomic
+from analysis import atomic, parallel
 from analysis.config import Paths
 from analysis.errors import AnalysisError, DataError
 
@@ -45,10 +46,12 @@ def to_html(notebook) -> str:
 def run(paths: Paths) -> list[Path]:
     if not (paths.reports / "claims.csv").exists():
         raise DataError(f"{paths.reports / 'claims.csv'}: not found; run the analyze stage first")
-    written = []
-    for path in notebooks(paths.root):
+    def one(path: Path) -> Path:
         log.info("notebooks: %s", path.name)
         target = paths.reports / "notebooks" / f"{path.stem}.html"
         atomic.write_text(target, to_html(execute(path, paths.root)))
-        written.append(target)
-    return written
+        return target
+
+    # each notebook runs in its own kernel process: run them side by side, one per core
+    with ThreadPoolExecutor(parallel.workers()) as pool:
+        return list(pool.map(one, notebooks(paths.root)))

@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
 
 from analysis import atomic
 from analysis.analyses import features
@@ -138,9 +139,11 @@ def out_of_fold(frame: pd.DataFrame, s: Setup, outcome: str, params: dict) -> pd
         model = fit_logistic(work, s, outcome, params, "_train")
         x_test = model.design_matrix(frame.loc[test])
         preds.loc[test, "logistic"] = 1 / (1 + np.exp(-(x_test @ model.coef)))
-        booster = boosting(params).fit(boosting_matrix(frame.loc[train], s), frame.loc[train, outcome].astype(int),
-                                       sample_weight=frame.loc[train, WEIGHT])
-        preds.loc[test, "boosting"] = booster.predict_proba(boosting_matrix(frame.loc[test], s))[:, 1]
+        # one OpenMP thread: the binning's thread pool spends longer waiting than working on data this size
+        with threadpool_limits(1, user_api="openmp"):
+            booster = boosting(params).fit(boosting_matrix(frame.loc[train], s), frame.loc[train, outcome].astype(int),
+                                           sample_weight=frame.loc[train, WEIGHT])
+            preds.loc[test, "boosting"] = booster.predict_proba(boosting_matrix(frame.loc[test], s))[:, 1]
     return preds[inside]
 
 
@@ -180,11 +183,13 @@ def surface(model: FittedModel, frame: pd.DataFrame, s: Setup, params: dict) -> 
     weights = members[WEIGHT].to_numpy()
     column = "mg_total_100" if s.magnesium == "mg_total_mg" else "mg_supp_100"
     grid = p["surface_mg_total_mg"] if s.magnesium == "mg_total_mg" else p["surface_mg_supp_mg"]
+    build = model.matrix_builder(members, {column, "dose10"})  # the rest of each person's row, built once
+    ones = np.ones(len(members))
     rows = []
     for mg in grid:
         for dose in p["surface_dose_ug"]:
-            cf = members.assign(**{column: mg / params["analyze"]["mg_unit_mg"], "dose10": dose / unit})
-            estimate = model.standardized({"cell": cf}, weights).iloc[0]
+            x = build({column: ones * mg / params["analyze"]["mg_unit_mg"], "dose10": ones * dose / unit})
+            estimate = model.standardized_matrices({"cell": x}, weights).iloc[0]
             rows.append({"magnesium_variable": s.magnesium, "magnesium_mg": float(mg), "dose_ug": float(dose),
                          "estimate": estimate["estimate"], "std_error": estimate["std_error"],
                          "ci_low": estimate["ci_low"], "ci_high": estimate["ci_high"], "df": estimate["df"]})

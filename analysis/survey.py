@@ -300,7 +300,7 @@ class FittedModel:
         for column, info in self._model.fitted.term_info.items():
             if info.get("type") == "categorical":
                 levels = {str(level) for level in info["levels"]}
-                unknown = sorted(set(frame[column].astype(str)) - levels)
+                unknown = sorted(set(pd.unique(frame[column].astype(str).to_numpy())) - levels)
                 if unknown:  # an unknown level would silently act as the reference
                     raise DataError(f"{column}: value(s) {unknown} are not levels of the model; use {sorted(levels)}")
                 for name, level in info["dummies"]:
@@ -355,10 +355,15 @@ class FittedModel:
         scenario (a counterfactual copy of their covariates), and each scenario's difference
         from `reference`. SEs by the delta method over the design-based V(beta), covariates
         treated as fixed: the convention of svy's and Stata's predictive margins."""
+        return self.standardized_matrices({name: self.design_matrix(frame) for name, frame in scenarios.items()},
+                                          weights, reference, alpha)
+
+    def standardized_matrices(self, scenarios: dict[str, np.ndarray], weights: np.ndarray,
+                              reference: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+        """`standardized` from the scenarios' design matrices (see `matrix_builder`)."""
         weights = np.asarray(weights, dtype=float)
         means, grads = {}, {}
-        for name, frame in scenarios.items():
-            x = self.design_matrix(frame)
+        for name, x in scenarios.items():
             eta = x @ self.coef
             if self.spec.family == "binomial":
                 mu = 1 / (1 + np.exp(-eta))

@@ -80,7 +80,7 @@ def test_sas_underflow_zero():
 
 
 def raw_row(**overrides) -> dict:
-    row = dict(SEQN=1.0, cycle="2017-2018", SDMVSTRA=150.0, SDMVPSU=1.0, RIDSTATR=2.0, WTMEC2YR=6000.0,
+    row = dict(SEQN=1.0, cycle="2017-2018", SDMVSTRA=150.0, SDMVPSU=1.0, RIDSTATR=2.0, WTINT2YR=6500.0, WTMEC2YR=6000.0,
                WTDRD1=5400.0, WTDR2D=4800.0, RIDAGEYR=45.0, RIAGENDR=2.0, RIDRETH1=3.0, DMDEDUC2=4.0,
                INDFMPIR=2.5, SMQ020=2.0, SMQ040=np.nan, RIDEXMON=2.0, RIDEXPRG=2.0, BMXBMI=27.0,
                LBXVIDMS=62.0, DR1DRSTZ=1.0, DR2DRSTZ=1.0, DR1TKCAL=2000.0, DR1TMAGN=250.0, DR1TVD=4.0,
@@ -105,7 +105,7 @@ def test_derive_one_participant_by_hand():
     raw = pd.DataFrame([raw_row(), raw_row(SEQN=2.0, cycle="2015-2016", DR1DRSTZ=2.0, DS1DSCNT=np.nan)])
     out = derive.derive(raw, PARAMS["clean"])
     first = out.iloc[0]
-    assert first["wt_mec"] == 3000.0 and first["wt_day1"] == 2700.0  # 2 cycles pooled
+    assert first["wt_mec"] == 3000.0 and first["wt_day1"] == 2700.0 and first["wt_int"] == 3250.0  # 2 cycles pooled
     assert first["mg_total_mg"] == 350.0 and first["mg_ear_mg"] == 265.0 and bool(first["mg_adequate"])
     assert first["ca_total_mg"] == 1000.0 and first["ca_mg_ratio"] == pytest.approx(1000 / 350)
     assert first["vitd_total_ug"] == 29.0 and bool(first["vitd_supp_user"])

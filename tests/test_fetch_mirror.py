@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -100,3 +101,24 @@ def test_mirror_env_variable_wins_over_params(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="fetch.mirror: mirror directory .*elsewhere does not exist"):
         config.resolve_mirror({"mirror": "elsewhere"}, tmp_path)
     assert config.resolve_mirror({"mirror": None}, tmp_path) is None
+
+
+def test_unchanged_files_are_not_hashed_again_unless_forced(project, tmp_path, monkeypatch):
+    mirror = small_mirror(tmp_path / "mirror")
+    fetch.run(only_bmx(project), project, mirror)
+    hashed = []
+    real = fetch.sha256_of
+    monkeypatch.setattr(fetch, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    fetch.run(only_bmx(project), project, mirror)
+    assert hashed == []  # same size and modification time: a stat is enough
+    fetch.run(only_bmx(project), project, mirror, force=True)
+    assert hashed == ["BMX_J.XPT"]
+    hashed.clear()
+    target = project / "data_raw/2017-2018/BMX_J.XPT"
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 1_000_000_000))
+    fetch.run(only_bmx(project), project, mirror)
+    assert hashed == ["BMX_J.XPT"]  # touched: hashed again (and still the same file, so kept)
+    target.write_bytes(target.read_bytes()[:-80])  # damaged on disk: fetched again from the mirror
+    manifest = fetch.run(only_bmx(project), project, mirror).set_index("file")
+    assert manifest.loc["BMX_J.XPT", "status"] == fetch.VERIFIED
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == manifest.loc["BMX_J.XPT", "sha256"]

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.imputation.mice import MICEData
+from threadpoolctl import threadpool_limits
 
+from analysis import parallel
 from analysis.analyses.common import OR_SCALE, Context
 from analysis.usual import calibration
 from analysis.usual.individual import Individuals
@@ -97,17 +101,35 @@ def imputation_frame(ctx: Context, rows: pd.Series, imputed: list[str]) -> pd.Da
     return pd.DataFrame(data.to_numpy(dtype=float), columns=data.columns)  # plain floats: patsy is faster
 
 
+def chain(data: pd.DataFrame, imputed: list[str], draws: int, seed: int, burn_in: int, between: int) -> list[pd.DataFrame]:
+    """One chain of chained equations: `draws` completed copies of the imputed covariates (BLAS
+    on one thread: the chains run side by side)."""
+    with threadpool_limits(1):
+        mice = MICEData(data, k_pmm=20, rng=np.random.default_rng(seed))
+        mice.update_all(burn_in)
+        out = []
+        for i in range(draws):
+            if i:
+                mice.update_all(between)
+            out.append(mice.data[imputed].copy())
+    return out
+
+
 def imputations(ctx: Context, rows: pd.Series, imputed: list[str], m: int, seed: int, burn_in: int,
-                between: int) -> list[pd.DataFrame]:
-    """m completed copies of the imputed covariates (decoded), for the rows of the domain."""
+                between: int, chains: int) -> list[pd.DataFrame]:
+    """m completed copies of the imputed covariates (decoded), for the rows of the domain, from
+    `chains` independent chains (seeds seed, seed + 1, ...) run side by side in processes."""
     data = imputation_frame(ctx, rows, imputed)
-    mice = MICEData(data, k_pmm=20, rng=np.random.default_rng(seed))
-    mice.update_all(burn_in)
+    sizes = [m // chains + (1 if i < m % chains else 0) for i in range(chains)]
+    jobs = [(data, imputed, size, seed + i, burn_in, between) for i, size in enumerate(sizes)]
+    if chains > 1:
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(min(chains, parallel.workers()), mp_context=context) as pool:
+            results = list(pool.map(chain, *zip(*jobs)))
+    else:
+        results = [chain(*jobs[0])]
     out = []
-    for i in range(m):
-        if i:
-            mice.update_all(between)
-        done = mice.data[imputed].copy()
+    for done in (d for result in results for d in result):
         for column, levels in CODES.items():
             if column in done:
                 done[column] = pd.array([levels[int(round(v))] for v in done[column]], dtype="string")
@@ -158,14 +180,19 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
     # complete cases: the same domain restricted to those with every covariate (and the usual columns)
     cc_frame = with_usual_columns(ctx, base[calibration_rows].reset_index(drop=True), stored)
     cc_frame["_domain"] = cc_frame["in_main"]
-    completed = []
-    for draw in imputations(ctx, rows, imputed, p["m"], p["seed"], p["burn_in"], p["between"]):
+    draws = imputations(ctx, rows, imputed, p["m"], p["seed"], p["burn_in"], p["between"], p["chains"])
+
+    def analysed(draw: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, float, int]]:
+        """One completed data set: its usual-intake columns, then every model's (coef, variances, df, n)."""
         frame = base.copy()
         for column in imputed:
             frame[column] = draw[column].to_numpy()
         frame = with_usual_columns(ctx, frame, stored)
         frame["_domain"] = True
-        completed.append(frame)
+        fits = {name: fit(ctx, frame, name, "_domain")[0] for name in models(ctx)}
+        return {name: (f.coef, np.diag(f.vcov), f.df, f.n, f.names) for name, f in fits.items()}
+
+    per_imputation = parallel.map_ordered(analysed, draws, "analyze: models on the imputed data sets")
     out = []
     for name in models(ctx):
         fitted, spec, exposures = fit(ctx, cc_frame, name, "_domain")
@@ -174,13 +201,11 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
         out += rows_of(name, "complete cases", fitted.names, fitted.coef, np.diag(fitted.vcov),
                        np.full(len(fitted.coef), fitted.df), np.full(len(fitted.coef), np.nan), fitted.n, 1,
                        family, covariates)
-        fits = [fit(ctx, frame, name, "_domain")[0] for frame in completed]
-        names = fits[0].names
-        estimates = np.array([f.coef for f in fits])
-        variances = np.array([np.diag(f.vcov) for f in fits])
-        combined = rubin(estimates, variances, fits[0].df)
-        out += rows_of(name, f"multiple imputation (m = {p['m']})", names, combined["estimate"], combined["variance"],
-                       combined["df"], combined["missing_information"], fits[0].n, p["m"], family, covariates)
+        results = [r[name] for r in per_imputation]
+        combined = rubin(np.array([r[0] for r in results]), np.array([r[1] for r in results]), results[0][2])
+        out += rows_of(name, f"multiple imputation (m = {p['m']})", results[0][4], combined["estimate"],
+                       combined["variance"], combined["df"], combined["missing_information"], results[0][3], p["m"],
+                       family, covariates)
     table = pd.DataFrame(out, columns=COLUMNS)
     table["domain"] = "in_main_any_covariates"
     table["weight"] = "wt_day1"
