@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,12 +16,20 @@ ORACLE = Path(__file__).parent / "oracle" / "survey_oracle.R"
 RTOL = 1e-6
 
 
-def require_r() -> None:
+@functools.lru_cache(maxsize=1)
+def r_missing() -> str | None:
+    """Why the R oracle cannot run here (None: it can); asked once per session."""
     if shutil.which("Rscript") is None:
-        pytest.skip("Rscript not found: install r-base-core r-cran-survey to run the R oracle tests")
-    check = subprocess.run(["Rscript", "-e", "library(survey)"], capture_output=True)
+        return "Rscript not found: install r-base-core r-cran-survey r-cran-mitools to run the R oracle tests"
+    check = subprocess.run(["Rscript", "-e", "library(survey); library(mitools)"], capture_output=True)
     if check.returncode != 0:
-        pytest.skip("R package 'survey' not installed: apt-get install r-cran-survey")
+        return "R packages 'survey' and 'mitools' not installed: apt-get install r-cran-survey r-cran-mitools"
+    return None
+
+
+def require_r() -> None:
+    if r_missing():
+        pytest.skip(r_missing())
 
 
 def export(frame: pd.DataFrame, columns: list[str], path: Path) -> Path:
@@ -30,6 +40,24 @@ def export(frame: pd.DataFrame, columns: list[str], path: Path) -> Path:
             out[name] = out[name].astype("Float64")
     out.to_csv(path, index=False, float_format="%.17g", na_rep="NA")
     return path
+
+
+class _Worker:
+    """One R process for the whole test session (R and the survey package load once, not per test)."""
+
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def ask(cls, spec_path: Path) -> None:
+        if cls.process is None or cls.process.poll() is not None:
+            cls.process = subprocess.Popen(["Rscript", str(ORACLE), "--worker"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+            atexit.register(cls.process.kill)
+        cls.process.stdin.write(f"{spec_path}\n")
+        cls.process.stdin.flush()
+        answer = cls.process.stdout.readline().strip()
+        if answer != "ok":
+            raise AssertionError(f"R oracle failed: {answer or cls.process.stderr.read()}")
 
 
 def run_oracle(tmp_path: Path, data: pd.DataFrame, columns: list[str], **spec) -> pd.DataFrame:
@@ -49,9 +77,7 @@ def run_oracle(tmp_path: Path, data: pd.DataFrame, columns: list[str], **spec) -
             rows.append((key, str(value)))
     spec_path = tmp_path / "oracle_spec.csv"
     pd.DataFrame(rows, columns=["key", "value"]).to_csv(spec_path, index=False)
-    result = subprocess.run(["Rscript", str(ORACLE), str(spec_path)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AssertionError(f"R oracle failed:\n{result.stderr}")
+    _Worker.ask(spec_path)
     return pd.read_csv(out_path)
 
 

@@ -119,7 +119,9 @@ def digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
+@pytest.mark.slow
 def test_reruns_are_byte_identical(reported):
+    """About 45 s: the stages from clean to report run again on the same inputs."""
     before = digest(reported)
     _run_stages(reported, SYNTHETIC_MIRROR, ["clean", "usual", "analyze", "risk", "report"])
     assert digest(reported) == before
