@@ -7,20 +7,17 @@ allow a test; NHANES scored one)."""
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
-import pytest
 
 from analysis import claims
 from analysis.analyses import calcification, calibrated
 from analysis.analyses.common import Context
 from analysis.config import load_params
-from analysis.survey import replicate_factors
 from analysis.usual import stage
-from analysis.usual.model import fit
 from tests import synthetic
 from tests.conftest import REPO
+from tests.usual_model import write_calibration_model
 
 PARAMS = load_params(REPO / "params.yaml")
 
@@ -30,14 +27,7 @@ def c9(frame, tmp_path):
     p["model"]["covariates"] = ["age", "sex", "race_eth", "bmi", "smoking", "season", "cycle"]
     p["analyze"]["min_domain_n"] = 50
     rows = stage.domains(frame, p)["calibration"].to_numpy()
-    data = stage.model_data(frame[rows].reset_index(drop=True), p, "calibration")
-    replicates = replicate_factors(frame)
-    full = fit(data)
-    reps = [fit(data, replicates.factors[rows][:, r], near=full) for r in range(replicates.factors.shape[1])]
-    path = tmp_path / "usual_model.json"
-    path.write_text(json.dumps({"available": True, "replicates": {"n": len(reps)},
-                                "calibration": {"terms": list(full.terms), "full": full.to_dict(),
-                                                "replicates": [r.to_dict() for r in reps]}}))
+    path = write_calibration_model(frame, p, tmp_path / "usual_model.json")
     ctx = Context(frame.assign(in_aac=frame["in_aac"] & rows), p)
     models = [m for m in calcification.calibrated_models(ctx) if m.name.startswith("aac_severe")]
     result = calcification.run(ctx, calibrated.run(ctx, models, path))

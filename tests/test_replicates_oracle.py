@@ -5,7 +5,6 @@ combination (a covariate recomputed on every replicate) through survey's own svr
 from __future__ import annotations
 
 import copy
-import json
 import subprocess
 from pathlib import Path
 
@@ -17,11 +16,10 @@ from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
 from analysis.config import load_params
 from analysis.survey import ModelSpec, SurveyData, replicate_factors, weighted_glm_coef
-from analysis.usual import stage
-from analysis.usual.model import fit
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import require_r
+from tests.usual_model import write_calibration_model
 
 pytestmark = pytest.mark.oracle
 ORACLE = Path(__file__).parent / "oracle" / "replicate_oracle.R"
@@ -109,16 +107,8 @@ def test_two_step_variance_equals_r_refitting_every_replicate(tmp_path):
     p["model"]["covariates"] = ["age", "sex", "bmi", "cycle"]
     p["analyze"]["min_domain_n"] = 50
     frame = synthetic.usual_intake_table(n_per_psu=30, cycles=synthetic.CYCLES[:2], seed=43)
-    rows = stage.domains(frame, p)["calibration"].to_numpy()
-    sub = frame[rows].reset_index(drop=True)
-    data = stage.model_data(sub, p, "calibration")
-    replicates = replicate_factors(frame)
-    full = fit(data)
-    reps = [fit(data, replicates.factors[rows][:, r], near=full) for r in range(replicates.factors.shape[1])]
-    model_file = tmp_path / "usual_model.json"
-    model_file.write_text(json.dumps({"available": True, "replicates": {"n": len(reps)},
-                                      "calibration": {"terms": list(full.terms), "full": full.to_dict(),
-                                                      "replicates": [r.to_dict() for r in reps]}}))
+    model_file = write_calibration_model(frame, p, tmp_path / "usual_model.json")
+    n_reps = replicate_factors(frame).factors.shape[1]
     ctx = Context(frame, p)
     model = [m for m in usual_intake.models(ctx) if m.name == "use_x_mg_adequacy_usual"]
     table = calibrated.run(ctx, model, model_file)["interaction_usual"]
@@ -130,7 +120,7 @@ def test_two_step_variance_equals_r_refitting_every_replicate(tmp_path):
     out["female"] = (ctx.frame["sex"] == "female").astype(float)
     out["cycle2"] = (ctx.frame["cycle"] != ctx.frame["cycle"].min()).astype(float)
     per_replicate = {}
-    for r in [None] + list(range(len(reps))):
+    for r in [None] + list(range(n_reps)):
         columns = usual.columns(r)
         for name, column in [("c", "mg_adequate_usual"), ("k", "kcal_usual"), ("a", "ca_total_usual_mg")]:
             values = np.full(len(frame), np.nan)

@@ -11,7 +11,6 @@ supplement use with *usual* magnesium adequacy.
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -20,12 +19,12 @@ from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
 from analysis.analyses.interaction import effect_modification
 from analysis.config import load_params
-from analysis.survey import replicate_factors
 from analysis.usual import calibration, stage
 from analysis.usual.individual import Individuals
 from analysis.usual.model import fit
 from tests import synthetic
 from tests.conftest import REPO
+from tests.usual_model import write_calibration_model
 
 PARAMS = load_params(REPO / "params.yaml")
 PLANTED = 10.0
@@ -97,16 +96,7 @@ def replicate_interval(seed: int, tmp_path) -> tuple[float, float]:
     p = params()
     frame = with_usual_columns(synthetic.usual_intake_table(n_per_psu=30, cycles=synthetic.CYCLES[:2], seed=seed,
                                                             interaction=PLANTED), p)
-    rows = stage.domains(frame, p)["calibration"].to_numpy()
-    sub = frame[rows].reset_index(drop=True)
-    data = stage.model_data(sub, p, "calibration")
-    replicates = replicate_factors(frame)
-    full = fit(data)
-    reps = [fit(data, replicates.factors[rows][:, r], near=full) for r in range(replicates.factors.shape[1])]
-    model_file = tmp_path / f"usual_model_{seed}.json"
-    model_file.write_text(json.dumps({"available": True, "replicates": {"n": len(reps)},
-                                      "calibration": {"terms": list(full.terms), "full": full.to_dict(),
-                                                      "replicates": [r.to_dict() for r in reps]}}))
+    model_file = write_calibration_model(frame, p, tmp_path / f"usual_model_{seed}.json")
     ctx = Context(frame, p)
     use_model = [m for m in usual_intake.models(ctx) if m.name == "use_x_mg_adequacy_usual"]
     table = calibrated.run(ctx, use_model, model_file)["interaction_usual"]

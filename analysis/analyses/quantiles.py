@@ -74,12 +74,11 @@ def run(ctx: Context, usual_model_path: Path) -> Result:
     w = frame[WEIGHT].to_numpy(dtype=float)
     users = frame["vitd_supp_user"].astype(bool).to_numpy()
     groups = {"all": np.ones(len(frame), bool), "vitd_supp_user=True": users, "vitd_supp_user=False": ~users}
-    ear = frame["mg_ear_mg"].to_numpy(dtype=float)
-    supp = frame["mg_supp_usual_mg"].to_numpy(dtype=float)
+    ear = usual.frame["mg_ear_mg"].to_numpy(dtype=float)
+    supp = usual.frame["mg_supp_usual_mg"].to_numpy(dtype=float)
 
     def adequacy(kind: str, r: int | None) -> np.ndarray:
-        return Individuals(usual.data, usual.parameters(r, kind)).prob_at_least("mg", usual.frame["mg_ear_mg"].to_numpy(
-            dtype=float), usual.frame["mg_supp_usual_mg"].to_numpy(dtype=float))[in_domain]
+        return Individuals(usual.data, usual.parameters(r, kind)).prob_at_least("mg", ear, supp)[in_domain]
 
     full = estimates(y, w, adequacy("bootstrap", None), groups, probs)
     factors = boot.factors[rows][in_domain]
