@@ -24,6 +24,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from analysis.errors import DataError
 from analysis.estimate import estimate
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
@@ -70,11 +71,20 @@ plot(users, "% taking a vitamin D supplement (95% CI)", percent=True);
 
 # %% [markdown]
 # ## 2. Usual magnesium intake by sex and age group (day-1 dietary weight, usual-intake model)
+# The usual-intake model needs the dietary recalls (DR1TOT/DR2TOT). Where the mirror lacks
+# them, `estimate` says so, and the question falls back to what every mirror has: usual
+# magnesium from supplements (30-day questionnaire, interview weight).
 
 # %%
-usual = estimate("mean", "mg_total_usual_mg", by=["sex", "age_group"], root=ROOT)
+try:
+    usual = estimate("mean", "mg_total_usual_mg", by=["sex", "age_group"], root=ROOT)
+    label = "mean usual magnesium intake, food + supplements (mg/day)"
+except DataError as absent:
+    print(f"Not answerable from this mirror: {absent}\n")
+    usual = estimate("mean", "mg_supp_usual_mg", by=["sex", "age_group"], root=ROOT)
+    label = "mean usual magnesium intake from supplements only (mg/day)"
 print(usual.text())
-plot(usual, "mean usual magnesium intake, food + supplements (mg/day)");
+plot(usual, label);
 
 # %% [markdown]
 # ## 3. The 25(OH)D distribution of vitamin D supplement users and non-users
