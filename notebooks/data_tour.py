@@ -36,6 +36,8 @@ analytic = analytic.merge(usual, on="seqn", how="left")
 manifest = pd.read_csv(paths.raw_manifest, sep="\t", dtype=str, keep_default_na=False)
 print("provenance:", "; ".join(sorted(manifest.loc[manifest["provenance"] != "", "provenance"].unique())))
 sns.set_theme(style="whitegrid")
+# The genuine CDC mirror has no dietary recalls (DR1TOT): the intake cells below say so instead.
+HAS_RECALLS = bool(analytic["mg_food_mg"].notna().any())
 analytic.shape
 
 # %% [markdown]
@@ -63,11 +65,10 @@ ax.legend();
 # A domain is a true/false column: here, examined adults with a 25(OH)D value.
 analytic["in_adults_vitd"] = analytic["in_adults"] & analytic["vitd_serum_nmol"].notna()
 survey = SurveyData(analytic)
-pd.concat([
-    survey.mean("vitd_serum_nmol", "wt_mec", "in_adults_vitd"),  # a lab value alone: MEC weight
-    survey.mean("mg_total_mg", "wt_day1", "in_main"),  # intake: day-1 dietary weight
-    survey.mean("vitd_supp_ug", "wt_day1", "in_main"),
-])
+means = [survey.mean("vitd_serum_nmol", "wt_mec", "in_adults_vitd")]  # a lab value alone: MEC weight
+if HAS_RECALLS:  # intake: day-1 dietary weight
+    means += [survey.mean("mg_total_mg", "wt_day1", "in_main"), survey.mean("vitd_supp_ug", "wt_day1", "in_main")]
+pd.concat(means)
 
 # %% [markdown]
 # ## Magnesium intake against the EAR: one day's recall is wider than usual intake
@@ -75,23 +76,28 @@ pd.concat([
 # (day-1 dietary weight).
 
 # %%
-main = analytic[analytic["in_main"]].copy()
-main["one day (food + supplements)"] = main["mg_total_mg"] / main["mg_ear_mg"]
-main["usual (food + supplements)"] = main["mg_total_usual_mg"] / main["mg_ear_mg"]
-long = main.melt(id_vars=["wt_day1"], value_vars=["one day (food + supplements)", "usual (food + supplements)"],
-                 var_name="intake", value_name="ratio")
-fig, ax = plt.subplots(figsize=(8, 4))
-sns.histplot(long, x="ratio", hue="intake", weights="wt_day1", stat="percent", common_norm=False, binwidth=0.05,
-             element="step", ax=ax)
-ax.axvline(1, color="black", ls="--")
-ax.text(1.02, ax.get_ylim()[1] * 0.9, "EAR")
-ax.set(xlim=(0, 3), xlabel="Magnesium intake / EAR", ylabel="Adults (%), weighted");
+if HAS_RECALLS:
+    main = analytic[analytic["in_main"]].copy()
+    main["one day (food + supplements)"] = main["mg_total_mg"] / main["mg_ear_mg"]
+    main["usual (food + supplements)"] = main["mg_total_usual_mg"] / main["mg_ear_mg"]
+    long = main.melt(id_vars=["wt_day1"], value_vars=["one day (food + supplements)", "usual (food + supplements)"],
+                     var_name="intake", value_name="ratio")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.histplot(long, x="ratio", hue="intake", weights="wt_day1", stat="percent", common_norm=False,
+                 binwidth=0.05, element="step", ax=ax)
+    ax.axvline(1, color="black", ls="--")
+    ax.text(1.02, ax.get_ylim()[1] * 0.9, "EAR")
+    ax.set(xlim=(0, 3), xlabel="Magnesium intake / EAR", ylabel="Adults (%), weighted")
+else:
+    print("Not drawn: this mirror has no dietary recalls (DR1TOT), so no magnesium intake from foods.")
 
 # %% [markdown]
 # ## Supplemental vitamin D among supplement users (day-1 weight)
 
 # %%
-users = analytic[analytic["in_main"] & (analytic["vitd_supp_ug"] > 0)]
+# The main domain needs food intake; on a mirror without recalls, adults with a day-1 supplement recall.
+domain = analytic["in_main"] if HAS_RECALLS else analytic["in_adults"] & (analytic["wt_day1"] > 0)
+users = analytic[domain & (analytic["vitd_supp_ug"] > 0)]
 fig, ax = plt.subplots(figsize=(8, 3.5))
 sns.histplot(users, x="vitd_supp_ug", weights="wt_day1", stat="percent", bins=np.geomspace(1, 1000, 40).tolist(), ax=ax)
 ax.set_xscale("log")

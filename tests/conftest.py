@@ -81,6 +81,17 @@ def scratch_project(tmp_path_factory, name: str, mirror: Path, variable: str, st
     return root
 
 
+def run_notebooks(root: Path) -> dict[str, str]:
+    """The repository's notebooks executed against `root`'s outputs; their exported HTML by name."""
+    from analysis import notebooks
+    from analysis.config import Paths
+
+    (root / "notebooks").mkdir(exist_ok=True)
+    for path in sorted((REPO / "notebooks").glob("*.py")):
+        shutil.copy(path, root / "notebooks" / path.name)
+    return {path.stem: path.read_text(encoding="utf-8") for path in notebooks.run(Paths(root))}
+
+
 @pytest.fixture(scope="session")
 def mirror_project(tmp_path_factory) -> Path:
     """fetch + clean run once on the synthetic mirror, in a scratch project."""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import claims
-from tests.conftest import CDC_MIRROR, scratch_project
+from tests.conftest import CDC_MIRROR, run_notebooks, scratch_project
 from tests.oracle_tools import assert_agree, run_oracle
 
 pytestmark = pytest.mark.mirror
@@ -72,6 +72,19 @@ def test_report_says_genuine_and_lists_absent_files(cdc_project):
     assert "DR1TOT (absent from this mirror: 2007-2008, 2009-2010, 2011-2012, 2013-2014, 2015-2016, 2017-2018)" in page
     assert "absent at source" not in page
     assert "DXXFEM (absent in cycle: 2011-2012, 2015-2016)" in page
+
+
+def test_notebooks_run_on_the_genuine_mirror_and_say_what_they_cannot_draw(cdc_project):
+    pages = run_notebooks(cdc_project)
+    assert set(pages) >= {"data_tour", "main_interaction", "claims_walkthrough", "ask_your_own"}
+    for name, page in pages.items():
+        assert "output_text output_error" not in page, name
+        assert "data:image/png" in page or name == "main_interaction", name
+    assert "this mirror has no dietary recalls (DR1TOT)" in pages["data_tour"]
+    assert "modifier = magnesium supplement use (supplemental magnesium only)" in pages["main_interaction"]
+    assert "Not drawn: missing NHANES file(s)" in pages["main_interaction"]
+    assert "Not answerable from this mirror" in pages["ask_your_own"]
+    assert "usual magnesium intake from supplements only" in pages["ask_your_own"]
 
 
 @pytest.mark.oracle

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from analysis import notebooks
-from analysis.config import Paths
-from tests.conftest import REPO, SYNTHETIC_MIRROR, _run_stages
+from tests.conftest import REPO, SYNTHETIC_MIRROR, _run_stages, run_notebooks
 
 pytestmark = pytest.mark.mirror
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
@@ -19,10 +18,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
 def project(analyzed_project) -> Path:
     if not (analyzed_project / "reports/tables/risk_models.csv").exists():
         _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["risk"])
-    (analyzed_project / "notebooks").mkdir(exist_ok=True)
-    for path in NOTEBOOKS:
-        (analyzed_project / "notebooks" / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    notebooks.run(Paths(analyzed_project))
+    run_notebooks(analyzed_project)
     _run_stages(analyzed_project, SYNTHETIC_MIRROR, ["report"])
     return analyzed_project
 
