@@ -85,17 +85,19 @@ def xpt_throughput() -> dict:
             "ratio_pyreadstat_to_pandas": results["pyreadstat"] / results["pandas.read_sas"]}
 
 
-# (name, outcome, exposures, family, domain, R family): one model of each kind the pipeline fits
+# (name, outcome, exposures, family, domain, R family, covariates): one model of each kind the
+# pipeline fits, with the pipeline's covariates (None: the standard set)
 FIT_MODELS = [("gaussian", "vitd_serum_nmol", ["vitd_supp_user", "mg_adequate", "vitd_supp_user:mg_adequate"],
-               "gaussian", "in_main", "gaussian"),
-              ("logistic", "vitd_below_50", ["mg_adequate", "vitd_supp_user"], "binomial", "in_main", "quasibinomial"),
+               "gaussian", "in_main", "gaussian", None),
+              ("logistic", "vitd_below_50", ["mg_adequate", "vitd_supp_user"], "binomial", "in_main", "quasibinomial",
+               None),
               ("quasi-poisson", "aac24_score", ["dose10", "mg_adequate", "dose10:mg_adequate"], "poisson", "in_aac",
-               "quasipoisson")]
+               "quasipoisson", "calcification")]
 
 
 def fit_times(clone: Path, reps: int = 5) -> dict:
     """Median seconds per fit, ours (the survey layer, svy) and R's svyglm, same data, same run."""
-    from analysis.analyses import common, features
+    from analysis.analyses import calcification, common, features
     from analysis.config import load_params
     from analysis.survey import SurveyData
 
@@ -104,8 +106,9 @@ def fit_times(clone: Path, reps: int = 5) -> dict:
     ctx = common.Context(frame, params)
     survey = SurveyData(frame)
     results = {}
-    for name, outcome, exposures, family, domain, r_family in FIT_MODELS:
-        spec = ctx.spec(outcome, exposures, family)
+    pipeline_covariates = {None: None, "calcification": calcification.covariates(ctx, usual=False)}
+    for name, outcome, exposures, family, domain, r_family, covariates in FIT_MODELS:
+        spec = ctx.spec(outcome, exposures, family, covariates=pipeline_covariates[covariates])
         survey.glm(spec, "wt_day1", domain)  # warm-up
         ours = []
         for _ in range(reps):
