@@ -27,6 +27,12 @@ def save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def ci_arms(table, scale: float = 1.0, suffix: str = "") -> list:
+    """Error-bar arms (below, above) from a table's estimate and 95% CI columns, times `scale`."""
+    estimate = table[f"estimate{suffix}"]
+    return [scale * (estimate - table[f"ci_low{suffix}"]), scale * (table[f"ci_high{suffix}"] - estimate)]
+
+
 def _style() -> None:
     sns.set_theme(style="whitegrid", context="notebook")
 
@@ -38,7 +44,7 @@ def dose_response(binned: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
         rows = binned[binned["mg_group"] == group].copy()
         rows["x"] = rows["dose_band"].map(DOSE_BAND_X) + (0.06 if group == "mg_adequate" else -0.06)
         rows = rows.sort_values("x")
-        left.errorbar(rows["x"], rows["estimate"], yerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+        left.errorbar(rows["x"], rows["estimate"], yerr=ci_arms(rows),
                       fmt="o-", color=color, capsize=4, label=MG_LABELS[group])
         for model, style in [("linear", "-"), ("spline", "--")]:
             c = curve[(curve["mg_group"] == group) & (curve["model"] == model)].sort_values("dose_ug")
@@ -78,7 +84,7 @@ def forest(sensitivity: pd.DataFrame, usual: pd.DataFrame | None = None) -> plt.
     for group, color in MG_COLORS.items():
         g = rows[rows["group"] == group]
         y = [analyses.index(a) + (0.15 if group == "mg_adequate" else -0.15) for a in g["analysis"]]
-        ax.errorbar(g["estimate"], y, xerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]],
+        ax.errorbar(g["estimate"], y, xerr=ci_arms(g),
                     fmt="o", color=color, capsize=3, label=MG_LABELS[group])
     ax.set_yticks(range(len(analyses)), [a.replace("_", " ") for a in analyses])
     ax.invert_yaxis()
@@ -97,7 +103,7 @@ def prevalence_by_quartile(prevalence: pd.DataFrame) -> plt.Figure:
     for i, (measure, g) in enumerate(rows.groupby("model", sort=True)):
         g = g.sort_values("group")
         x = np.arange(len(g)) + (i - 1) * 0.22
-        ax.errorbar(x, 100 * g["estimate"], yerr=[100 * (g["estimate"] - g["ci_low"]), 100 * (g["ci_high"] - g["estimate"])],
+        ax.errorbar(x, 100 * g["estimate"], yerr=ci_arms(g, 100),
                     fmt="o", capsize=3, color=cut_colors[measure],
                     label="25(OH)D < " + measure.rsplit("_", 1)[-1] + " nmol/L")
     ax.set_xticks(range(4), ["Q1 (lowest)", "Q2", "Q3", "Q4 (highest)"])
@@ -175,7 +181,7 @@ def bone(bone_or: pd.DataFrame, claimed: float) -> plt.Figure:
         rows["term"].str.replace("OR ", "")
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
     y = np.arange(len(rows))
-    ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+    ax.errorbar(rows["estimate"], y, xerr=ci_arms(rows),
                 fmt="s", color="#34495e", capsize=3)
     ax.axvline(1.0, color="black", lw=0.8)
     ax.axvline(claimed, color="#c0392b", ls="--", lw=1.2, label=f"article's claim (OR {claimed:g})")
@@ -203,7 +209,7 @@ def trends(status: pd.DataFrame, prevalence: pd.DataFrame | None) -> plt.Figure:
         if "domain" in g and measure.startswith("mg_"):
             g = g[g["domain"] == "in_diet_adults"]
         g = g.sort_values("group")
-        ax.errorbar(g["group"], 100 * g["estimate"], yerr=[100 * (g["estimate"] - g["ci_low"]), 100 * (g["ci_high"] - g["estimate"])],
+        ax.errorbar(g["group"], 100 * g["estimate"], yerr=ci_arms(g, 100),
                     fmt="o-", capsize=3, label=label)
     ax.set_xlabel("NHANES cycle")
     ax.set_ylabel("Percent (95% CI)")
@@ -221,7 +227,7 @@ def supplement_models(table: pd.DataFrame) -> plt.Figure:
     y = np.arange(len(rows))
     colors = [MG_COLORS["mg_adequate"] if t.endswith("= 1") else MG_COLORS["mg_inadequate"] for t in rows["term"]]
     for yi, (_, r), color in zip(y, rows.iterrows(), colors):
-        ax.errorbar([r["estimate"]], [yi], xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+        ax.errorbar([r["estimate"]], [yi], xerr=[[arm] for arm in ci_arms(r)],
                     fmt="o", color=color, capsize=3)
     ax.set_yticks(y, rows["label"], fontsize=8)
     ax.invert_yaxis()
@@ -260,8 +266,7 @@ def calcification(by_dose: pd.DataFrame) -> plt.Figure:
         rows = by_dose[by_dose["mg_group"] == group].copy()
         rows["x"] = rows["dose_band"].map(DOSE_BAND_X) + (0.07 if group == "mg_adequate" else -0.07)
         rows = rows.dropna(subset=["x"]).sort_values("x")
-        ax.errorbar(rows["x"], 100 * rows["estimate"], yerr=[100 * (rows["estimate"] - rows["ci_low"]),
-                                                             100 * (rows["ci_high"] - rows["estimate"])],
+        ax.errorbar(rows["x"], 100 * rows["estimate"], yerr=ci_arms(rows, 100),
                     fmt="o-", color=color, capsize=4,
                     label={"mg_inadequate": "magnesium likely below the EAR", "mg_adequate": "magnesium likely at or above"}[group])
     ax.set_xticks(list(DOSE_BAND_X.values()), [f"{k} µg/day" if k != "0" else "none" for k in DOSE_BAND_X])
@@ -281,8 +286,7 @@ def crp_by_vitd(table: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 4.6))
     bands = table[table["kind"] == "band"].sort_values("vitd_nmol")
     curve = table[table["kind"] == "curve"].sort_values("vitd_nmol")
-    ax.errorbar(bands["vitd_nmol"], bands["estimate_mg_l"], yerr=[bands["estimate_mg_l"] - bands["ci_low_mg_l"],
-                                                                  bands["ci_high_mg_l"] - bands["estimate_mg_l"]],
+    ax.errorbar(bands["vitd_nmol"], bands["estimate_mg_l"], yerr=ci_arms(bands, suffix="_mg_l"),
                 fmt="o", color="#34495e", capsize=4, label="geometric mean by 25(OH)D band (design-based)")
     ax.plot(curve["vitd_nmol"], curve["estimate_mg_l"], color="#c0392b", label="adjusted model, standardized")
     ax.fill_between(curve["vitd_nmol"], curve["ci_low_mg_l"], curve["ci_high_mg_l"], color="#c0392b", alpha=0.15)
@@ -303,7 +307,7 @@ def vitd_percentiles(table: pd.DataFrame) -> plt.Figure:
     labels = {"all": "all adults", "vitd_supp_user=False": "no vitamin D supplement", "vitd_supp_user=True": "vitamin D supplement users"}
     for group, g in rows.groupby("group", sort=False):
         x = g["percentile"] + offsets.get(group, 0)
-        ax.errorbar(x, g["estimate"], yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]], fmt="o-",
+        ax.errorbar(x, g["estimate"], yerr=ci_arms(g), fmt="o-",
                     capsize=3, label=labels.get(group, group))
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(sorted(rows["percentile"].unique()))
