@@ -94,11 +94,25 @@ class UsualModel:
     def columns(self, replicate: int | None) -> dict[str, np.ndarray]:
         """The calibration columns on the full sample (None) or a replicate; the slow joint
         probabilities only where an outcome model uses them (main and bone domains)."""
-        fitted = self.parameters(replicate)
-        a = self.params["analyze"]
         bone = self.frame["in_bone"].to_numpy()
-        return calibration.columns(Individuals(self.data, fitted), self.frame, a["vitd_ear_ug"], a["high_ca_mg_ratio"],
-                                   joint_rows=bone, ratio_rows=self.frame["in_main"].to_numpy() | bone)
+        return self._columns(self.data, self.frame, self.parameters(replicate), joint_rows=bone,
+                             ratio_rows=self.frame["in_main"].to_numpy() | bone)
+
+    def columns_for(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The full-sample calibration columns for another frame of the domain (e.g. one with
+        imputed covariates), without the joint and ratio probabilities."""
+        data = model_data(frame, self.params, "calibration")
+        if list(data.names) != self.stored["terms"][: len(data.names)]:
+            raise DataError(f"the frame gives covariates {list(data.names)}, the usual-intake model has "
+                            f"{self.stored['terms']}")
+        none = np.zeros(len(frame), bool)
+        return self._columns(data, frame, self.parameters(None), joint_rows=none, ratio_rows=none)
+
+    def _columns(self, data, frame: pd.DataFrame, fitted: Parameters, joint_rows: np.ndarray,
+                 ratio_rows: np.ndarray) -> dict[str, np.ndarray]:
+        a = self.params["analyze"]
+        return calibration.columns(Individuals(data, fitted), frame, a["vitd_ear_ug"], a["high_ca_mg_ratio"],
+                                   joint_rows=joint_rows, ratio_rows=ratio_rows)
 
 
 def derived_columns(columns: dict[str, np.ndarray], per_mg: float) -> dict[str, np.ndarray]:

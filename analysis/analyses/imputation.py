@@ -23,7 +23,6 @@ missing covariates alone.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -35,11 +34,9 @@ from statsmodels.imputation.mice import MICEData
 from threadpoolctl import threadpool_limits
 
 from analysis import parallel
+from analysis.analyses.calibrated import UsualModel
 from analysis.analyses.common import OR_SCALE, Context
-from analysis.usual import calibration
-from analysis.usual.individual import Individuals
-from analysis.usual.model import Parameters
-from analysis.usual.stage import domains, model_data
+from analysis.usual.stage import domains
 
 log = logging.getLogger(__name__)
 
@@ -137,20 +134,6 @@ def imputations(ctx: Context, rows: pd.Series, imputed: list[str], m: int, seed:
     return out
 
 
-def with_usual_columns(ctx: Context, frame: pd.DataFrame, usual_model: dict) -> pd.DataFrame:
-    """`frame` (the domain, covariates completed) with its usual-intake columns, from the
-    calibration model fitted on complete cases."""
-    data = model_data(frame, ctx.params, "calibration")
-    if list(data.names) != usual_model["terms"][: len(data.names)]:
-        raise ValueError(f"imputed data give covariates {list(data.names)}, the usual-intake model has "
-                         f"{usual_model['terms']}")
-    a = ctx.params["analyze"]
-    columns = calibration.columns(Individuals(data, Parameters.from_dict(usual_model["full"])), frame,
-                                  a["vitd_ear_ug"], a["high_ca_mg_ratio"], joint_rows=np.zeros(len(frame), bool),
-                                  ratio_rows=np.zeros(len(frame), bool))
-    return frame.assign(**columns)
-
-
 def models(ctx: Context) -> dict[str, tuple[str, list[str], str]]:
     """name -> (outcome, exposures, family)."""
     out = {f"{name}_x_mg_adequacy_usual": ("vitd_serum_nmol", exposures, "gaussian") for name, exposures in EXPOSURES.items()}
@@ -169,7 +152,7 @@ def fit(ctx: Context, frame: pd.DataFrame, name: str, domain_column: str):
 
 def run(ctx: Context, usual_model_path) -> pd.DataFrame:
     p = ctx.params["imputation"]
-    stored = json.loads(usual_model_path.read_text(encoding="utf-8"))["calibration"]
+    usual = UsualModel(ctx, usual_model_path)
     rows = ctx.frame[domain(ctx)]
     imputed = [c for c in p["covariates"] if ctx.frame.loc[rows, c].isna().any()]
     base = ctx.frame[rows].reset_index(drop=True)
@@ -178,7 +161,8 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
     log.info("imputation: %d adults, %d with a covariate missing (%s); m = %d", len(base), int((~complete).sum()),
              ", ".join(imputed), p["m"])
     # complete cases: the same domain restricted to those with every covariate (and the usual columns)
-    cc_frame = with_usual_columns(ctx, base[calibration_rows].reset_index(drop=True), stored)
+    cc_frame = base[calibration_rows].reset_index(drop=True)
+    cc_frame = cc_frame.assign(**usual.columns_for(cc_frame))
     cc_frame["_domain"] = cc_frame["in_main"]
     draws = imputations(ctx, rows, imputed, p["m"], p["seed"], p["burn_in"], p["between"], p["chains"])
 
@@ -187,7 +171,7 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
         frame = base.copy()
         for column in imputed:
             frame[column] = draw[column].to_numpy()
-        frame = with_usual_columns(ctx, frame, stored)
+        frame = frame.assign(**usual.columns_for(frame))
         frame["_domain"] = True
         fits = {name: fit(ctx, frame, name, "_domain")[0] for name in models(ctx)}
         return {name: (f.coef, np.diag(f.vcov), f.df, f.n, f.names) for name, f in fits.items()}
