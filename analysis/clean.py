@@ -12,7 +12,7 @@ from importlib import resources
 import pandas as pd
 import yaml
 
-from analysis import atomic, derive, domains, raw, validate
+from analysis import atomic, data_rules, derive, domains, raw, validate
 from analysis.catalog import load_catalog
 from analysis.config import Paths
 from analysis.errors import DataError
@@ -40,20 +40,25 @@ def undocumented(frame: pd.DataFrame, file: str) -> list[str]:
     return sorted(set(frame.columns) - set(dictionary.loc[dictionary["file"] == file, "column"]) - {"seqn"})
 
 
-def build(raw_frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Analytic frame (sorted by cycle, seqn) and flow table from the harmonized raw frame."""
+def build(raw_frame: pd.DataFrame, params: dict,
+          read_counts: raw.ReadCounts | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Analytic frame (sorted by cycle, seqn), flow table and data-rules table from the
+    harmonized raw frame (`read_counts`: what reading it changed)."""
     analytic = derive.derive(raw_frame, params["clean"], load_catalog().units())
     analytic, flow = domains.add_flags(analytic, params)
+    rules = data_rules.table(raw_frame, analytic, read_counts or raw.ReadCounts())
     analytic = analytic.sort_values(["cycle", "seqn"], kind="stable").reset_index(drop=True)
-    return analytic, flow
+    return analytic, flow, rules
 
 
 def run(params: dict, paths: Paths) -> pd.DataFrame:
     catalog = load_catalog()
     components = list(params["fetch"]["components"])
-    raw_frame, inventory = raw.read_all(paths.data_raw, catalog, components, params["clean"]["sas_zero_epsilon"])
+    read_counts = raw.ReadCounts()
+    raw_frame, inventory = raw.read_all(paths.data_raw, catalog, components, params["clean"]["sas_zero_epsilon"],
+                                        read_counts)
     log.info("clean: %d participants in %d cycles", len(raw_frame), raw_frame["cycle"].nunique())
-    analytic, flow = build(raw_frame, params)
+    analytic, flow, rules = build(raw_frame, params, read_counts)
 
     dictionary = load_dictionary()
     missing = undocumented(analytic, ANALYTIC_FILE)
@@ -65,6 +70,7 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     atomic.write_parquet(paths.analytic, analytic)
     atomic.write_csv(paths.dictionary, dictionary)
     atomic.write_csv(paths.tables / "flow.csv", flow)
+    atomic.write_csv(paths.tables / "data_rules.csv", rules)
     missing = inventory.missing_files()
     if len(missing):
         log.info("clean: %d catalogued file(s) unavailable: %s", len(missing),

@@ -111,6 +111,26 @@ def crp_mg_per_l(standard: pd.Series, standard_unit: str, high_sensitivity: pd.S
     return in_unit(high_sensitivity, hs_unit, "mg/L").combine_first(in_unit(standard, standard_unit, "mg/L"))
 
 
+def below_detection(flag: pd.Series, value: pd.Series, limit: float) -> pd.Series:
+    """Below the assay's lower limit of detection: the file's flag where it has one (hs-CRP's
+    LBDHRPLC == 1), else a value under the documented limit (standard CRP, whose file stores
+    limit / sqrt 2 with no flag); missing where nothing was measured."""
+    from_value = (value < limit).astype("boolean").mask(value.isna())
+    from_flag = (flag == 1).astype("boolean").mask(flag.isna())
+    return from_flag.combine_first(from_value)
+
+
+def complete_scan(value: pd.Series, status: pd.Series) -> pd.Series:
+    """A DXA measurement counts only from a complete scan (status 1); where the file carries no
+    status the value is kept as published."""
+    return value.where(status.isna() | (status == 1))
+
+
+def yes_no(codes: pd.Series) -> pd.Series:
+    """1 yes -> True, 2 no -> False; anything else (7, 9 were made missing on reading) missing."""
+    return codes.map({1.0: True, 2.0: False}).astype("boolean")
+
+
 def valid_aac_score(score: pd.Series, invalidity: pd.Series) -> pd.Series:
     """An AAC score counts only where the scan's total-score invalidity code is 0 (valid)."""
     return score.where(invalidity == 0)
@@ -135,6 +155,7 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
     units = load_catalog().units() if units is None else units
     n_cycles = raw["cycle"].nunique()
     supp_cap = float(params["vitd_supp_cap_ug"])
+    detection_limits = params["detection_limits"]
     out = pd.DataFrame(index=raw.index)
     out["seqn"] = raw["SEQN"].astype("int64")
     out["cycle"] = raw["cycle"].astype("string")
@@ -204,7 +225,9 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
                                        supplement_amount(raw["DS2DSCNT"], raw[day2]))
     out["supp_usual_source"] = usual_supplement_source(raw["DSDCOUNT"], raw["DS1DSCNT"], raw["DS2DSCNT"])
 
-    out["femneck_bmd"] = raw["DXXNKBMD"]
+    out["supp_any_30d"] = yes_no(raw["DSD010"])
+
+    out["femneck_bmd"] = complete_scan(raw["DXXNKBMD"], raw["DXAFMRST"])
     out["femneck_t_score"] = t_score(out["femneck_bmd"], params["femneck_reference_mean"], params["femneck_reference_sd"])
     out["osteoporosis_dxa"] = at_least(-out["femneck_bmd"], -osteoporosis_bmd_cutoff(params))
     out["osteoporosis_told"] = (raw["OSQ060"] == 1).astype("boolean").mask(raw["OSQ060"].isna())
@@ -212,5 +235,5 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
     out["aac24_score"] = valid_aac_score(raw["DXXAAC24"], raw["DXXAACTV"])
     out["aac8_score"] = valid_aac_score(raw["DXXAAC8"], raw["DXXAACTV"])
     out["crp_mg_l"] = crp_mg_per_l(raw["LBXCRP"], units["LBXCRP"], raw["LBXHSCRP"], units["LBXHSCRP"])
-    out["crp_below_detection"] = (raw["LBDHRPLC"] == 1).astype("boolean").mask(raw["LBDHRPLC"].isna())
+    out["crp_below_detection"] = below_detection(raw["LBDHRPLC"], raw["LBXCRP"], detection_limits["LBXCRP"])
     return out

@@ -4,7 +4,8 @@ and its special codes applied, nothing derived yet."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,27 @@ class RawInventory:
         ]
 
 
-def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas_zero_epsilon: float) -> pd.DataFrame:
-    """One file as a frame with harmonized variable names and special codes made missing."""
+@dataclass
+class ReadCounts:
+    """What reading changed, for the data-rules table: values CDC stored as SAS's tiny
+    underflow and read as 0, and special codes (refused, don't know) made missing, each
+    keyed by (rule, variable, cycle)."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, rule: str, variable: str, cycle: str, n: int) -> None:
+        self.counts[(rule, variable, cycle)] += int(n)
+
+    def table(self) -> pd.DataFrame:
+        rows = [{"rule": r, "variable": v, "cycle": c, "n": n} for (r, v, c), n in sorted(self.counts.items())]
+        return pd.DataFrame(rows, columns=["rule", "variable", "cycle", "n"])
+
+
+def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas_zero_epsilon: float,
+                   counts: ReadCounts | None = None) -> pd.DataFrame:
+    """One file as a frame with harmonized variable names and special codes made missing
+    (what changed is added to `counts`)."""
+    counts = ReadCounts() if counts is None else counts
     spec = catalog.components[component]
     renames = spec.renames_for(cycle)
     present = set(xpt.column_names(path))
@@ -68,10 +88,15 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
                 f"{path}: variable {name} holds text, expected numbers "
                 f"(cycle {cycle}, component {component}); examples: {frame[name].dropna().head(3).tolist()}"
             )
-    frame = xpt.zero_sas_underflow(frame.astype(np.float64), sas_zero_epsilon)
+    frame = frame.astype(np.float64)
+    for name in frame.columns:
+        counts.add("sas_underflow_zero", name, cycle, ((frame[name] != 0) & (frame[name].abs() < sas_zero_epsilon)).sum())
+    frame = xpt.zero_sas_underflow(frame, sas_zero_epsilon)
     for name, codes in spec.missing_codes.items():
         if name in frame:
-            frame[name] = frame[name].mask(frame[name].isin(codes))
+            special = frame[name].isin(codes)
+            counts.add("special_code_missing", name, cycle, special.sum())
+            frame[name] = frame[name].mask(special)
     if frame["SEQN"].duplicated().any():
         dups = frame.loc[frame["SEQN"].duplicated(), "SEQN"].astype(int).head(5).tolist()
         raise DataError(f"{path}: duplicated SEQN {dups} (cycle {cycle}, component {component})")
@@ -115,16 +140,18 @@ def expected_variables(catalog: Catalog, components: list[str]) -> list[str]:
     return names
 
 
-def read_all(data_raw: Path, catalog: Catalog, components: list[str], sas_zero_epsilon: float) -> tuple[pd.DataFrame, RawInventory]:
+def read_all(data_raw: Path, catalog: Catalog, components: list[str], sas_zero_epsilon: float,
+             counts: ReadCounts | None = None) -> tuple[pd.DataFrame, RawInventory]:
     """All cycles stacked; variables of components absent in a cycle are missing (NaN), not 0."""
     inventory = RawInventory.load(data_raw)
+    counts = ReadCounts() if counts is None else counts
     frames = []
     for cycle in inventory.cycles:
         parts = {}
         for component in components:
             if inventory.available(cycle, component):
                 path = data_raw / cycle / catalog.data_file(cycle, component).name
-                parts[component] = read_component(path, catalog, cycle, component, sas_zero_epsilon)
+                parts[component] = read_component(path, catalog, cycle, component, sas_zero_epsilon, counts)
         frames.append(merge_cycle(parts, cycle))
     stacked = pd.concat(frames, ignore_index=True)
     for name in expected_variables(catalog, components):

@@ -88,7 +88,7 @@ def raw_row(**overrides) -> dict:
                DR2TMAGN=230.0, DS2DSCNT=0.0, DS2TMAGN=np.nan, DSDCOUNT=1.0, DSQTVD=20.0, DSQTMAGN=np.nan,
                DXXNKBMD=0.55, OSQ060=1.0, DR1DAY=7.0, DR2DAY=3.0, DR2TKCAL=1800.0, DR2TCALC=700.0, DR2TVD=3.0,
                DS2TVD=np.nan, DS2TCALC=np.nan, DSQTCALC=300.0, DXXAAC24=3.0, DXXAAC8=1.0, DXXAACTV=0.0,
-               LBXCRP=np.nan, LBXHSCRP=1.2, LBDHRPLC=0.0)
+               LBXCRP=np.nan, LBXHSCRP=1.2, LBDHRPLC=0.0, DSD010=1.0, DXAFMRST=1.0, LBDVIDLC=0.0)
     row.update(overrides)
     return row
 
@@ -134,7 +134,8 @@ def test_crp_is_mg_per_l_whichever_assay_the_cycle_used():
     assert out["crp_mg_l"].iloc[0] == pytest.approx(out["crp_mg_l"].iloc[1]) == pytest.approx(3.0)
     # below the detection limit: kept as published, flagged, not dropped
     assert out["crp_mg_l"].iloc[2] == 0.11 and bool(out["crp_below_detection"].iloc[2])
-    assert not bool(out["crp_below_detection"].iloc[1]) and pd.isna(out["crp_below_detection"].iloc[0])
+    assert not bool(out["crp_below_detection"].iloc[1]) and not bool(out["crp_below_detection"].iloc[0])
+    assert pd.isna(out["crp_below_detection"].iloc[3])
     assert np.isnan(out["crp_mg_l"].iloc[3])  # no CRP in 2011-2012
 
 

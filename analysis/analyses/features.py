@@ -21,6 +21,14 @@ def flag(condition: pd.Series, known: pd.Series) -> pd.Series:
     return condition.astype("boolean").mask(~known)
 
 
+def high_ratio(numerator: pd.Series, denominator: pd.Series, limit: float) -> pd.Series:
+    """numerator / denominator > limit, compared as numerator > limit x denominator, so a day
+    with no magnesium but some calcium counts as a high ratio (the ratio is infinite); missing
+    where either amount is unknown or both are 0 (0/0 has no ratio: data rule zero_ca_and_mg)."""
+    known = numerator.notna() & denominator.notna() & ((numerator > 0) | (denominator > 0))
+    return flag(numerator > limit * denominator, known)
+
+
 def add(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     """Columns every analysis may use (documented in the output tables' model names)."""
     p = params["analyze"]
@@ -36,7 +44,7 @@ def add(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     out["mg_food_inadequate"] = flag(~out["mg_food_adequate"].fillna(False).astype(bool), out["mg_food_adequate"].notna())
     out["mg_below_half_ear"] = flag(out["mg_total_mg"] < out["mg_ear_mg"] / 2, out["mg_total_mg"].notna())
     out["vitd_adequate_intake"] = flag(out["vitd_total_ug"] >= p["vitd_ear_ug"], out["vitd_total_ug"].notna())
-    out["high_ca_mg_ratio"] = flag(out["ca_mg_ratio"] > p["high_ca_mg_ratio"], out["ca_mg_ratio"].notna())
+    out["high_ca_mg_ratio"] = high_ratio(out["ca_total_mg"], out["mg_total_mg"], p["high_ca_mg_ratio"])
     both = out["mg_adequate"].fillna(False).astype(bool) & out["vitd_adequate_intake"].fillna(False).astype(bool)
     neither = ~out["mg_adequate"].fillna(True).astype(bool) & ~out["vitd_adequate_intake"].fillna(True).astype(bool)
     joint = pd.Series("one", index=out.index, dtype="string")
