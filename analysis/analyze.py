@@ -16,8 +16,8 @@ import pandas as pd
 
 from analysis import atomic, claims
 from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, evalues, features,
-                               imputation, inflammation, interaction, prevalence, quantiles, ratio, sensitivity,
-                               status, supplements, usual_intake)
+                               imputation, inflammation, interaction, prevalence, published, quantiles, ratio,
+                               sensitivity, status, supplements, usual_intake)
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.raw import RawInventory
@@ -34,8 +34,9 @@ TABLES = {
     "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
     "calcification": "C9", "aac_by_dose": "C9", "inflammation": "C10", "crp_by_vitd": "C10",
     "e_values": "status", "multiple_imputation": "C1", "vitd_percentiles": "C1b",
+    "published_checks": "published",
 }
-OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID")}
+OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID"), "published": ("DEMO",)}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
                  "verdict", "reason", "e_values", "source_note", "data_provenance"]
 
@@ -67,7 +68,8 @@ def provenance(inventory: RawInventory) -> str:
     return "; ".join(sorted(values.unique()))
 
 
-def run_analyses(ctx: common.Context, testable: set[str], paths: Paths) -> dict[str, common.Result]:
+def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
+                 availability: Availability | None = None) -> dict[str, common.Result]:
     """id -> Result for the testable claims and other analyses. The claims' primary tests
     use usual intake (usual_intake.py) where the usual stage could fit its model; the day-1
     versions are kept as "<id>_day1" (sensitivity). C1/C2 stand-ins: "C1_fallback"/"C2_fallback"."""
@@ -120,6 +122,11 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths) -> dict[
     if "status" in testable:
         log.info("analyze: vitamin D status and validation")
         results["status"] = common.Result(tables=status.run(ctx))
+    if "published" in testable and availability is not None:
+        log.info("analyze: published NHANES figures recomputed")
+        status.add_columns(ctx)
+        present = {c for c in availability.inventory.manifest["component"].unique() if availability.has(c)}
+        results["published"] = common.Result(tables={"published_checks": published.run(ctx, present)})
     return results
 
 
@@ -173,6 +180,8 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
                 row["reason"] = "; ".join(f"{e.label}: {e.estimate:.3f} ({e.ci_low:.3f} to {e.ci_high:.3f})" for e in evidence)
             if rule["rule"] == "fact_check":
                 row["reason"] = claim.hypothesis
+            if rule["rule"] == "within_observed_doses" and len(evidence) > 1:
+                row["reason"] = claims.dose_range_reason(evidence)
             row["verdict"] = claims.decide(rule, evidence) if evidence or rule["rule"] == "fact_check" else claims.INCONCLUSIVE
             if not evidence and rule["rule"] != "fact_check":
                 row["reason"] = "the domain was too small to estimate"
@@ -239,7 +248,7 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     if usual_path.exists():
         frame = frame.merge(pd.read_parquet(usual_path), on="seqn", how="left", validate="one_to_one")
     ctx = common.Context(frame, params)
-    results = run_analyses(ctx, testable, paths)
+    results = run_analyses(ctx, testable, paths, availability)
     if "C1_day1" in results:
         results["comparison"] = common.Result(tables={"usual_vs_day1": comparison(results)})
 

@@ -94,6 +94,11 @@ def decide(rule: dict, evidence: list[Evidence]) -> str:
         if first.ci_low > 0 or first.ci_high < 0:
             return CONTRADICTED
         return INCONCLUSIVE
+    if kind == "within_observed_doses":
+        difference, *doses, bound = evidence
+        if all(dose_status(d.estimate, bound.estimate) == INSIDE for d in doses):
+            return decide({**rule, "rule": "greater_than"}, [difference])
+        return INCONCLUSIVE
     if kind == "all_at_least":
         margin = rule["margin"]
         if all(e.ci_low >= margin for e in evidence):
@@ -102,6 +107,27 @@ def decide(rule: dict, evidence: list[Evidence]) -> str:
             return CONTRADICTED
         return INCONCLUSIVE
     raise ConfigError(f"params.yaml verdicts: unknown rule {kind!r}")
+
+
+INSIDE = "inside the observed doses"
+WITHOUT_SUPPLEMENTS = "reached without supplements"
+BEYOND = "beyond the data"
+
+
+def dose_status(dose: float, upper: float) -> str:
+    """A model's dose to reach a threshold is an estimate only inside the doses people took
+    (0 to a high percentile): below 0 the threshold is reached without supplements, above the
+    bound it is an extrapolation."""
+    if dose < 0:
+        return WITHOUT_SUPPLEMENTS
+    return INSIDE if dose <= upper else BEYOND
+
+
+def dose_range_reason(evidence: list[Evidence]) -> str:
+    """Each group's dose and where it lies, for the claims table."""
+    *_, bound = evidence
+    return "; ".join(f"{d.label}: {d.estimate:.3g} ug/day ({dose_status(d.estimate, bound.estimate)})"
+                     for d in evidence[1:-1]) + f"; {bound.label}: 0 to {bound.estimate:.3g} ug/day"
 
 
 def describe(rule: dict) -> str:
@@ -119,6 +145,11 @@ def describe(rule: dict) -> str:
     if kind == "all_at_least":
         return (f"supported if every 95% CI lies at or above {rule['margin']}; contradicted if any lies "
                 "wholly below; otherwise inconclusive")
+    if kind == "within_observed_doses":
+        return (f"each group's dose must lie inside the observed doses (0 to the {rule['dose_percentile']}th percentile "
+                "of supplemental vitamin D among users): a dose below 0 is 'reached without supplements', one above "
+                "it 'beyond the data', and then the verdict is inconclusive; with both inside, "
+                + describe({**rule, "rule": "greater_than"}))
     if kind == "all_of":
         return ("supported only if every part is: " + "; ".join(f"({i + 1}) {part.get('label', '')}: {describe(part)}"
                                                                for i, part in enumerate(rule["parts"]))

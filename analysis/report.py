@@ -17,7 +17,7 @@ import jinja2
 import pandas as pd
 import yaml
 
-from analysis import atomic, figures
+from analysis import atomic, figures, findings
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.fetch import read_manifest
@@ -177,6 +177,10 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         columns = [c for c in OPTIONAL_COLUMNS if c in t] + [c for c in RESULT_COLUMNS if c in t]
         columns += [c for c in ("variance", "monte_carlo") if c in t]
         out.append((title, name, table_html(t[select(t)], columns)))
+    checks = read_table(paths, "published_checks")
+    out.append(("Published NHANES figures recomputed (same cycles, ages, measure and weight)", "published_checks",
+                table_html(checks, ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
+                                    "difference", "tolerance", "agrees", "note"], digits=4)))
     validation = read_table(paths, "vitd_validation")
     out.append(("Validation against a published NHANES table", "vitd_validation",
                 table_html(validation, ["source", "cycles", "measure", "estimate", "ci_low", "ci_high", "published",
@@ -240,6 +244,9 @@ def run(params: dict, paths: Paths) -> None:
         risk=risk_section(paths),
         results=key_results(paths),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
+        data_rules_html=table_html(read_table(paths, "data_rules"),
+                                   ["rule", "variables", "what_the_pipeline_does", "n", "n_examined_adults", "by_cycle"]),
+        findings=findings.paragraphs(claims, {"interaction_usual": read_table(paths, "interaction_usual")}),
         params=params,
         cycles=sorted(manifest["cycle"].unique()),
         manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),

@@ -9,7 +9,9 @@ import pandas as pd
 from scipy import stats
 
 from analysis.analyses.common import Context, Result, evidence_of, model_table
+from analysis.analyses.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
+from analysis.claims import Evidence
 from analysis.survey import FittedModel
 
 GROUPS = {"mg_inadequate": 0.0, "mg_adequate": 1.0}
@@ -108,6 +110,26 @@ def binned_means(ctx: Context) -> pd.DataFrame:
     return table.drop(columns=["group"])
 
 
+def observed_dose_upper(ctx: Context) -> Evidence:
+    """The dose-range bound of rule within_observed_doses: the weighted percentile (params
+    verdicts.C3.dose_percentile) of capped supplemental vitamin D among users in in_main."""
+    percentile = ctx.params["verdicts"]["C3"]["dose_percentile"]
+    users = ctx.frame["in_main"] & ctx.frame["vitd_supp_user"].fillna(False).astype(bool) & (ctx.frame[WEIGHT] > 0)
+    upper = weighted_quantile_cuts(ctx.frame.loc[users, "vitd_supp_ug_capped"], ctx.frame.loc[users, WEIGHT],
+                                   [percentile / 100])[0]
+    return Evidence(upper, upper, upper, label=f"observed doses ({percentile}th percentile among users)")
+
+
+def c3_evidence(table: pd.DataFrame, threshold: float, groups: tuple[str, str], ctx: Context) -> list[Evidence]:
+    """The difference, then each group's dose (inadequate, adequate), then the dose-range bound."""
+    def row(term: str) -> pd.DataFrame:
+        return table[table["term"] == term]
+
+    return [evidence_of(row(f"difference (inadequate - adequate) | {threshold:g} nmol/L"), "dose difference (ug/day)"),
+            *[evidence_of(row(f"dose to reach {threshold:g} nmol/L | {g}"), f"dose where {g}") for g in groups],
+            observed_dose_upper(ctx)]
+
+
 def run_c3(ctx: Context) -> Result:
     params = ctx.params["analyze"]
     threshold = ctx.params["verdicts"]["C3"]["threshold_nmol"]
@@ -130,11 +152,10 @@ def run_c3(ctx: Context) -> Result:
     spline_table = model_table(spline, "dose_spline_x_mg_adequacy", "in_main", WEIGHT,
                                ctx.covariate_text(spline_spec, spline_exposures), walds=[nonlinear])
     curves = pd.concat([curve(ctx, fitted, [], "linear"), curve(ctx, spline, knots, "spline")], ignore_index=True)
-    diff = doses[doses["term"] == f"difference (inadequate - adequate) | {threshold:g} nmol/L"]
 
     return Result(
         tables={"dose_to_sufficiency": pd.concat([table, spline_table], ignore_index=True),
                 "dose_curve": curves, "dose_binned_means": binned_means(ctx)},
-        evidence=[evidence_of(diff, "dose difference (ug/day)")],
+        evidence=c3_evidence(doses, threshold, tuple(GROUPS), ctx),
         test_label=f"dose to reach {threshold:g} nmol/L, inadequate minus adequate magnesium (ug/day)",
     )

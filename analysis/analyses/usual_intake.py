@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.calibrated import CalibratedModel, Quantity, coefficient, combination
-from analysis.analyses.common import OR_SCALE, Context, Result, evidence_of
-from analysis.analyses.dose import reference_row
+from analysis.analyses.common import GMR_SCALE, OR_SCALE, Context, Result, evidence_of
+from analysis.analyses.dose import c3_evidence, reference_row
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.survey import FittedModel
 
@@ -48,10 +48,11 @@ def dose_to_threshold(ctx: Context, threshold: float, level: float | None) -> Qu
     return Quantity(f"dose to reach {threshold:g} nmol/L | {group}", lambda fitted, beta: at(fitted, beta, level), "ug/day")
 
 
-def effect_rows(exposure: str) -> list[Quantity]:
-    return [Quantity(f"interaction {exposure} x {MODIFIER}", coefficient(f"{exposure}:{MODIFIER}")),
-            Quantity(f"{exposure} effect | {MODIFIER} = 0", coefficient(exposure)),
-            Quantity(f"{exposure} effect | {MODIFIER} = 1", combination({exposure: 1, f"{exposure}:{MODIFIER}": 1}))]
+def effect_rows(exposure: str, scale: str = "identity") -> list[Quantity]:
+    return [Quantity(f"interaction {exposure} x {MODIFIER}", coefficient(f"{exposure}:{MODIFIER}"), scale),
+            Quantity(f"{exposure} effect | {MODIFIER} = 0", coefficient(exposure), scale),
+            Quantity(f"{exposure} effect | {MODIFIER} = 1", combination({exposure: 1, f"{exposure}:{MODIFIER}": 1}),
+                     scale)]
 
 
 def models(ctx: Context) -> list[CalibratedModel]:
@@ -60,13 +61,20 @@ def models(ctx: Context) -> list[CalibratedModel]:
     thresholds = sorted({threshold, *a["vitd_cutoffs_nmol"][1:]})
     out = []
 
-    def add(name, table, outcome, exposures, domain="in_main", family="gaussian", quantities=(), drop=(), **kw):
+    def add(name, table, outcome, exposures, domain="in_main", family="gaussian", quantities=(), drop=(),
+            ratio_scale=None, **kw):
         spec = ctx.spec(outcome, exposures, family, drop=drop, usual=True)
+        scale = ratio_scale or (OR_SCALE if family == "binomial" else None)
         out.append(CalibratedModel(name, table, spec, tuple(exposures), domain, WEIGHT, list(quantities),
-                                   ratio_scale=OR_SCALE if family == "binomial" else None, note=NOTE, **kw))
+                                   ratio_scale=scale, note=NOTE, **kw))
 
     add("use_x_mg_adequacy_usual", "interaction_usual", OUTCOME,
         ["vitd_supp_user", MODIFIER, f"vitd_supp_user:{MODIFIER}"], quantities=effect_rows("vitd_supp_user"))
+    # C1 on the log scale: is a smaller absolute supplement association where magnesium is
+    # adequate only the ceiling of a higher starting level (then the ratio interaction is ~1)?
+    add("use_x_mg_adequacy_usual_log", "interaction_usual", "vitd_log",
+        ["vitd_supp_user", MODIFIER, f"vitd_supp_user:{MODIFIER}"], quantities=effect_rows("vitd_supp_user", "log"),
+        ratio_scale=GMR_SCALE)
     dose_quantities = effect_rows("dose10") + [
         Quantity(f"slope per 10 ug/day | {MODIFIER} = 0", coefficient("dose10"))]
     for t in thresholds:
@@ -117,8 +125,8 @@ def results(ctx: Context, tables: dict[str, pd.DataFrame]) -> dict[str, Result]:
                                            "slope per 10 ug/day (nmol/L)")],
                      test_label="25(OH)D slope per 10 ug/day where usual magnesium is below the EAR (nmol/L), "
                                 "regression-calibrated"),
-        "C3": Result(evidence=[evidence_of(pick(inter, dose, f"difference (inadequate - adequate) | {threshold:g} nmol/L"),
-                                           "dose difference (ug/day)")],
+        "C3": Result(evidence=c3_evidence(inter[inter["model"] == dose], threshold,
+                                          (f"{MODIFIER} = 0", f"{MODIFIER} = 1"), ctx),
                      test_label=f"dose to reach {threshold:g} nmol/L, usual magnesium inadequate minus adequate "
                                 "(ug/day), regression-calibrated"),
         "C5": Result(evidence=[evidence_of(pick(odds, "vitd_below_50_by_high_ca_mg_usual_x_mg_adequacy_usual",
