@@ -50,7 +50,10 @@ def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[di
         else:
             finding = str(row.reason) if pd.notna(row.reason) else ""
         extra = log_scale_interaction(tables) if row.claim_id == "C1" else ""
-        detail = f" {row.reason}." if pd.notna(row.estimate) and isinstance(row.reason, str) and row.reason else ""
+        detail = ""
+        if pd.notna(row.estimate) and isinstance(row.reason, str) and row.reason:
+            reason = row.reason.rstrip(". ")
+            detail = f" {reason[0].upper()}{reason[1:]}."
         out.append({"claim_id": row.claim_id, "verdict": row.verdict,
                     "text": f"{finding}{detail}{extra} Caveat: {caveats.get(row.claim_id, '')}"})
     return out

@@ -97,3 +97,22 @@ def test_reading_counts_sas_zeros_and_special_codes(tmp_path):
 def test_any_supplement_in_30_days():
     out = derive.yes_no(pd.Series([1.0, 2.0, np.nan]))
     assert out.tolist()[:2] == [True, False] and pd.isna(out.iloc[2])
+
+
+def test_published_check_tolerance_is_the_se_or_half_the_last_digit():
+    from analysis.analyses import published
+
+    assert published.tolerance({"published_se": 0.008, "rounding": 0.001}) == 0.008
+    assert published.tolerance({"published_se": None, "rounding": 0.001}) == 0.0005
+
+
+def test_published_checks_on_the_synthetic_mirror_say_what_they_cannot_compute(analyzed_project):
+    checks = pd.read_csv(analyzed_project / "reports/tables/published_checks.csv")
+    assert len(checks) == len(PARAMS["analyze"]["published_checks"])
+    brief = checks[checks["source"].str.contains("Data Brief 399")]
+    # the synthetic DSQTOT has no DSD010: not computable, said, never a 0
+    assert brief["note"].str.startswith("not computable").all() and brief["estimate"].isna().all()
+    computed = checks.dropna(subset=["estimate"])
+    assert len(computed) >= 2
+    assert ((computed["difference"] - (computed["estimate"] - computed["published"])).abs() < 1e-12).all()
+    assert (computed["agrees"].astype(bool) == (computed["difference"].abs() <= computed["tolerance"] + 1e-9)).all()

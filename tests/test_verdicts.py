@@ -79,3 +79,38 @@ def test_all_of_needs_an_estimate_per_part():
     with pytest.raises(ConfigError, match="2 parts but 1 estimate"):
         decide(C9_RULE, [e(1.1, 1.6)])
     assert "supported only if every part is" in claims.describe(C9_RULE)
+
+
+DOSES = {"rule": "within_observed_doses", "h0": 0, "margin": 10, "dose_percentile": 95}
+
+
+def doses(difference: Evidence, inadequate: float, adequate: float, upper: float = 125.0) -> list[Evidence]:
+    return [difference, Evidence(inadequate, inadequate - 5, inadequate + 5, label="dose where inadequate"),
+            Evidence(adequate, adequate - 5, adequate + 5, label="dose where adequate"),
+            Evidence(upper, upper, upper, label="observed doses")]
+
+
+@pytest.mark.parametrize("inadequate,adequate,difference,expected", [
+    (40.0, 16.0, e(17, 31), claims.SUPPORTED),         # both inside: the greater_than rule decides
+    (20.0, 18.0, e(-3, 7), claims.CONTRADICTED),
+    (7.0, -16.9, e(17, 31), claims.INCONCLUSIVE),      # adequate reaches 50 nmol/L without supplements
+    (300.0, 60.0, e(200, 280), claims.INCONCLUSIVE),   # beyond the doses people took
+])
+def test_c3_rule_decides_only_on_doses_inside_the_observed_range(inadequate, adequate, difference, expected):
+    assert decide(DOSES, doses(difference, inadequate, adequate)) == expected
+
+
+def test_dose_status_and_reason_name_where_each_dose_lies():
+    assert claims.dose_status(-0.1, 125) == claims.WITHOUT_SUPPLEMENTS
+    assert claims.dose_status(0.0, 125) == claims.dose_status(125.0, 125) == claims.INSIDE
+    assert claims.dose_status(125.1, 125) == claims.BEYOND
+    reason = claims.dose_range_reason(doses(e(17, 31), 7.0, -16.9))
+    assert "dose where adequate: -16.9 ug/day (reached without supplements)" in reason
+    assert "observed doses: 0 to 125 ug/day" in reason
+    assert "inside the observed doses" in claims.describe(DOSES)
+
+
+def test_the_c3_rule_in_params_was_changed_with_its_reason():
+    text = (REPO / "params.yaml").read_text(encoding="utf-8")
+    assert "rule changed 2026-12-01" in text
+    assert load_params(REPO / "params.yaml")["verdicts"]["C3"]["rule"] == "within_observed_doses"
