@@ -83,6 +83,11 @@ def check_column(name: str, frame: pd.DataFrame) -> None:
         raise query.unknown_column(name, list(frame.columns))
 
 
+# More groups than this in one --by column is a mistake (an identifier or a continuous value),
+# and one domain per value would exhaust memory.
+MAX_GROUPS = 100
+
+
 def estimate(statistic: str, column: str, where: str | None = None, by: list[str] | tuple = (),
              cycles: list[str] | tuple = (), below: float | None = None, above: float | None = None,
              percentiles: list[float] | tuple = (50,), weight: str | None = None, ci: str = "korn-graubard",
@@ -96,11 +101,18 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         raise ConfigError(f"statistic {statistic!r}: use one of {', '.join(STATISTICS)}")
     if ci not in CI_METHODS:
         raise ConfigError(f"--ci {ci!r}: use one of {', '.join(CI_METHODS)}")
+    bad = [p for p in percentiles if not 0 < p < 100]
+    if statistic == "percentiles" and bad:
+        raise ConfigError(f"--percentiles {bad}: each percentile must lie strictly between 0 and 100")
     frame = load(Path(root)) if frame is None else frame.copy()
     check_column(column, frame)
     by = list(by)
     for name in by:
         check_column(name, frame)
+        levels = frame[name].nunique()
+        if levels > MAX_GROUPS:
+            raise ConfigError(f"--by {name}: {levels} distinct values (at most {MAX_GROUPS}); group a number column "
+                              "first (e.g. age_group for age) or narrow the domain with --where")
     used = [column] + by + (query.columns_of(where) if where else [])
     for name in used:
         check_column(name, frame)

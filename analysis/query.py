@@ -109,6 +109,9 @@ def evaluate(text: str, frame: pd.DataFrame) -> pd.Series:
             target = value(right)
             if pd.api.types.is_string_dtype(series) and not isinstance(target, str):
                 raise refuse(text, f"column {node.left.id!r} holds text: compare it with a quoted value")
+            if not pd.api.types.is_string_dtype(series) and isinstance(target, str):
+                raise refuse(text, f"column {node.left.id!r} holds numbers: compare it with a number, "
+                                   f"not the text {target!r}")
             result = COMPARE[type(op)](series, target)
             return pd.Series(result, index=frame.index).fillna(False).astype(bool) & series.notna()
         raise refuse(text, "expected comparisons joined by & or |")

@@ -183,6 +183,19 @@ def test_unknown_columns_and_empty_domains_are_clear_errors(frame):
         estimate("mean", "vitd_serum_nmol", where="age > 200", frame=frame)
 
 
+def test_misuses_are_clear_errors_not_tracebacks(frame):
+    """A number column compared with text, percentiles outside (0, 100) and --by on a column
+    with thousands of values: each a ConfigError naming the argument (exit 2 from the CLI)."""
+    with pytest.raises(ConfigError, match="column 'age' holds numbers: compare it with a number, not the text 'abc'"):
+        query.evaluate("age > 'abc'", frame)
+    for bad in ([150], [0], [100], [-5, 50]):
+        with pytest.raises(ConfigError, match=r"--percentiles .*strictly between 0 and 100"):
+            estimate("percentiles", "vitd_serum_nmol", percentiles=bad, frame=frame)
+    frame = frame.assign(person=np.arange(len(frame)))
+    with pytest.raises(ConfigError, match=r"--by person: \d+ distinct values \(at most 100\)"):
+        estimate("mean", "vitd_serum_nmol", by=["person"], frame=frame)
+
+
 @pytest.mark.mirror
 def test_cli_prints_the_weight_and_formats(analyzed_project):
     command = [sys.executable, "-m", "analysis", "--root", str(analyzed_project), "estimate", "proportion",
