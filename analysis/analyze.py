@@ -30,7 +30,7 @@ TABLES = {
     "interaction_use": "C1", "interaction_dose": "C1", "deficiency_or": "C1", "dose_low_mg": "C2",
     "dose_to_sufficiency": "C3", "dose_curve": "C3", "dose_binned_means": "C3", "bone_or": "C4",
     "ca_mg_ratio": "C5", "prevalence": "C6", "mg_intake_distribution": "C6", "sensitivity": "C1",
-    "supplement_models": "supplements", "vitd_status": "status", "vitd_validation": "status",
+    "supplement_models": "supplements", "vitd_status": "status",
     "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
     "calcification": "C9", "aac_by_dose": "C9", "inflammation": "C10", "crp_by_vitd": "C10",
     "e_values": "status", "multiple_imputation": "C1", "vitd_percentiles": "C1b",
@@ -69,7 +69,7 @@ def provenance(inventory: RawInventory) -> str:
 
 
 def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
-                 availability: Availability | None = None) -> dict[str, common.Result]:
+                 availability: Availability) -> dict[str, common.Result]:
     """id -> Result for the testable claims and other analyses. The claims' primary tests
     use usual intake (usual_intake.py) where the usual stage could fit its model; the day-1
     versions are kept as "<id>_day1" (sensitivity). C1/C2 stand-ins: "C1_fallback"/"C2_fallback"."""
@@ -122,9 +122,8 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
     if "status" in testable:
         log.info("analyze: vitamin D status and validation")
         results["status"] = common.Result(tables=status.run(ctx))
-    if "published" in testable and availability is not None:
+    if "published" in testable:
         log.info("analyze: published NHANES figures recomputed")
-        status.add_columns(ctx)
         present = {c for c in availability.inventory.manifest["component"].unique() if availability.has(c)}
         results["published"] = common.Result(tables={"published_checks": published.run(ctx, present)})
     return results

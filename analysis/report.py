@@ -181,10 +181,6 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
     out.append(("Published NHANES figures recomputed (same cycles, ages, measure and weight)", "published_checks",
                 table_html(checks, ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
                                     "difference", "tolerance", "agrees", "note"], digits=4)))
-    validation = read_table(paths, "vitd_validation")
-    out.append(("Validation against a published NHANES table", "vitd_validation",
-                table_html(validation, ["source", "cycles", "measure", "estimate", "ci_low", "ci_high", "published",
-                                        "difference_pp", "n", "n_published"], digits=4)))
     prevalence = read_table(paths, "prevalence")
     if is_testable(prevalence):
         overall = prevalence[prevalence["group_by"] == "all"]

@@ -26,10 +26,12 @@ def cdc_project(tmp_path_factory) -> Path:
 def test_herrick_2019_table_is_reproduced(cdc_project):
     """2011-2014, everyone aged >= 1 with 25(OH)D, MEC weight: n = 16,180, 5.0% < 30 and
     18.3% at 30-49 nmol/L (Herrick et al., AJCN 2019)."""
-    validation = pd.read_csv(cdc_project / "reports/tables/vitd_validation.csv").set_index("measure")
-    assert (validation["n"] == 16180).all()
+    checks = pd.read_csv(cdc_project / "reports/tables/published_checks.csv")
+    validation = checks[checks["source"].str.startswith("Herrick")].set_index("measure")
+    assert (validation["n"] == 16180).all() and (validation["n_published"] == 16180).all()
     assert round(100 * validation.loc["vitd_below_30", "estimate"], 1) == 5.0
     assert round(100 * validation.loc["vitd_30_to_49", "estimate"], 1) == 18.3
+    assert (100 * validation["difference"].abs() < 0.05).all()
 
 
 def test_published_checks_agree_within_the_published_uncertainty(cdc_project):

@@ -36,6 +36,7 @@ def add(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     vitd = out["vitd_serum_nmol"]
     for cut in p["vitd_cutoffs_nmol"]:
         out[f"vitd_below_{cut}"] = flag(vitd < cut, vitd.notna())
+    out["vitd_30_to_49"] = flag((vitd >= 30) & (vitd < 50), vitd.notna())
     out["vitd_log"] = np.log(vitd)
     out["dose10"] = out["vitd_supp_ug_capped"] / p["dose_unit_ug"]
     out["mg_total_100"] = out["mg_total_mg"] / p["mg_unit_mg"]

@@ -39,11 +39,13 @@ def one(ctx: Context, check: dict, number: int, available: set[str]) -> dict:
            "published_se": check.get("published_se"), "n_published": check.get("n_published"),
            "tolerance": tolerance(check)}
     lacking = [c for c in check.get("needs", []) if c not in available]
+    if lacking:
+        return row | {"estimate": np.nan, "n": 0, "agrees": pd.NA,
+                      "note": f"not computable: missing NHANES file(s): {', '.join(lacking)}"}
     weight = ctx.cycle_weight(check["weight"], list(check["cycles"]), f"{check['weight']}_published_{number}")
     domain = domain_of(ctx, check, weight, f"in_published_{number}")
-    if lacking or not ctx.frame[domain].any():
-        why = f"missing NHANES file(s): {', '.join(lacking)}" if lacking else "no participant in the domain"
-        return row | {"estimate": np.nan, "n": 0, "agrees": pd.NA, "note": f"not computable: {why}"}
+    if not ctx.frame[domain].any():
+        return row | {"estimate": np.nan, "n": 0, "agrees": pd.NA, "note": "not computable: no participant in the domain"}
     estimate = ctx.survey.proportion(check["measure"], weight, domain).iloc[0]
     difference = float(estimate["estimate"]) - float(check["published"])
     agrees = abs(difference) <= row["tolerance"] + 1e-12
