@@ -23,6 +23,10 @@ class Component:
     renames: dict[str, dict[str, str]] = field(default_factory=dict)
     missing_codes: dict[str, tuple[float, ...]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    format: str = "xpt"  # "xpt" (SAS transport) or "fixed_width" (with `layout`)
+    file_name: str = ""  # a name pattern ({y1}, {y2}: the cycle's years) instead of <stem>_<suffix>.XPT
+    source: str = "nhanes"  # where CDC publishes it: "nhanes" (params fetch.cdc_urls) or another key of fetch.source_urls
+    layout: dict[str, tuple[int, int]] = field(default_factory=dict)  # fixed width: variable -> (first, last) column
 
     def exists_in(self, cycle: str) -> bool:
         return cycle in self.cycles
@@ -43,6 +47,7 @@ class DataFile:
     component: str
     name: str  # e.g. DEMO_J.XPT
     year: int
+    source: str = "nhanes"  # which CDC download area publishes it (see Component.source)
 
     @property
     def relpath(self) -> str:
@@ -63,8 +68,12 @@ class Catalog:
 
     def data_file(self, cycle: str, component: str) -> DataFile:
         comp = self.components[component]
-        stem = comp.stem_by_cycle.get(cycle, comp.stem)
-        return DataFile(cycle, component, f"{stem}_{self.suffix(cycle)}.XPT", self.cycles[cycle]["year"])
+        if comp.file_name:
+            first, last = cycle.split("-")
+            name = comp.file_name.format(y1=first, y2=last)
+        else:
+            name = f"{comp.stem_by_cycle.get(cycle, comp.stem)}_{self.suffix(cycle)}.XPT"
+        return DataFile(cycle, component, name, self.cycles[cycle]["year"], comp.source)
 
     def validate_selection(self, cycles: list[str], components: list[str]) -> None:
         unknown_cycles = [c for c in cycles if c not in self.cycles]
@@ -104,6 +113,10 @@ def _component(name: str, spec: dict, all_cycles: tuple[str, ...]) -> Component:
         renames={str(k): dict(v) for k, v in spec.get("renames", {}).items()},
         missing_codes={k: tuple(v) for k, v in spec.get("missing_codes", {}).items()},
         units=dict(spec.get("units", {})),
+        format=spec.get("format", "xpt"),
+        file_name=spec.get("file_name", ""),
+        source=spec.get("source", "nhanes"),
+        layout={name: (int(first), int(last)) for name, (first, last) in spec.get("layout", {}).items()},
     )
 
 

@@ -111,6 +111,32 @@ RULES: list[Rule] = [
          "An aortic calcification score counts only where DXXAACTV = 0 (a valid total score); other "
          "codes leave it missing (flow step has_aac_score).",
          lambda r, a: r["DXXAACTV"].notna() & (r["DXXAACTV"] != 0)),
+    Rule("mortality_not_linked", "ELIGSTAT (MORT)",
+         "Only ELIGSTAT = 1 is linked to the National Death Index; 2 (under 18: NCHS does not release their "
+         "linkage) and 3 (too little identifying data) have no mortality follow-up and leave the mortality "
+         "models at flow step mort_linked.", lambda r, a: r["ELIGSTAT"].isin([2, 3])),
+    Rule("mortality_alive_censored", "MORTSTAT (MORT)",
+         "Linked and alive on 31 December 2019 (MORTSTAT = 0): censored at the end of follow-up.",
+         lambda r, a: (r["ELIGSTAT"] == 1) & (r["MORTSTAT"] == 0)),
+    Rule("mortality_other_cause_censored", "MORTSTAT, UCOD_LEADING (MORT)",
+         "A death of a cause outside params clean.mortality.cvd_causes is censored at death in the "
+         "cardiovascular models (cause-specific hazard) and an event in the all-cause models.",
+         lambda r, a: a["died"].fillna(False).astype(bool) & ~a["died_cvd"].fillna(False).astype(bool)),
+    Rule("mortality_cerebrovascular_death", "UCOD_LEADING = 005 (MORT)",
+         "A cerebrovascular death (005) counts as cardiovascular. NCHS's 2015-2018 public files code no 005 "
+         "(only 001, 002, 010), so those cycles' strokes are not counted; died_heart (001 only) means the "
+         "same in every cycle and is the sensitivity analysis.",
+         lambda r, a: (r["MORTSTAT"] == 1) & (r["UCOD_LEADING"] == 5)),
+    Rule("mortality_cause_coarsened", "UCOD_LEADING = 010 (MORT), 2015-2018",
+         "Deaths coded 010 (all other causes) in the 2015-2018 files, where NCHS merged every cause but "
+         "heart disease and cancer into 010: some are cerebrovascular and counted as non-cardiovascular.",
+         lambda r, a: (r["MORTSTAT"] == 1) & (r["UCOD_LEADING"] == 10) & r["cycle"].isin(["2015-2016", "2017-2018"])),
+    Rule("mortality_followup_zero", "PERMTH_EXM (MORT)",
+         "0 months from the exam (died or censored in the exam month): kept at 0, in the risk set at time 0 "
+         "as R's coxph keeps it.", lambda r, a: a["followup_exam_months"] == 0),
+    Rule("mortality_linked_not_examined", "PERMTH_EXM (MORT)",
+         "Linked but not examined: no months from the exam (PERMTH_EXM '.'); they leave at flow step examined.",
+         lambda r, a: (r["ELIGSTAT"] == 1) & r["PERMTH_EXM"].isna()),
     Rule("vitd_supplement_above_cap", "DS1TVD (DS1TOT)",
          "Supplemental vitamin D above params clean.vitd_supp_cap_ug (250 ug/day) is kept in vitd_supp_ug "
          "and capped in the dose models (vitd_supp_ug_capped).",

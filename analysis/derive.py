@@ -136,6 +136,23 @@ def valid_aac_score(score: pd.Series, invalidity: pd.Series) -> pd.Series:
     return score.where(invalidity == 0)
 
 
+def linked(eligibility: pd.Series) -> pd.Series:
+    """Linked to the National Death Index: ELIGSTAT 1; 2 (under 18) and 3 (too little identifying
+    data) are not; missing where the cycle has no linked mortality file."""
+    return (eligibility == 1).astype("boolean").mask(eligibility.isna())
+
+
+def died_of(mortstat: pd.Series, cause: pd.Series, eligible: pd.Series, causes: list[int] | None = None) -> pd.Series:
+    """Dead by 31 December 2019 (MORTSTAT 1), of one of `causes` (UCOD_LEADING codes) if given;
+    a death of another cause is False (censored at death, the cause-specific hazard). Missing
+    for people not linked, and for a death whose cause the file leaves blank."""
+    dead = mortstat == 1
+    out = dead if causes is None else dead & cause.isin(causes)
+    if causes is not None:
+        out = out.astype("boolean").mask(dead & cause.isna())
+    return out.astype("boolean").mask(~eligible.fillna(False).astype(bool) | mortstat.isna())
+
+
 def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator).where(denominator > 0)
 
@@ -236,4 +253,13 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
     out["aac8_score"] = valid_aac_score(raw["DXXAAC8"], raw["DXXAACTV"])
     out["crp_mg_l"] = crp_mg_per_l(raw["LBXCRP"], units["LBXCRP"], raw["LBXHSCRP"], units["LBXHSCRP"])
     out["crp_below_detection"] = below_detection(raw["LBDHRPLC"], raw["LBXCRP"], detection_limits["LBXCRP"])
+
+    mortality = params["mortality"]
+    out["mort_linked"] = linked(raw["ELIGSTAT"])
+    out["died"] = died_of(raw["MORTSTAT"], raw["UCOD_LEADING"], out["mort_linked"])
+    out["died_cvd"] = died_of(raw["MORTSTAT"], raw["UCOD_LEADING"], out["mort_linked"], mortality["cvd_causes"])
+    out["died_heart"] = died_of(raw["MORTSTAT"], raw["UCOD_LEADING"], out["mort_linked"], mortality["heart_causes"])
+    out["death_cause"] = raw["UCOD_LEADING"].where(out["died"].fillna(False).astype(bool)).astype("Int64")
+    out["followup_exam_months"] = raw["PERMTH_EXM"].where(out["mort_linked"].fillna(False).astype(bool))
+    out["followup_int_months"] = raw["PERMTH_INT"].where(out["mort_linked"].fillna(False).astype(bool))
     return out

@@ -54,6 +54,14 @@ def steps(params: dict) -> dict[str, list[tuple]]:
             ("has_vitd", lambda f: f["vitd_serum_nmol"].notna(), "serum 25(OH)D missing"),
             ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
         ],
+        "mortality": examined_adults + [
+            ("mort_linked", lambda f: f["mort_linked"].fillna(False).astype(bool),
+             "not linked to the National Death Index (ELIGSTAT 2 or 3), or no linked mortality file for the cycle"),
+            ("has_followup", lambda f: f["followup_exam_months"].notna() & f["died_cvd"].notna(),
+             "months of follow-up from the exam missing, or a death without a cause"),
+            ("has_vitd", lambda f: f["vitd_serum_nmol"].notna(), "serum 25(OH)D missing"),
+            ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
+        ],
         "bone": examined_adults + [
             ("female_older", lambda f: (f["sex"] == "female").fillna(False) & (f["age"] >= model["bone_min_age"]),
              f"not a woman aged {model['bone_min_age']} or older"),
@@ -67,7 +75,8 @@ def steps(params: dict) -> dict[str, list[tuple]]:
     }
 
 
-FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "aac": "in_aac", "crp": "in_crp", "bone": "in_bone"}
+FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "aac": "in_aac", "crp": "in_crp", "mortality": "in_mort",
+                "bone": "in_bone"}
 
 
 def add_flags(frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -26,8 +26,9 @@ from typing import Callable
 import pandas as pd
 from tqdm import tqdm
 
-from analysis import atomic, xpt
+from analysis import atomic
 from analysis.catalog import DataFile, load_catalog
+from analysis.readers import reader_for
 from analysis.errors import DataError, FetchError
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ class MirrorSource:
 
 
 class CdcSource:
-    """CDC's web server: tries each URL template in turn (current layout first)."""
+    """CDC's web server: tries each URL template in turn (current layout first). The survey
+    files use `url_templates`; files CDC publishes elsewhere (NCHS's linked mortality files)
+    use `source_urls[item.source]`."""
 
     absent_status = ABSENT_AT_SOURCE
 
@@ -124,8 +127,10 @@ class CdcSource:
         retries: int = 4,
         backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        source_urls: dict[str, list[str]] | None = None,
     ):
         self.url_templates = url_templates
+        self.source_urls = dict(source_urls or {})
         self.lock = lock
         self.timeout = timeout
         self.retries = retries
@@ -137,15 +142,22 @@ class CdcSource:
 
     def urls(self, item: DataFile) -> list[str]:
         fields = {"cycle": item.cycle, "year": item.year, "file": item.name,
-                  "file_lower_ext": item.name[:-4] + ".xpt"}
-        return [template.format(**fields) for template in self.url_templates]
+                  "file_lower_ext": item.name[:-4] + item.name[-4:].lower()}
+        if item.source == "nhanes":
+            templates = self.url_templates
+        elif item.source in self.source_urls:
+            templates = self.source_urls[item.source]
+        else:
+            raise FetchError(f"{item.relpath}: params.yaml fetch.source_urls has no {item.source!r} entry "
+                             f"(where CDC publishes component {item.component})")
+        return [template.format(**fields) for template in templates]
 
     def retrieve(self, item: DataFile, dest: Path) -> Retrieved:
         problems = []
         for url in self.urls(item):
             try:
                 download(url, dest, self.timeout, self.retries, self.backoff, self.sleep, label=item.name)
-                xpt.check_header(dest)
+                _reader(item).check_header(dest)
             except NotFoundAtSource as exc:
                 problems.append(str(exc))
                 continue
@@ -264,9 +276,14 @@ def read_lock(path: Path) -> dict[tuple[str, str], str]:
 # --------------------------------------------------------------------------- the stage
 
 
+def _reader(item: DataFile):
+    return reader_for(load_catalog().components[item.component])
+
+
 def _verify_new_file(item: DataFile, tmp: Path, expected_sha: str | None, expected_rows: int | None) -> tuple[str, int, int]:
+    reader = _reader(item)
     try:
-        xpt.check_header(tmp)
+        reader.check_header(tmp)
     except DataError as exc:
         raise FetchError(f"{item.relpath}: {str(exc).split(': ', 1)[-1]}") from exc
     digest = sha256_of(tmp)
@@ -276,7 +293,7 @@ def _verify_new_file(item: DataFile, tmp: Path, expected_sha: str | None, expect
             "(file changed or corrupted at the source)"
         )
     try:
-        rows, cols = xpt.shape(tmp)
+        rows, cols = reader.shape(tmp)
     except DataError as exc:
         raise FetchError(f"{item.relpath}: {str(exc).split(': ', 1)[-1]}") from exc
     if expected_rows is not None and rows != expected_rows:
@@ -382,6 +399,7 @@ def make_source(fetch_params: dict, mirror: Path | None, root: Path):
         timeout=float(fetch_params.get("timeout_seconds", 60)),
         retries=int(fetch_params.get("retries", 4)),
         backoff=float(fetch_params.get("backoff_seconds", 2.0)),
+        source_urls={name: list(urls) for name, urls in fetch_params.get("source_urls", {}).items()},
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import xpt
+from analysis.readers import reader_for
 from analysis.catalog import Catalog
 from analysis.errors import DataError
 from analysis.fetch import RECORDED, VERIFIED, read_manifest
@@ -70,7 +71,8 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
     counts = ReadCounts() if counts is None else counts
     spec = catalog.components[component]
     renames = spec.renames_for(cycle)
-    present = set(xpt.column_names(path))
+    reader = reader_for(spec)
+    present = set(reader.column_names(path))
     to_harmonized = {name: renames.get(name, name) for name in present}
     harmonized_present = set(to_harmonized.values())
     missing = [v for v in spec.variables if v not in harmonized_present]
@@ -81,7 +83,7 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
         )
     wanted = set(spec.variables) | set(spec.optional)
     columns = sorted(name for name, target in to_harmonized.items() if target in wanted)
-    frame = xpt.read_xpt(path, columns=columns).rename(columns=to_harmonized)
+    frame = reader.read(path, columns).rename(columns=to_harmonized)
     for name in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[name]):
             raise DataError(

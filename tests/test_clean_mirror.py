@@ -41,7 +41,8 @@ def test_flow_accounts_for_every_participant(mirror_project, analytic):
         remaining = steps["n_remaining"].to_numpy()
         excluded = steps["n_excluded"].to_numpy()
         assert (remaining[:-1] - excluded[1:] == remaining[1:]).all(), name
-        flag = {"main": "in_main", "supplements": "in_supp", "bone": "in_bone", "aac": "in_aac", "crp": "in_crp"}[name]
+        flag = {"main": "in_main", "supplements": "in_supp", "bone": "in_bone", "aac": "in_aac", "crp": "in_crp",
+                "mortality": "in_mort"}[name]
         assert remaining[-1] == analytic[flag].sum() > 0
 
 

@@ -88,7 +88,9 @@ def raw_row(**overrides) -> dict:
                DR2TMAGN=230.0, DS2DSCNT=0.0, DS2TMAGN=np.nan, DSDCOUNT=1.0, DSQTVD=20.0, DSQTMAGN=np.nan,
                DXXNKBMD=0.55, OSQ060=1.0, DR1DAY=7.0, DR2DAY=3.0, DR2TKCAL=1800.0, DR2TCALC=700.0, DR2TVD=3.0,
                DS2TVD=np.nan, DS2TCALC=np.nan, DSQTCALC=300.0, DXXAAC24=3.0, DXXAAC8=1.0, DXXAACTV=0.0,
-               LBXCRP=np.nan, LBXHSCRP=1.2, LBDHRPLC=0.0, DSD010=1.0, DXAFMRST=1.0, LBDVIDLC=0.0)
+               LBXCRP=np.nan, LBXHSCRP=1.2, LBDHRPLC=0.0, DSD010=1.0, DXAFMRST=1.0, LBDVIDLC=0.0,
+               ELIGSTAT=1.0, MORTSTAT=0.0, UCOD_LEADING=np.nan, DIABETES=np.nan, HYPERTEN=np.nan, PERMTH_INT=40.0,
+               PERMTH_EXM=39.0)
     row.update(overrides)
     return row
 
