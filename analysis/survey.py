@@ -23,6 +23,7 @@ import polars as pl
 import svy
 from scipy import special, stats
 
+from analysis import cox, terms
 from analysis.errors import DataError
 
 STRATUM = "sdmvstra"
@@ -39,16 +40,20 @@ class ModelSpec:
     """A regression: outcome, terms ("a" or "a:b" for a product) and reference levels.
 
     Columns of string dtype are categorical (indicator terms against `references[col]`);
-    numeric and boolean columns enter as numbers.
+    numeric and boolean columns enter as numbers. A Cox model (family "cox") has the event
+    indicator as `outcome`, the follow-up's end as `time` and, for split follow-up, its start
+    as `entry`.
     """
 
     outcome: str
     terms: tuple[str, ...]
     references: dict[str, str] = field(default_factory=dict)
     family: str = "gaussian"
+    time: str | None = None
+    entry: str | None = None
 
     def columns(self) -> list[str]:
-        names = [self.outcome]
+        names = [self.outcome] + [c for c in (self.time, self.entry) if c]
         for term in self.terms:
             for part in term.split(":"):
                 if part not in names:
@@ -201,6 +206,56 @@ class SurveyData:
                                tol=GLM_TOLERANCE, max_iter=100)
         return FittedModel(spec, model, n=int(in_domain.sum()), n_weighted=self._n_weighted(in_domain, weight))
 
+    def coxph(self, spec: ModelSpec, weight: str, domain: str | None = None) -> "FittedCox":
+        """Design-based Cox proportional-hazards model (R svycoxph) on the domain: the weighted
+        Breslow partial likelihood (analysis/cox.py), Binder's linearization for the variance
+        (each row's dfbeta, totalled by PSU, between-PSU variance within strata, as svyrecvar),
+        t-based CIs on R's residual df (the domain's design df + 1 - #coefficients). svy 0.35
+        has no survival models; R's survey + survival are the oracle (tests, 1e-6)."""
+        if spec.family != "cox" or spec.time is None:
+            raise DataError(f"model for {spec.outcome}: a Cox model needs family 'cox' and a time column")
+        in_domain = self._check_domain(weight, domain) & (self.frame[weight] > 0)
+        if not in_domain.any():
+            raise DataError(f"domain {domain!r} has no participant with a positive {weight}")
+        members = self.frame[in_domain.to_numpy()]
+        for name in spec.columns():
+            missing = members[name].isna()
+            if missing.any():
+                raise DataError(f"column {name!r} is missing for {int(missing.sum())} participant(s) in domain "
+                                f"{domain!r} (e.g. SEQN {members.loc[missing, 'seqn'].head(3).tolist()})")
+        for name in spec.columns()[1:]:
+            if pd.api.types.is_string_dtype(members[name]) and name not in spec.references:
+                raise DataError(f"model for {spec.outcome}: categorical column {name!r} needs a reference level")
+        names, dummies = terms.coding(spec.terms, members, spec.references)
+        x = terms.matrix(members, names, dummies)
+        w = members[weight].to_numpy(dtype=float)
+        stop, event, entry = outcome_arrays(spec, members)
+        fitted = cox.fit(x, stop, event, w, start=entry)
+        influence = np.zeros((len(self.frame), len(names)))
+        influence[in_domain.to_numpy()] = fitted.influence(w)
+        vcov, design_df = self.linearized_vcov(influence, in_domain)
+        return FittedCox(spec, names, dummies, fitted, vcov, design_df + 1 - len(names), n=int(in_domain.sum()),
+                         n_weighted=self._n_weighted(in_domain, weight),
+                         events=int(members[spec.outcome].astype(bool).sum()))
+
+    def linearized_vcov(self, influence: np.ndarray, in_domain: pd.Series) -> tuple[np.ndarray, float]:
+        """Covariance of the total of `influence` (one row per frame row, 0 outside the domain)
+        under the NHANES design: PSU totals, centred within strata, times n_h / (n_h - 1)
+        (with-replacement, R's svyrecvar); and the domain's design df, #PSU - #strata holding it."""
+        design = pd.DataFrame({"h": self.frame[self.strata].to_numpy(), "psu": self.frame[self.psu].to_numpy()})
+        totals = pd.DataFrame(influence).groupby([design["h"], design["psu"]]).sum()
+        strata = totals.index.get_level_values(0).to_numpy()
+        values = totals.to_numpy()
+        vcov = np.zeros((influence.shape[1], influence.shape[1]))
+        for h in np.unique(strata):
+            t = values[strata == h]
+            if len(t) < 2:
+                raise DataError(f"stratum {h} has a single PSU; the linearized variance needs two or more")
+            centred = t - t.mean(axis=0)
+            vcov += len(t) / (len(t) - 1) * centred.T @ centred
+        inside = design[in_domain.to_numpy()]
+        return vcov, float(inside.drop_duplicates().shape[0] - inside["h"].nunique())
+
     @staticmethod
     def _feature(term: str, categorical: dict[str, str]):
         def one(name: str):
@@ -214,27 +269,17 @@ class SurveyData:
         raise DataError(f"term {term!r}: only two-way products are supported")
 
 
-class FittedModel:
-    """A fitted survey GLM: coefficient table, Wald tests, linear combinations, predictions."""
+class Coefficients:
+    """What every fitted model offers from its coefficients, their design-based covariance and
+    degrees of freedom: coefficients by name, linear combinations and Wald tests."""
 
-    def __init__(self, spec: ModelSpec, model, n: int, n_weighted: float):
-        self.spec = spec
-        self._model = model
-        self.n = n
-        self.n_weighted = n_weighted
-        fitted = model.fitted
-        self.names: list[str] = list(fitted.feature_names)
-        self.coef = np.array([c.est for c in fitted.coefs], dtype=float)
-        self.vcov = np.asarray(fitted.cov_matrix, dtype=float)
-        self.df = float(fitted.coefs[0].wald.df)
-
-    def table(self) -> pd.DataFrame:
-        table = self._model.to_polars().to_pandas().rename(columns={
-            "std_err": "std_error", "conf_low": "ci_low", "conf_high": "ci_high"})
-        table["df"] = table["df"].astype(float)
-        table["n"] = self.n
-        table["n_weighted"] = self.n_weighted
-        return table[TIDY_COLUMNS]
+    names: list[str]
+    coef: np.ndarray
+    vcov: np.ndarray
+    df: float
+    n: int
+    n_weighted: float
+    spec: ModelSpec
 
     def index_of(self, term: str) -> int:
         """Position of a coefficient; a product may be named in either order ("a:b" or "b:a")."""
@@ -282,6 +327,29 @@ class FittedModel:
             "p_value": p_value, "n": self.n, "n_weighted": self.n_weighted,
         }], columns=TIDY_COLUMNS)
 
+
+class FittedModel(Coefficients):
+    """A fitted survey GLM: coefficient table, Wald tests, linear combinations, predictions."""
+
+    def __init__(self, spec: ModelSpec, model, n: int, n_weighted: float):
+        self.spec = spec
+        self._model = model
+        self.n = n
+        self.n_weighted = n_weighted
+        fitted = model.fitted
+        self.names: list[str] = list(fitted.feature_names)
+        self.coef = np.array([c.est for c in fitted.coefs], dtype=float)
+        self.vcov = np.asarray(fitted.cov_matrix, dtype=float)
+        self.df = float(fitted.coefs[0].wald.df)
+
+    def table(self) -> pd.DataFrame:
+        table = self._model.to_polars().to_pandas().rename(columns={
+            "std_err": "std_error", "conf_low": "ci_low", "conf_high": "ci_high"})
+        table["df"] = table["df"].astype(float)
+        table["n"] = self.n
+        table["n_weighted"] = self.n_weighted
+        return table[TIDY_COLUMNS]
+
     def coefficient_terms(self, column: str) -> list[str]:
         """Every coefficient belonging to `column` (its indicators, or the column itself)."""
         return [n for n in self.names if n == column or n.startswith(f"{column}_")
@@ -307,47 +375,13 @@ class FittedModel:
                     dummies[name] = (column, str(level))
         return dummies
 
-    def _column(self, frame: pd.DataFrame, parts: list[str], dummies: dict[str, tuple[str, str]]) -> np.ndarray:
-        value = np.ones(len(frame))
-        for part in parts:
-            if part == "_intercept_":
-                continue
-            if part in dummies:
-                column, level = dummies[part]
-                value = value * (frame[column].astype(str).to_numpy() == level)
-            else:
-                value = value * frame[part].astype(float).to_numpy()
-        return value
-
     def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's design matrix for new rows (same columns, categoricals as text)."""
-        dummies = self._dummies(frame)
-        return np.column_stack([self._column(frame, name.split(":"), dummies) for name in self.names])
+        return terms.matrix(frame, self.names, self._dummies(frame))
 
     def matrix_builder(self, frame: pd.DataFrame, varying: set[str]):
-        """For `frame`'s rows: a function of {column: values} for the columns in `varying`
-        returning the design matrix with those columns replaced (the rest computed once).
-        Used to refit the model on every replicate of a two-step estimate."""
-        dummies = self._dummies(frame)
-        base = np.column_stack([self._column(frame, name.split(":"), dummies) for name in self.names])
-        affected = []
-        for i, name in enumerate(self.names):
-            parts = name.split(":")
-            moving = [p for p in parts if p in varying]
-            if moving:
-                fixed = self._column(frame, [p for p in parts if p not in varying], dummies)
-                affected.append((i, fixed, moving))
-
-        def build(values: dict[str, np.ndarray]) -> np.ndarray:
-            x = base.copy()
-            for i, fixed, moving in affected:
-                column = fixed.copy()
-                for p in moving:
-                    column = column * values[p]
-                x[:, i] = column
-            return x
-
-        return build
+        """See `terms.builder`: the design matrix of `frame` with the `varying` columns replaced."""
+        return terms.builder(frame, self.names, self._dummies(frame), varying)
 
     def standardized(self, scenarios: dict[str, pd.DataFrame], weights: np.ndarray,
                      reference: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
@@ -390,6 +424,53 @@ class FittedModel:
     def linear_predictor_gradient(self, row: dict[str, float | str]) -> np.ndarray:
         """x such that x @ coef is the linear predictor at `row` (for delta-method work)."""
         return self.design_matrix(pd.DataFrame([row]))[0]
+
+
+class FittedCox(Coefficients):
+    """A fitted design-based Cox model: log hazard ratios, their linearized covariance, tables."""
+
+    def __init__(self, spec: ModelSpec, names: list[str], dummies: terms.Dummies, fitted: cox.CoxFit,
+                 vcov: np.ndarray, df: float, n: int, n_weighted: float, events: int):
+        self.spec = spec
+        self.names = names
+        self._dummies = dummies
+        self.fitted = fitted
+        self.coef = fitted.coef
+        self.vcov = vcov
+        self.df = df
+        self.n = n
+        self.n_weighted = n_weighted
+        self.events = events
+
+    def table(self) -> pd.DataFrame:
+        """Log hazard ratios with design-based SEs, t CIs on `df`."""
+        return pd.concat([self._row(name, float(b), float(np.sqrt(v)))
+                          for name, b, v in zip(self.names, self.coef, np.diag(self.vcov))], ignore_index=True)
+
+    def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        return terms.matrix(frame, self.names, self._dummies)
+
+    def matrix_builder(self, frame: pd.DataFrame, varying: set[str]):
+        """See `terms.builder`."""
+        return terms.builder(frame, self.names, self._dummies, varying)
+
+
+def outcome_arrays(spec: ModelSpec, frame: pd.DataFrame):
+    """A model's outcome for `frame`'s rows: y, or for a Cox model (stop, event, start)."""
+    if spec.family != "cox":
+        return frame[spec.outcome].astype(float).to_numpy()
+    return (frame[spec.time].to_numpy(dtype=float), frame[spec.outcome].astype(float).to_numpy(),
+            None if spec.entry is None else frame[spec.entry].to_numpy(dtype=float))
+
+
+def weighted_coef(spec: ModelSpec, x: np.ndarray, outcome, w: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """The point estimate of a model (GLM or Cox) for one set of weights: for replicate refits."""
+    if spec.family == "cox":
+        stop, event, entry = outcome
+        keep = w > 0
+        return cox.fit(x[keep], stop[keep], event[keep], w[keep], None if entry is None else entry[keep],
+                       beta=start).coef
+    return weighted_glm_coef(x, outcome, w, spec.family, start=start)
 
 
 # ---------------------------------------------------------------------------- replicate weights

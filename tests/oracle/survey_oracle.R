@@ -6,7 +6,8 @@
 # spec.csv has two columns, key and value (keys may repeat for wald / lincom):
 #   data     CSV with sdmvstra, sdmvpsu, the weight, the domain flag (0/1) and the variables
 #   out      where to write the results (CSV)
-#   task     mean | prop | glm | quantile | total
+#   task     mean | prop | glm | quantile | total | cox
+#   time     cox: end of follow-up; entry  cox: its start (optional; counting-process data); y: the event (0/1)
 #   weight   weight column;  domain  0/1 column (optional: whole population)
 #   y        outcome;  by  grouping column (mean/prop, optional)
 #   family   gaussian | binomial | poisson (glm; quasibinomial / quasipoisson in R)
@@ -120,6 +121,24 @@ run_spec <- function(spec_path) {
       for (level in sort(unique(d[[by]][in_domain & d[[weight]] > 0]))) {
         one(subset(full, in_domain & d[[by]] == level), paste0(y, "[", by, "=", level, "]"))
       }
+    }
+  } else if (task == "cox") {
+    # svycoxph, Breslow ties (coxph's default is Efron: asked for explicitly), tight convergence
+    suppressPackageStartupMessages(library(survival))
+    terms <- strsplit(get1("terms"), ";", fixed = TRUE)[[1]]
+    entry <- get1("entry")
+    surv <- if (is.na(entry)) paste0("Surv(", get1("time"), ", ", y, ")") else
+      paste0("Surv(", entry, ", ", get1("time"), ", ", y, ")")
+    fml <- as.formula(paste(surv, "~", paste(terms, collapse = " + ")))
+    # (survey 4.1 mishandles `ties =` in svycoxph; `method =` is coxph's alias for it)
+    m <- svycoxph(fml, design = des, method = "breslow",
+                  control = coxph.control(eps = 1e-13, toler.chol = 1e-15, iter.max = 100))
+    est <- coef(m); se <- sqrt(diag(vcov(m))); df <- m$degf.resid
+    tq <- qt(0.975, df)
+    nm <- rename_coef(names(est), m)
+    for (i in seq_along(est)) {
+      add("coef", nm[i], est[i], se[i], est[i] - tq * se[i], est[i] + tq * se[i], est[i] / se[i], df,
+          2 * pt(-abs(est[i] / se[i]), df))
     }
   } else if (task == "glm") {
     terms <- strsplit(get1("terms"), ";", fixed = TRUE)[[1]]
