@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis import atomic, claims
 from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, evalues, features,
-                               imputation, inflammation, interaction, prevalence, published, quantiles, ratio,
+                               imputation, inflammation, interaction, mortality, prevalence, published, quantiles, ratio,
                                sensitivity, status, supplements, usual_intake)
 from analysis.config import Paths
 from analysis.errors import DataError
@@ -34,7 +34,7 @@ TABLES = {
     "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
     "calcification": "C9", "aac_by_dose": "C9", "inflammation": "C10", "crp_by_vitd": "C10",
     "e_values": "status", "multiple_imputation": "C1", "vitd_percentiles": "C1b",
-    "published_checks": "published",
+    "published_checks": "published", "mortality": "C11", "mortality_survival": "C11",
 }
 OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID"), "published": ("DEMO",)}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
@@ -91,6 +91,7 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
         models = usual_intake.models(ctx)
         models += calcification.calibrated_models(ctx) if "C9" in testable else []
         models += inflammation.calibrated_models(ctx) if "C10" in testable else []
+        models += mortality.calibrated_models(ctx) if "C11" in testable else []
         calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json")
         results.update(usual_intake.results(ctx, calibrated_tables))
         log.info("analyze: C1b (25(OH)D percentiles by usual magnesium adequacy)")
@@ -109,6 +110,11 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
     elif "C10_fallback" in testable:
         log.info("analyze: C10 stand-in (C-reactive protein; supplemental magnesium only)")
         results["C10_fallback"] = inflammation.run_supplements(ctx)
+    if "C11" in testable:
+        log.info("analyze: C11 (linked mortality, design-based Cox models)")
+        results["C11"] = mortality.run(ctx, calibrated_tables)
+        if usual_available:
+            results["C11_day1"] = mortality.day1_result(results["C11"])
     for cid in runners:
         if cid not in results and f"{cid}_day1" in results:  # no usual-intake model: day 1 is all there is
             results[cid] = results[f"{cid}_day1"]

@@ -27,7 +27,7 @@ from scipy import stats
 from analysis import parallel
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
-from analysis.survey import FittedModel, ModelSpec, Replicates, replicate_factors, weighted_glm_coef
+from analysis.survey import FittedModel, ModelSpec, Replicates, outcome_arrays, replicate_factors, weighted_coef
 from analysis.usual import calibration
 from analysis.usual.individual import Individuals
 from analysis.usual.model import Parameters
@@ -121,6 +121,7 @@ def derived_columns(columns: dict[str, np.ndarray], per_mg: float) -> dict[str, 
     both = columns["mg_vitd_adequate_usual"]
     return {**columns,
             "mg_total_usual_100": columns["mg_total_usual_mg"] / per_mg,
+            "mg_inadequate_usual": 1 - columns["mg_adequate_usual"],
             "mg_vitd_both_adequate_usual": both,
             "mg_vitd_one_adequate_usual": columns["mg_adequate_usual"] + columns["vitd_adequate_usual"] - 2 * both}
 
@@ -150,11 +151,11 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> 
         fitted = ctx.fit(m.spec, m.weight, m.domain)
         members = ctx.frame.iloc[rows]
         build = fitted.matrix_builder(members, varying & set(p for t in fitted.names for p in t.split(":")))
-        y = members[m.spec.outcome].astype(float).to_numpy()
+        y = outcome_arrays(m.spec, members)
         w = members[m.weight].to_numpy(dtype=float)
         values = [q.value(fitted, fitted.coef) for q in m.quantities]
         # the replicate refit must reproduce the survey layer's full-sample estimate
-        check = weighted_glm_coef(build({c: full_columns[c][position] for c in varying}), y, w, m.spec.family)
+        check = weighted_coef(m.spec, build({c: full_columns[c][position] for c in varying}), y, w)
         if not np.allclose(check, fitted.coef, rtol=1e-6, atol=1e-8):
             raise DataError(f"calibrated model {m.name}: refit differs from the survey layer's fit")
         fits.append({"model": m, "fitted": fitted, "position": position, "build": build, "y": y, "w": w,
@@ -167,8 +168,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> 
         out = []
         for f in fits:
             x = f["build"]({c: columns[c][f["position"]] for c in varying})
-            beta = weighted_glm_coef(x, f["y"], f["w"] * factor[f["rows"]], f["model"].spec.family,
-                                     start=f["fitted"].coef)
+            beta = weighted_coef(f["model"].spec, x, f["y"], f["w"] * factor[f["rows"]], start=f["fitted"].coef)
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 

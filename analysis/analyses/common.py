@@ -8,15 +8,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.claims import Evidence
-from analysis.survey import FittedModel, ModelSpec, SurveyData
+from analysis.survey import FittedCox, FittedModel, ModelSpec, SurveyData
 
 OUTPUT_COLUMNS = ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",
                   "df", "n", "n_weighted", "scale", "domain", "weight", "covariates", "note"]
 OR_SCALE = "odds ratio (std_error on the log-odds scale)"
 RR_SCALE = "rate ratio (std_error on the log scale)"
 GMR_SCALE = "geometric-mean ratio (std_error on the log scale)"
+HR_SCALE = "hazard ratio (std_error on the log scale)"
 # Scales on which estimates are reported exponentiated (the model works on the log scale).
-RATIO_SCALES = (OR_SCALE, RR_SCALE, GMR_SCALE)
+RATIO_SCALES = (OR_SCALE, RR_SCALE, GMR_SCALE, HR_SCALE)
 
 
 @dataclass
@@ -53,13 +54,14 @@ class Context:
 
     def spec(self, outcome: str, exposures: list[str], family: str = "gaussian",
              drop: tuple[str, ...] = (), references: dict[str, str] | None = None, usual: bool = False,
-             covariates: list[str] | None = None) -> ModelSpec:
+             covariates: list[str] | None = None, time: str | None = None, entry: str | None = None) -> ModelSpec:
         """Outcome on the exposures plus the standard covariates (less `drop`); `usual`: the
         covariates of models on usual intake (usual energy and calcium); `covariates`: another set."""
         parts = {p for e in exposures for p in e.split(":")}
         base = covariates if covariates is not None else (self.usual_covariates if usual else self.covariates)
         covariates = tuple(c for c in base if c not in drop and c not in parts)
-        return ModelSpec(outcome, tuple(exposures) + covariates, {**self.references, **(references or {})}, family)
+        return ModelSpec(outcome, tuple(exposures) + covariates, {**self.references, **(references or {})}, family,
+                         time, entry)
 
     def covariates_for(self, domain: str, covariates: list[str]) -> list[str]:
         """`covariates` less cycle when the domain holds a single cycle (nothing to adjust for)."""
@@ -72,7 +74,10 @@ class Context:
         self.frame[name] = np.where(self.frame["cycle"].isin(cycles), self.frame[base] * factor, 0.0)
         return name
 
-    def fit(self, spec: ModelSpec, weight: str, domain: str) -> FittedModel:
+    def fit(self, spec: ModelSpec, weight: str, domain: str) -> FittedModel | FittedCox:
+        """The survey GLM, or for family "cox" the design-based Cox model."""
+        if spec.family == "cox":
+            return self.survey.coxph(spec, weight, domain)
         return self.survey.glm(spec, weight, domain)
 
     @staticmethod

@@ -1,0 +1,228 @@
+"""C11: cardiovascular and all-cause mortality (NCHS linked mortality files, deaths to 31 December
+2019) by serum 25(OH)D, usual magnesium adequacy, and the two together.
+
+Design-based Cox models, time in months from the MEC exam (PERMTH_EXM), Breslow ties; a death
+of another cause is censored in the cardiovascular models (cause-specific hazards).
+- 25(OH)D (per params analyze.mortality.vitd_unit_nmol; and below vs at least the threshold):
+  laboratory measure only, so the MEC weight, domain in_mort, covariates params model.covariates;
+  Taylor linearization. Proportional hazards checked by splitting follow-up at
+  ph_split_months and testing exposure x later follow-up.
+- Usual magnesium adequacy (regression calibration: the probability that usual intake meets the
+  EAR) alone, and with 25(OH)D adequacy and their interaction, from which "both adequate vs
+  neither" is the claim's test: the day-1 dietary weight, domain in_mort_diet, covariates
+  model.covariates and usual energy; both steps rerun on every replicate (analyses/calibrated.py).
+  One day's magnesium intake in the same models is the sensitivity analysis.
+- Users of both vitamin D and magnesium supplements (day-1 24-hour supplement recall) vs users
+  of neither: self-selected, so confounded by everything that makes people take supplements.
+- Weighted survival by joint category (fractional weights: each person counts in "both" with
+  the probability that their usual magnesium intake is adequate): the figure's table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.analyses.calibrated import CalibratedModel, Quantity, combination
+from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table, tidy
+from analysis.survey import SurveyData
+
+TIME = "followup_exam_months"
+DOMAIN = "in_mort"
+OUTCOMES = {"died_cvd": "cardiovascular death", "died": "death from any cause",
+            "died_heart": "heart-disease death (001 only, the same definition in every cycle)"}
+CALIBRATED_OUTCOMES = ["died_cvd", "died", "died_heart"]
+JOINT_TERMS = ["mg_adequate_usual", "vitd_adequate", "mg_adequate_usual:vitd_adequate"]
+DAY1_TERMS = ["mg_adequate_day1", "vitd_adequate", "mg_adequate_day1:vitd_adequate"]
+SUPPLEMENT_TERMS = ["supp_vitd_and_mg", "supp_vitd_only", "supp_mg_only"]
+BOTH = "both adequate vs neither"
+SELF_SELECTED = ("self-selected supplement use (day-1 24-hour supplement recall): confounded by whatever makes "
+                 "people take supplements")
+
+
+def settings(ctx: Context) -> dict:
+    return ctx.params["analyze"]["mortality"]
+
+
+def vitd_per_unit(ctx: Context) -> str:
+    return f"vitd_serum_per{settings(ctx)['vitd_unit_nmol']:g}"
+
+
+def prepare(ctx: Context) -> None:
+    """The exposures (numbers, so that the calibrated probabilities can replace them) and domains."""
+    f = ctx.frame
+    s = settings(ctx)
+    vitd = f["vitd_serum_nmol"]
+    f[vitd_per_unit(ctx)] = vitd / s["vitd_unit_nmol"]
+    f["vitd_adequate"] = (vitd >= s["vitd_adequate_nmol"]).astype(float).where(vitd.notna())
+    f["vitd_low"] = 1 - f["vitd_adequate"]
+    f["mg_adequate_day1"] = f["mg_adequate"].astype("Float64").astype(float)
+    vitd_user = f["vitd_supp_user"].fillna(False).astype(bool)
+    mg_user = f["mg_supp_user"].fillna(False).astype(bool)
+    f["supp_vitd_and_mg"] = (vitd_user & mg_user).astype(float)
+    f["supp_vitd_only"] = (vitd_user & ~mg_user).astype(float)
+    f["supp_mg_only"] = (~vitd_user & mg_user).astype(float)
+    inside = f[DOMAIN] & f["in_main"]
+    if "in_usual_calibration" in f:
+        inside = inside & f["in_usual_calibration"].fillna(False).astype(bool)
+    ctx.add_domain("in_mort_diet", inside)
+    ctx.add_domain("in_mort_supp", f[DOMAIN] & f["in_supp"])
+
+
+def serum_covariates(ctx: Context, domain: str) -> list[str]:
+    return ctx.covariates_for(domain, list(ctx.params["model"]["covariates"]))
+
+
+def diet_covariates(ctx: Context, domain: str, usual: bool) -> list[str]:
+    energy = ctx.params["usual_intake"]["calibrated_diet_covariates"][0] if usual else ctx.params["model"]["diet_covariates"][0]
+    return serum_covariates(ctx, domain) + [energy]
+
+
+def calibrated_models(ctx: Context) -> list[CalibratedModel]:
+    prepare(ctx)
+    domain = "in_mort_diet"
+    covariates = diet_covariates(ctx, domain, usual=True)
+    out = []
+    for outcome in CALIBRATED_OUTCOMES:
+        if outcome != "died_heart":
+            spec = ctx.spec(outcome, ["mg_adequate_usual"], "cox", covariates=covariates, time=TIME)
+            out.append(CalibratedModel(f"{outcome}_by_mg_adequacy_usual", "mortality", spec, ("mg_adequate_usual",),
+                                       domain, "wt_day1", ratio_scale=HR_SCALE,
+                                       note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration)"))
+        spec = ctx.spec(outcome, JOINT_TERMS, "cox", covariates=covariates, time=TIME)
+        out.append(CalibratedModel(
+            f"{outcome}_by_mg_x_vitd_usual", "mortality", spec, tuple(JOINT_TERMS), domain, "wt_day1",
+            quantities=[Quantity(BOTH, combination({t: 1.0 for t in JOINT_TERMS}), "log")], ratio_scale=HR_SCALE,
+            note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration) x 25(OH)D >= "
+                 f"{settings(ctx)['vitd_adequate_nmol']:g} nmol/L; reference: neither"))
+    return out
+
+
+def cox_table(ctx: Context, outcome: str, exposures: list[str], domain: str, weight: str, covariates: list[str],
+              name: str, note: str, lincoms: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    spec = ctx.spec(outcome, exposures, "cox", covariates=covariates, time=TIME)
+    fitted = ctx.fit(spec, weight, domain)
+    rows = [fitted.lincom(w, label) for label, w in (lincoms or {}).items()]
+    table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, exposures), rows, scale=HR_SCALE)
+    table["note"] = f"{note}; {fitted.events} events"
+    table["variance"] = "taylor"
+    return table
+
+
+def serum_models(ctx: Context) -> list[pd.DataFrame]:
+    per_unit = vitd_per_unit(ctx)
+    covariates = serum_covariates(ctx, DOMAIN)
+    threshold = settings(ctx)["vitd_adequate_nmol"]
+    out = []
+    for outcome, label in OUTCOMES.items():
+        out.append(cox_table(ctx, outcome, [per_unit], DOMAIN, "wt_mec", covariates, f"{outcome}_by_vitd_per_unit",
+                             f"{label}; 25(OH)D per {settings(ctx)['vitd_unit_nmol']:g} nmol/L; MEC weight"))
+        out.append(cox_table(ctx, outcome, ["vitd_low"], DOMAIN, "wt_mec", covariates, f"{outcome}_by_vitd_below",
+                             f"{label}; 25(OH)D < {threshold:g} vs >= {threshold:g} nmol/L; MEC weight"))
+    return out
+
+
+def split_follow_up(frame: pd.DataFrame, outcome: str, at: float) -> pd.DataFrame:
+    """Every row's follow-up cut at `at` months: (.., at] for everyone (the whole design stays),
+    (at, end] again for those followed beyond; `late` marks the second period."""
+    end = frame[TIME]
+    early = frame.assign(_entry=-1.0, _stop=end.clip(upper=at), _event=frame[outcome].astype("boolean") & (end <= at),
+                         late=0.0)
+    beyond = (end > at).fillna(False).to_numpy()
+    late = frame[beyond].assign(_entry=at, _stop=end[beyond], _event=frame.loc[beyond, outcome].astype("boolean"),
+                                late=1.0)
+    return pd.concat([early, late], ignore_index=True)
+
+
+def proportional_hazards(ctx: Context, outcome: str, exposure: str, domain: str, weight: str,
+                         covariates: list[str], name: str) -> pd.DataFrame:
+    """Exposure x later follow-up in the split data: its hazard ratio is the exposure's HR after
+    the split over its HR before; near 1 (CI including 1) is consistent with proportional hazards."""
+    at = float(settings(ctx)["ph_split_months"])
+    split = split_follow_up(ctx.frame, outcome, at)
+    terms = [exposure, "late", f"{exposure}:late"]
+    spec = ctx.spec("_event", terms, "cox", covariates=covariates, time="_stop", entry="_entry")
+    fitted = SurveyData(split).coxph(spec, weight, domain)
+    table = tidy(fitted.table(), name, domain, weight, ctx.covariate_text(spec, terms), HR_SCALE)
+    table = table[table["term"] == f"{exposure}:late"].copy()
+    table["note"] = (f"proportional-hazards check: hazard ratio of {exposure} after {at:g} months of follow-up over "
+                     f"before (1 = proportional); {OUTCOMES[outcome]}")
+    table["variance"] = "taylor"
+    return table
+
+
+def day1_models(ctx: Context) -> list[pd.DataFrame]:
+    domain = "in_mort_diet"
+    covariates = diet_covariates(ctx, domain, usual=False)
+    return [cox_table(ctx, outcome, DAY1_TERMS, domain, "wt_day1", covariates, f"{outcome}_by_mg_x_vitd_day1",
+                      f"sensitivity: one day's magnesium intake; {OUTCOMES[outcome]}",
+                      {BOTH: {t: 1.0 for t in DAY1_TERMS}})
+            for outcome in CALIBRATED_OUTCOMES]
+
+
+def supplement_models(ctx: Context) -> list[pd.DataFrame]:
+    domain = "in_mort_supp"
+    return [cox_table(ctx, outcome, SUPPLEMENT_TERMS, domain, "wt_day1", serum_covariates(ctx, domain),
+                      f"{outcome}_by_supplements", f"{SELF_SELECTED}; reference: neither supplement; {OUTCOMES[outcome]}")
+            for outcome in ("died_cvd", "died")]
+
+
+def weighted_survival(ctx: Context, membership: dict[str, np.ndarray], domain: str, weight: str) -> pd.DataFrame:
+    """Weighted Kaplan-Meier survival by group, each person weighted by weight x membership
+    (a probability for calibrated groups), at every month of follow-up."""
+    f = ctx.frame
+    inside = f[domain].to_numpy()
+    months = f.loc[inside, TIME].to_numpy(dtype=float)
+    grid = np.arange(0, int(np.nanmax(months)) + 1)
+    rows = []
+    for outcome in ("died", "died_cvd"):
+        event = f.loc[inside, outcome].astype(bool).to_numpy()
+        for group, share in membership.items():
+            w = f.loc[inside, weight].to_numpy(dtype=float) * share[inside]
+            deaths = np.bincount(months.astype(int), weights=w * event, minlength=len(grid))[: len(grid)]
+            leaving = np.bincount(months.astype(int), weights=w, minlength=len(grid))[: len(grid)]
+            at_risk = w.sum() - np.concatenate([[0.0], np.cumsum(leaving)[:-1]])
+            survival = np.cumprod(np.where(at_risk > 0, 1 - deaths / np.where(at_risk > 0, at_risk, 1), 1.0))
+            rows.append(pd.DataFrame({"outcome": outcome, "group": group, "month": grid, "survival": survival,
+                                      "weighted_at_risk": at_risk, "n_expected": share[inside].sum()}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def survival_table(ctx: Context, calibrated: bool) -> pd.DataFrame:
+    f = ctx.frame
+    mg = (f["mg_adequate_usual"] if calibrated else f["mg_adequate_day1"]).fillna(0).to_numpy(dtype=float)
+    vitd = f["vitd_adequate"].fillna(0).to_numpy(dtype=float)
+    membership = {"both adequate": mg * vitd, "magnesium only": mg * (1 - vitd), "25(OH)D only": (1 - mg) * vitd,
+                  "neither": (1 - mg) * (1 - vitd)}
+    table = weighted_survival(ctx, membership, "in_mort_diet", "wt_day1")
+    table["basis"] = "usual magnesium (regression calibration)" if calibrated else "one day's magnesium intake"
+    return table
+
+
+def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
+    prepare(ctx)
+    per_unit = vitd_per_unit(ctx)
+    primary = calibrated_tables.get("mortality")
+    parts = serum_models(ctx)
+    parts += [proportional_hazards(ctx, outcome, per_unit, DOMAIN, "wt_mec", serum_covariates(ctx, DOMAIN),
+                                   f"{outcome}_by_vitd_per_unit_ph_check") for outcome in ("died_cvd", "died")]
+    day1 = day1_models(ctx)
+    parts += ([primary] if primary is not None else []) + day1 + supplement_models(ctx)
+    table = pd.concat(parts, ignore_index=True)
+    if primary is not None:
+        evidence = table[(table["model"] == "died_cvd_by_mg_x_vitd_usual") & (table["term"] == BOTH)]
+        label = "HR of cardiovascular death, usual magnesium and 25(OH)D both adequate vs neither"
+    else:
+        evidence = table[(table["model"] == "died_cvd_by_mg_x_vitd_day1") & (table["term"] == BOTH)]
+        label = "HR of cardiovascular death, magnesium (one day) and 25(OH)D both adequate vs neither"
+    survival = survival_table(ctx, calibrated=primary is not None)
+    return Result(tables={"mortality": table, "mortality_survival": survival}, evidence=[evidence_of(evidence, label)],
+                  test_label=ctx.params["verdicts"]["C11"]["test"])
+
+
+def day1_result(primary: Result) -> Result:
+    """C11 on one day's magnesium intake (the sensitivity analysis), from the primary run's table."""
+    table = primary.tables["mortality"]
+    row = table[(table["model"] == "died_cvd_by_mg_x_vitd_day1") & (table["term"] == BOTH)]
+    return Result(evidence=[evidence_of(row, "HR of cardiovascular death, both adequate vs neither (one day's intake)")],
+                  test_label="as C11, one day's magnesium intake")
