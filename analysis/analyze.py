@@ -92,7 +92,8 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
         models += calcification.calibrated_models(ctx) if "C9" in testable else []
         models += inflammation.calibrated_models(ctx) if "C10" in testable else []
         models += mortality.calibrated_models(ctx) if "C11" in testable else []
-        calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json")
+        statistics = [mortality.survival_statistic(ctx)] if "C11" in testable else []
+        calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json", statistics)
         results.update(usual_intake.results(ctx, calibrated_tables))
         log.info("analyze: C1b (25(OH)D percentiles by usual magnesium adequacy)")
         results["C1b"] = quantiles.run(ctx, paths.data_clean / "usual_model.json")

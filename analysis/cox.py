@@ -7,8 +7,9 @@ defaults to Efron's, so the R oracle asks for ties = "breslow" explicitly. Follo
 times start is -1 (everyone at risk from before time 0, so a death at month 0 counts, as in
 coxph with Surv(time, event)). Weights are sampling weights (zero rows contribute nothing).
 
-Everything is sums over event times, done with sorted cumulative sums: O(n p^2) per Newton
-step, so a model refits on every replicate of the design in milliseconds.
+Everything is sums over the distinct event times (months: at most a few hundred), built by
+counting each row in at its entry and out at its exit: O(n p^2) per Newton step, so a model
+refits on every replicate of the design in milliseconds.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class CoxFit:
     coef: np.ndarray  # log hazard ratios
     information: np.ndarray  # observed (weighted) information at coef
     loglik: float  # Breslow partial log-likelihood (weighted)
-    score_residuals: np.ndarray  # (rows, p), unweighted: sum_i w_i L_i is the score
+    score_residuals: np.ndarray | None  # (rows, p), unweighted: sum_i w_i L_i is the score
     iterations: int
 
     def influence(self, weights: np.ndarray) -> np.ndarray:
@@ -36,16 +37,19 @@ class CoxFit:
         return (self.score_residuals * weights[:, None]) @ np.linalg.inv(self.information)
 
 
-def _suffix_sums(values: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """sums[i] = sum of values[order[i:]] (with a trailing 0 row)."""
-    ordered = values[order]
-    out = np.zeros((len(values) + 1,) + values.shape[1:])
-    out[:-1] = np.cumsum(ordered[::-1], axis=0)[::-1]
-    return out
+def _at_risk_sums(values: np.ndarray, enter: np.ndarray, leave: np.ndarray, n_times: int) -> np.ndarray:
+    """sums[k] = sum of values over rows at risk at event time k, i.e. enter_i <= k < leave_i,
+    as a difference array (+ at entry, - at exit) cumulated over the event times."""
+    flat = values.reshape(len(values), -1)
+    out = np.empty((n_times, flat.shape[1]))
+    for j in range(flat.shape[1]):
+        change = np.bincount(enter, flat[:, j], minlength=n_times + 1) - np.bincount(leave, flat[:, j], minlength=n_times + 1)
+        out[:, j] = np.cumsum(change[:n_times])
+    return out.reshape((n_times,) + values.shape[1:])
 
 
 class _Data:
-    """The follow-up, sorted once for every Newton step."""
+    """The follow-up mapped once onto the event times, for every Newton step."""
 
     def __init__(self, x, stop, event, weights, start):
         self.x = np.asarray(x, dtype=float)
@@ -62,11 +66,8 @@ class _Data:
         self.dead = dead
         self.death_index = np.searchsorted(self.times, self.stop[dead])
         self.deaths = np.bincount(self.death_index, weights=self.w[dead], minlength=len(self.times))
-        self.by_stop = np.argsort(self.stop, kind="stable")
-        self.by_start = np.argsort(self.start, kind="stable")
-        self.stop_rank = np.searchsorted(self.stop[self.by_stop], self.times, side="left")
-        self.start_rank = np.searchsorted(self.start[self.by_start], self.times, side="left")
-        # number of event times <= stop_i and <= start_i (cumulative-hazard positions)
+        # at risk at event time k (tau_k) when start_i < tau_k <= stop_i: upto_start_i <= k < upto_stop_i,
+        # with upto_* the number of event times at or before start_i / stop_i
         self.upto_stop = np.searchsorted(self.times, self.stop, side="right")
         self.upto_start = np.searchsorted(self.times, self.start, side="right")
         self.event_time = np.searchsorted(self.times, self.stop)  # meaningful for events only
@@ -77,28 +78,29 @@ def _evaluate(d: _Data, beta: np.ndarray, residuals: bool = False):
     shift = eta.max()
     r = np.exp(eta - shift)
     wr = d.w * r
-    wrx = wr[:, None] * d.x
-    s0 = _suffix_sums(wr, d.by_stop)[d.stop_rank] - _suffix_sums(wr, d.by_start)[d.start_rank]
-    s1 = _suffix_sums(wrx, d.by_stop)[d.stop_rank] - _suffix_sums(wrx, d.by_start)[d.start_rank]
+    k = len(d.times)
+    s0 = _at_risk_sums(wr, d.upto_start, d.upto_stop, k)
+    s1 = _at_risk_sums(wr[:, None] * d.x, d.upto_start, d.upto_stop, k)
     xbar = s1 / s0[:, None]
     hazard = d.deaths / s0  # Breslow increments (on the shifted scale)
     loglik = float(np.sum(d.w[d.dead] * eta[d.dead]) - np.sum(d.deaths * (np.log(s0) + shift)))
     score = (d.w[d.dead, None] * d.x[d.dead]).sum(axis=0) - d.deaths @ xbar
     cum_hazard = np.concatenate([[0.0], np.cumsum(hazard)])
-    cum_xbar = np.vstack([np.zeros(d.x.shape[1]), np.cumsum(hazard[:, None] * xbar, axis=0)])
     exposure = cum_hazard[d.upto_stop] - cum_hazard[d.upto_start]
     information = (d.x * (wr * exposure)[:, None]).T @ d.x - (xbar * d.deaths[:, None]).T @ xbar
     if not residuals:
         return loglik, score, information, None
+    cum_xbar = np.vstack([np.zeros(d.x.shape[1]), np.cumsum(hazard[:, None] * xbar, axis=0)])
     resid = -r[:, None] * (d.x * exposure[:, None] - (cum_xbar[d.upto_stop] - cum_xbar[d.upto_start]))
     resid[d.dead] += d.x[d.dead] - xbar[d.event_time[d.dead]]
     return loglik, score, information, resid
 
 
 def fit(x: np.ndarray, stop: np.ndarray, event: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None,
-        beta: np.ndarray | None = None, tolerance: float = TOLERANCE) -> CoxFit:
+        beta: np.ndarray | None = None, tolerance: float = TOLERANCE, residuals: bool = True) -> CoxFit:
     """Maximise the weighted Breslow partial likelihood by Newton-Raphson (step halving if the
-    likelihood falls), from `beta` (default 0), to a step below `tolerance`."""
+    likelihood falls), from `beta` (default 0), to a step below `tolerance`. `residuals`:
+    also the score residuals (the variance needs them; a replicate refit does not)."""
     d = _Data(x, stop, event, weights, start)
     beta = np.zeros(d.x.shape[1]) if beta is None else np.array(beta, dtype=float)
     loglik, score, information, _ = _evaluate(d, beta)
@@ -120,5 +122,5 @@ def fit(x: np.ndarray, stop: np.ndarray, event: np.ndarray, weights: np.ndarray,
     else:
         raise DataError(f"Cox model: Newton-Raphson did not converge in {MAX_ITERATIONS} steps "
                         "(an infinite hazard ratio? an exposure with no events in one group)")
-    loglik, score, information, resid = _evaluate(d, beta, residuals=True)
+    resid = _evaluate(d, beta, residuals=True)[3] if residuals else None
     return CoxFit(beta, information, loglik, resid, iteration)

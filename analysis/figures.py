@@ -356,3 +356,62 @@ def calibration(table: pd.DataFrame) -> plt.Figure:
     fig.suptitle("Calibration on PSU-grouped folds")
     fig.tight_layout()
     return fig
+
+
+SURVIVAL_COLORS = {"both adequate": "#2471a3", "magnesium only": "#48c9b0", "25(OH)D only": "#f5b041",
+                   "neither": "#c0392b"}
+
+
+def mortality_survival(table: pd.DataFrame) -> plt.Figure:
+    """Weighted survival by joint magnesium x 25(OH)D category with replicate-weight 95% CIs
+    (reports/tables/mortality_survival.csv): all-cause, and free of cardiovascular death."""
+    _style()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    titles = {"died": "Survival, all causes", "died_cvd": "Free of cardiovascular death (other deaths censored)"}
+    for ax, (outcome, title) in zip(axes, titles.items()):
+        rows = table[table["outcome"] == outcome]
+        for group, g in rows.groupby("group", sort=False):
+            color = SURVIVAL_COLORS.get(group)
+            ax.step(g["month"], g["estimate"], where="post", color=color, label=group)
+            ax.fill_between(g["month"], g["ci_low"], g["ci_high"], step="post", color=color, alpha=0.15)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("Months since the NHANES examination")
+    axes[0].set_ylabel("Weighted survival (95% CI)")
+    basis = table["basis"].iloc[0] if len(table) else ""
+    axes[0].legend(title=f"Mg: {basis}", fontsize=8, title_fontsize=8)
+    fig.suptitle("Mortality by joint magnesium and 25(OH)D adequacy (C11)")
+    return fig
+
+
+def mortality_hazard_ratios(table: pd.DataFrame, margin: float) -> plt.Figure:
+    """Hazard ratios of cardiovascular and all-cause death for each exposure of C11
+    (reports/tables/mortality.csv), with the verdict rule's margin."""
+    _style()
+    wanted = {"vitd_serum_per25": "25(OH)D per 25 nmol/L", "vitd_low": "25(OH)D < 50 nmol/L",
+              "mg_adequate_usual": "usual Mg adequate", "both adequate vs neither": "both adequate vs neither",
+              "supp_vitd_and_mg": "vitamin D + Mg supplements vs neither"}
+    models = {"_by_vitd_per_unit", "_by_vitd_below", "_by_mg_adequacy_usual", "_by_mg_x_vitd_usual",
+              "_by_mg_x_vitd_day1", "_by_supplements"}
+    rows = table[table["term"].isin(wanted) & table["model"].str.startswith(("died_cvd_by", "died_by"))].copy()
+    rows = rows[[any(rows_model.endswith(m) for m in models) for rows_model in rows["model"]]]
+    rows = rows[~((rows["term"] == "mg_adequate_usual") & rows["model"].str.endswith("_x_vitd_usual"))]
+    rows["outcome"] = np.where(rows["model"].str.startswith("died_cvd"), "cardiovascular death", "all causes")
+    rows["label"] = rows["term"].map(wanted) + np.where(rows["model"].str.endswith("_day1"), " (one day's Mg)", "")
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(rows) + 1.8))
+    y = np.arange(len(rows))
+    colors = np.where(rows["outcome"] == "cardiovascular death", "#c0392b", "#34495e")
+    for i, (_, r) in enumerate(rows.iterrows()):
+        ax.errorbar(r["estimate"], y[i], xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+                    fmt="s", color=colors[i], capsize=3)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.axvline(margin, color="#7f8c8d", ls="--", lw=1, label=f"verdict margin (HR {margin:g})")
+    ax.set_xscale("log")
+    ticks = [t for t in (0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4) if rows["ci_low"].min() / 1.2 <= t <= rows["ci_high"].max() * 1.2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_yticks(y, [f"{o}: {lab}" for o, lab in zip(rows["outcome"], rows["label"])], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Hazard ratio (95% CI, log scale)")
+    ax.set_title("Mortality hazard ratios (C11)")
+    ax.legend(fontsize=8)
+    return fig

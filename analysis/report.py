@@ -32,6 +32,8 @@ FIGURES = {
     "vitd_percentiles": "25(OH)D percentiles by usual magnesium adequacy: the cited trial's question (C1b)",
     "calcification_by_dose": "Severe aortic calcification by vitamin D dose band within magnesium groups (C9)",
     "crp_by_vitd": "C-reactive protein against serum 25(OH)D (C10)",
+    "mortality_hazard_ratios": "Hazard ratios of cardiovascular and all-cause death (C11)",
+    "mortality_survival": "Weighted survival by joint magnesium and 25(OH)D adequacy (C11)",
     "prevalence_by_mg_quartile": "Low 25(OH)D by magnesium intake quartile",
     "mg_intake_distribution": "Magnesium intake against the EAR",
     "bone_or": "Osteoporosis odds ratios by joint intake adequacy",
@@ -64,7 +66,8 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
     t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
                                                     "mg_intake_distribution", "bone_or", "flow", "vitd_status",
                                                     "supplement_models", "usual_intake", "interaction_usual",
-                                                    "aac_by_dose", "crp_by_vitd", "vitd_percentiles"]}
+                                                    "aac_by_dose", "crp_by_vitd", "vitd_percentiles", "mortality",
+                                                    "mortality_survival"]}
     ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
@@ -75,6 +78,9 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
         "vitd_percentiles": (["vitd_percentiles"], lambda: figures.vitd_percentiles(t["vitd_percentiles"])),
         "calcification_by_dose": (["aac_by_dose"], lambda: figures.calcification(t["aac_by_dose"])),
         "crp_by_vitd": (["crp_by_vitd"], lambda: figures.crp_by_vitd(t["crp_by_vitd"])),
+        "mortality_hazard_ratios": (["mortality"], lambda: figures.mortality_hazard_ratios(
+            t["mortality"], params["verdicts"]["C11"]["margin"])),
+        "mortality_survival": (["mortality_survival"], lambda: figures.mortality_survival(t["mortality_survival"])),
         "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
         "mg_intake_distribution": (["mg_intake_distribution"], lambda: figures.mg_distribution(t["mg_intake_distribution"])),
         "bone_or": (["bone_or"], lambda: figures.bone(t["bone_or"], params["verdicts"]["C4"]["margin"])),
@@ -164,6 +170,9 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
          lambda t: t["term"].str.contains("per 10|ratio adequate", regex=True)),
         ("C-reactive protein (C10): geometric-mean ratios (log CRP) and odds ratios (CRP > 3 mg/L)", "inflammation",
          lambda t: t["term"].isin(["vitd_serum_per25", "mg_adequate_usual", "mg_adequate", "mg_supp_user"])),
+        ("Mortality (C11): hazard ratios of cardiovascular and all-cause death (design-based Cox models, Breslow ties; "
+         "the proportional-hazards checks are the ':late' rows)", "mortality",
+         lambda t: ~t["term"].str.match(r"^(age|sex_|race_eth_|bmi|education_|pir|smoking_|season_|cycle_|kcal)")),
         ("Supplement-only models: vitamin D supplements x magnesium supplements (C1, C2 stand-ins)", "supplement_models",
          lambda t: t["term"].str.contains(" effect | interaction |slope|wald", regex=True)),
         ("Vitamin D status, everyone aged 1+ (MEC weight)", "vitd_status", lambda t: t["group_by"].isin(["all", "cycle"])),

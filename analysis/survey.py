@@ -469,7 +469,7 @@ def weighted_coef(spec: ModelSpec, x: np.ndarray, outcome, w: np.ndarray, start:
         stop, event, entry = outcome
         keep = w > 0
         return cox.fit(x[keep], stop[keep], event[keep], w[keep], None if entry is None else entry[keep],
-                       beta=start).coef
+                       beta=start, residuals=False).coef
     return weighted_glm_coef(x, outcome, w, spec.family, start=start)
 
 

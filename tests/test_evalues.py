@@ -39,10 +39,18 @@ def test_conversions_of_odds_ratios_and_mean_differences():
         math.exp(0.455) + math.sqrt(math.exp(0.455) * (math.exp(0.455) - 1)))
 
 
+def test_hazard_ratio_conversion():
+    # rare by the end of follow-up: as it is; common: VanderWeele's (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))
+    assert evalues.rr_from("HR", 0.7, prevalence=0.03) == 0.7
+    common = evalues.rr_from("HR", 2.0, prevalence=0.4)
+    assert common == pytest.approx((1 - 0.5 ** math.sqrt(2)) / (1 - 0.5 ** math.sqrt(0.5)))
+    assert 1 < common < 2
+
+
 @pytest.mark.mirror
 def test_every_claim_has_an_e_value_row_and_the_report_shows_them(analyzed_project):
     table = pd.read_csv(analyzed_project / "reports/tables/e_values.csv")
-    assert set(table["claim_id"]) == {f"C{i}" for i in range(1, 11)} | {"C1b"}
+    assert set(table["claim_id"]) == {f"C{i}" for i in range(1, 12)} | {"C1b"}
     c1 = table[table["claim_id"] == "C1"].iloc[0]
     assert c1["e_value"] >= c1["e_value_ci"] >= 1 and "SD" in c1["conversion"]
     assert table["sentence"].notna().all()

@@ -61,6 +61,18 @@ class CalibratedModel:
     note: str = ""
 
 
+@dataclass
+class CalibratedStatistic:
+    """Any other two-step estimate (e.g. survival curves by calibrated group): `compute` takes
+    the usual-intake columns (for every row of `ctx.frame`, NaN outside the calibration model's
+    persons) and the replicate's weight factors (ones for the full sample) and returns a vector;
+    `tidy` turns (estimates, SEs, df) into the table `table`."""
+
+    table: str
+    compute: Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]
+    tidy: Callable[[np.ndarray, np.ndarray, float], pd.DataFrame]
+
+
 def coefficient(term: str) -> Callable[[FittedModel, np.ndarray], float]:
     return lambda fitted, beta: float(beta[fitted.index_of(term)])
 
@@ -126,9 +138,10 @@ def derived_columns(columns: dict[str, np.ndarray], per_mg: float) -> dict[str, 
             "mg_vitd_one_adequate_usual": columns["mg_adequate_usual"] + columns["vitd_adequate_usual"] - 2 * both}
 
 
-def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> dict[str, pd.DataFrame]:
-    """Fit every model on the full sample, refit on every replicate, and return tidy tables
-    (by table name) with replicate-weight SEs."""
+def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
+        statistics: list[CalibratedStatistic] = ()) -> dict[str, pd.DataFrame]:
+    """Fit every model (and compute every other statistic) on the full sample, refit on every
+    replicate, and return tidy tables (by table name) with replicate-weight SEs."""
     usual = UsualModel(ctx, usual_model_path)
     replicates = replicate_factors(ctx.frame, ctx.params["usual_intake"]["replicates"], ctx.params["usual_intake"]["fay_coef"])
     if replicates.factors.shape[1] != usual.n_replicates:
@@ -138,9 +151,16 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> 
     full_columns = derived_columns(usual.columns(None), per_mg)
     varying = set(full_columns)
     calib_index = np.flatnonzero(usual.rows)
-    for name, values in full_columns.items():  # the full-sample columns, as the survey layer fits them
-        column = np.full(len(ctx.frame), np.nan)
-        column[calib_index] = values
+
+    def on_frame(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = {}
+        for name, values in columns.items():
+            column = np.full(len(ctx.frame), np.nan)
+            column[calib_index] = values
+            out[name] = column
+        return out
+
+    for name, column in on_frame(full_columns).items():  # the full-sample columns, as the survey layer fits them
         ctx.frame[name] = column
     fits = []
     for m in models:
@@ -161,11 +181,14 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> 
         fits.append({"model": m, "fitted": fitted, "position": position, "build": build, "y": y, "w": w,
                      "rows": rows, "full": np.concatenate([fitted.coef, values]), "replicates": []})
 
+    ones = np.ones(len(ctx.frame))
+    statistic_full = [np.asarray(st.compute(on_frame(full_columns), ones), dtype=float) for st in statistics]
+
     def replicate(r: int) -> list[np.ndarray]:
         """Both steps on replicate r: its usual-intake columns, then every outcome model."""
         columns = derived_columns(usual.columns(r), per_mg)
         factor = replicates.factors[:, r]
-        out = []
+        out = [np.asarray(st.compute(on_frame(columns), factor), dtype=float) for st in statistics]
         for f in fits:
             x = f["build"]({c: columns[c][f["position"]] for c in varying})
             beta = weighted_coef(f["model"].spec, x, f["y"], f["w"] * factor[f["rows"]], start=f["fitted"].coef)
@@ -174,10 +197,14 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path) -> 
 
     per_replicate = parallel.map_ordered(replicate, range(replicates.factors.shape[1]),
                                          "analyze: both steps on replicates")
+    n_stats = len(statistics)
     for i, f in enumerate(fits):
-        f["replicates"] = [estimates[i] for estimates in per_replicate]
+        f["replicates"] = [estimates[n_stats + i] for estimates in per_replicate]
 
     tables: dict[str, list[pd.DataFrame]] = {}
+    for i, st in enumerate(statistics):
+        se = replicates.standard_error(statistic_full[i], np.array([estimates[i] for estimates in per_replicate]))
+        tables.setdefault(st.table, []).append(st.tidy(statistic_full[i], se, replicates.df))
     for f in fits:
         tables.setdefault(f["model"].table, []).append(tidy(f, replicates, ctx))
     return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}

@@ -4,7 +4,8 @@ association with both exposure and outcome on the risk-ratio scale and beyond th
 covariates, to explain away an association, or to move its CI to include no association.
 
 Conversions to a risk ratio, as the paper gives them: an odds ratio for a common outcome
-(> 15%) by its square root, for a rare one as it is; a mean difference through the
+(> 15%) by its square root, for a rare one as it is; a hazard ratio for an outcome rare by the
+end of follow-up as it is, for a common one by (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)); a mean difference through the
 standardized difference d = difference / SD as RR = exp(0.91 d) (the SD used is stated); a
 ratio of geometric means as a mean difference on the log scale.
 """
@@ -35,6 +36,10 @@ def rr_from(kind: str, value: float, prevalence: float | None = None, sd: float 
     if kind == "OR":
         return math.sqrt(value) if prevalence is not None and prevalence > COMMON_OUTCOME else value
     if kind in ("RR", "rate ratio"):
+        return value
+    if kind == "HR":
+        if prevalence is not None and prevalence > COMMON_OUTCOME:
+            return (1 - 0.5 ** math.sqrt(value)) / (1 - 0.5 ** math.sqrt(1 / value))
         return value
     if kind == "MD":
         return math.exp(0.91 * value / sd)
@@ -86,6 +91,12 @@ def row(ctx: Context, cid: str, association: Association, estimate: float, low: 
         conversion = (f"OR to RR by its square root (outcome prevalence {100 * prevalence:.0f}% > 15%)"
                       if prevalence > COMMON_OUTCOME else f"OR taken as RR (rare outcome, {100 * prevalence:.0f}%)")
         values = evalue_with_ci("OR", estimate, low, high, prevalence=prevalence)
+    elif association.kind == "HR":
+        share = weighted_share(ctx, association.outcome, association.domain, association.weight)
+        conversion = (f"HR to RR by (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)) ({100 * share:.0f}% had the outcome "
+                      "by the end of follow-up, > 15%)" if share > COMMON_OUTCOME
+                      else f"HR taken as RR (outcome rare by the end of follow-up, {100 * share:.1f}%)")
+        values = evalue_with_ci("HR", estimate, low, high, prevalence=share)
     elif association.kind in ("MD", "GMR"):
         column = association.outcome
         sd = weighted_sd(ctx, column, association.domain, association.weight)
@@ -120,6 +131,8 @@ def associations(ctx: Context) -> dict[str, list[Association]]:
                Association("OR", "aac_severe", "in_aac", "wt_day1", "severe AAC, ratio of ORs adequate vs inadequate")],
         "C10": [Association("GMR", "crp_log", "in_crp", "wt_mec", "CRP per 25 nmol/L 25(OH)D"),
                 Association("GMR", "crp_log", "in_crp", "wt_mec", "CRP, magnesium adequate vs not")],
+        "C11": [Association("HR", "died_cvd", "in_mort_diet", "wt_day1",
+                            "cardiovascular death, magnesium and 25(OH)D both adequate vs neither")],
     }
 
 

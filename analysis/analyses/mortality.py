@@ -15,7 +15,8 @@ of another cause is censored in the cardiovascular models (cause-specific hazard
 - Users of both vitamin D and magnesium supplements (day-1 24-hour supplement recall) vs users
   of neither: self-selected, so confounded by everything that makes people take supplements.
 - Weighted survival by joint category (fractional weights: each person counts in "both" with
-  the probability that their usual magnesium intake is adequate): the figure's table.
+  the probability that their usual magnesium intake is adequate), SEs from the same replicates
+  rerunning both steps: the figure's table.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyses.calibrated import CalibratedModel, Quantity, combination
+from scipy import stats
+
+from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic, Quantity, combination
 from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table, tidy
-from analysis.survey import SurveyData
+from analysis.survey import SurveyData, replicate_factors
 
 TIME = "followup_exam_months"
 DOMAIN = "in_mort"
@@ -140,7 +143,8 @@ def proportional_hazards(ctx: Context, outcome: str, exposure: str, domain: str,
     the split over its HR before; near 1 (CI including 1) is consistent with proportional hazards."""
     at = float(settings(ctx)["ph_split_months"])
     split = split_follow_up(ctx.frame, outcome, at)
-    terms = [exposure, "late", f"{exposure}:late"]
+    # no "late" main effect: a function of time alone, it is the baseline hazard's (not identifiable)
+    terms = [exposure, f"{exposure}:late"]
     spec = ctx.spec("_event", terms, "cox", covariates=covariates, time="_stop", entry="_entry")
     fitted = SurveyData(split).coxph(spec, weight, domain)
     table = tidy(fitted.table(), name, domain, weight, ctx.covariate_text(spec, terms), HR_SCALE)
@@ -167,36 +171,75 @@ def supplement_models(ctx: Context) -> list[pd.DataFrame]:
             for outcome in ("died_cvd", "died")]
 
 
-def weighted_survival(ctx: Context, membership: dict[str, np.ndarray], domain: str, weight: str) -> pd.DataFrame:
-    """Weighted Kaplan-Meier survival by group, each person weighted by weight x membership
-    (a probability for calibrated groups), at every month of follow-up."""
-    f = ctx.frame
-    inside = f[domain].to_numpy()
-    months = f.loc[inside, TIME].to_numpy(dtype=float)
-    grid = np.arange(0, int(np.nanmax(months)) + 1)
-    rows = []
-    for outcome in ("died", "died_cvd"):
-        event = f.loc[inside, outcome].astype(bool).to_numpy()
-        for group, share in membership.items():
-            w = f.loc[inside, weight].to_numpy(dtype=float) * share[inside]
-            deaths = np.bincount(months.astype(int), weights=w * event, minlength=len(grid))[: len(grid)]
-            leaving = np.bincount(months.astype(int), weights=w, minlength=len(grid))[: len(grid)]
-            at_risk = w.sum() - np.concatenate([[0.0], np.cumsum(leaving)[:-1]])
-            survival = np.cumprod(np.where(at_risk > 0, 1 - deaths / np.where(at_risk > 0, at_risk, 1), 1.0))
-            rows.append(pd.DataFrame({"outcome": outcome, "group": group, "month": grid, "survival": survival,
-                                      "weighted_at_risk": at_risk, "n_expected": share[inside].sum()}))
-    return pd.concat(rows, ignore_index=True)
+GROUPS = ["both adequate", "magnesium only", "25(OH)D only", "neither"]
+SURVIVAL_OUTCOMES = ["died", "died_cvd"]
 
 
-def survival_table(ctx: Context, calibrated: bool) -> pd.DataFrame:
-    f = ctx.frame
-    mg = (f["mg_adequate_usual"] if calibrated else f["mg_adequate_day1"]).fillna(0).to_numpy(dtype=float)
-    vitd = f["vitd_adequate"].fillna(0).to_numpy(dtype=float)
-    membership = {"both adequate": mg * vitd, "magnesium only": mg * (1 - vitd), "25(OH)D only": (1 - mg) * vitd,
-                  "neither": (1 - mg) * (1 - vitd)}
-    table = weighted_survival(ctx, membership, "in_mort_diet", "wt_day1")
-    table["basis"] = "usual magnesium (regression calibration)" if calibrated else "one day's magnesium intake"
-    return table
+class SurvivalCurves:
+    """Weighted Kaplan-Meier survival by joint category at every month of follow-up, in domain
+    in_mort_diet with the day-1 dietary weight. A person counts in each category with the
+    probability of belonging to it (usual magnesium adequacy is a probability; 25(OH)D is
+    measured), so the curves are those the calibrated model implies. Cardiovascular curves
+    censor other deaths (cause-specific survival)."""
+
+    def __init__(self, ctx: Context, magnesium: str):
+        inside = ctx.frame["in_mort_diet"].to_numpy()
+        self.rows = np.flatnonzero(inside)
+        members = ctx.frame.iloc[self.rows]
+        self.magnesium = magnesium
+        self.months = members[TIME].to_numpy(dtype=float).astype(int)
+        self.grid = np.arange(0, self.months.max() + 1)
+        self.weight = members["wt_day1"].to_numpy(dtype=float)
+        self.vitd = members["vitd_adequate"].to_numpy(dtype=float)
+        self.events = {o: members[o].astype(bool).to_numpy() for o in SURVIVAL_OUTCOMES}
+
+    def compute(self, columns: dict[str, np.ndarray], factor: np.ndarray) -> np.ndarray:
+        mg = columns[self.magnesium][self.rows]
+        shares = {"both adequate": mg * self.vitd, "magnesium only": mg * (1 - self.vitd),
+                  "25(OH)D only": (1 - mg) * self.vitd, "neither": (1 - mg) * (1 - self.vitd)}
+        w = self.weight * factor[self.rows]
+        out = []
+        for outcome in SURVIVAL_OUTCOMES:
+            for group in GROUPS:
+                wg = w * shares[group]
+                deaths = np.bincount(self.months, weights=wg * self.events[outcome], minlength=len(self.grid))
+                leaving = np.bincount(self.months, weights=wg, minlength=len(self.grid))
+                at_risk = wg.sum() - np.concatenate([[0.0], np.cumsum(leaving)[:-1]])
+                hazard = np.divide(deaths, at_risk, out=np.zeros_like(deaths), where=at_risk > 0)
+                out.append(np.cumprod(1 - hazard))
+        return np.concatenate(out)
+
+    def tidy(self, estimate: np.ndarray, se: np.ndarray, df: float, basis: str, variance: str) -> pd.DataFrame:
+        t_crit = stats.t.ppf(0.975, df)
+        keys = [(o, g, m) for o in SURVIVAL_OUTCOMES for g in GROUPS for m in self.grid]
+        table = pd.DataFrame(keys, columns=["outcome", "group", "month"])
+        table["estimate"] = estimate
+        table["std_error"] = se
+        table["ci_low"] = np.clip(estimate - t_crit * se, 0, 1)
+        table["ci_high"] = np.clip(estimate + t_crit * se, 0, 1)
+        table["df"] = df
+        table["basis"] = basis
+        table["variance"] = variance
+        return table
+
+
+def survival_statistic(ctx: Context) -> CalibratedStatistic:
+    curves = SurvivalCurves(ctx, "mg_adequate_usual")
+    return CalibratedStatistic("mortality_survival", curves.compute,
+                               lambda est, se, df: curves.tidy(est, se, df, "usual magnesium (regression calibration)",
+                                                               ctx.params["usual_intake"]["replicates"] + ", both steps"))
+
+
+def survival_day1(ctx: Context) -> pd.DataFrame:
+    """The curves by one day's magnesium adequacy (no usual-intake model), replicate-weight SEs."""
+    curves = SurvivalCurves(ctx, "mg_adequate_day1")
+    columns = {"mg_adequate_day1": ctx.frame["mg_adequate_day1"].to_numpy(dtype=float)}
+    u = ctx.params["usual_intake"]
+    replicates = replicate_factors(ctx.frame, u["replicates"], u["fay_coef"])
+    full = curves.compute(columns, np.ones(len(ctx.frame)))
+    reps = np.array([curves.compute(columns, replicates.factors[:, r]) for r in range(replicates.factors.shape[1])])
+    return curves.tidy(full, replicates.standard_error(full, reps), replicates.df, "one day's magnesium intake",
+                       u["replicates"])
 
 
 def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
@@ -215,7 +258,8 @@ def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
     else:
         evidence = table[(table["model"] == "died_cvd_by_mg_x_vitd_day1") & (table["term"] == BOTH)]
         label = "HR of cardiovascular death, magnesium (one day) and 25(OH)D both adequate vs neither"
-    survival = survival_table(ctx, calibrated=primary is not None)
+    survival = calibrated_tables.get("mortality_survival")
+    survival = survival if survival is not None else survival_day1(ctx)
     return Result(tables={"mortality": table, "mortality_survival": survival}, evidence=[evidence_of(evidence, label)],
                   test_label=ctx.params["verdicts"]["C11"]["test"])
 
