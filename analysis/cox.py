@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis.errors import DataError
 
-TOLERANCE = 1e-10
+TOLERANCE = 1e-8  # in standard errors of each coefficient, before a final Newton step
 MAX_ITERATIONS = 60
 
 
@@ -99,7 +99,8 @@ def _evaluate(d: _Data, beta: np.ndarray, residuals: bool = False):
 def fit(x: np.ndarray, stop: np.ndarray, event: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None,
         beta: np.ndarray | None = None, tolerance: float = TOLERANCE, residuals: bool = True) -> CoxFit:
     """Maximise the weighted Breslow partial likelihood by Newton-Raphson (step halving if the
-    likelihood falls), from `beta` (default 0), to a step below `tolerance`. `residuals`:
+    likelihood falls), from `beta` (default 0), until no coefficient would move by `tolerance` of
+    its (model-based) standard error, then one more step. `residuals`:
     also the score residuals (the variance needs them; a replicate refit does not)."""
     d = _Data(x, stop, event, weights, start)
     beta = np.zeros(d.x.shape[1]) if beta is None else np.array(beta, dtype=float)
@@ -107,9 +108,17 @@ def fit(x: np.ndarray, stop: np.ndarray, event: np.ndarray, weights: np.ndarray,
     for iteration in range(1, MAX_ITERATIONS + 1):
         try:
             step = np.linalg.solve(information, score)
+            scale = np.sqrt(np.abs(np.diag(np.linalg.inv(information))))
         except np.linalg.LinAlgError as exc:
             raise DataError("Cox model: the information matrix is singular (a covariate constant in the "
                             "domain, or collinear terms)") from exc
+        if np.all(np.abs(step) < tolerance * scale):
+            # converged: every coefficient would move by less than `tolerance` of its standard error
+            # (a coefficient per kcal is 1e4 times smaller than one per 25 nmol/L: no common scale);
+            # one last Newton step, quadratic this close, lands at machine precision
+            beta = beta + step
+            loglik, score, information, _ = _evaluate(d, beta)
+            break
         for _ in range(30):
             candidate = beta + step
             new = _evaluate(d, candidate)
@@ -117,8 +126,6 @@ def fit(x: np.ndarray, stop: np.ndarray, event: np.ndarray, weights: np.ndarray,
                 break
             step = step / 2
         beta, (loglik, score, information, _) = candidate, new
-        if np.max(np.abs(step)) < tolerance * (1 + np.max(np.abs(beta))):
-            break
     else:
         raise DataError(f"Cox model: Newton-Raphson did not converge in {MAX_ITERATIONS} steps "
                         "(an infinite hazard ratio? an exposure with no events in one group)")

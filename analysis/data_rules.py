@@ -121,7 +121,11 @@ RULES: list[Rule] = [
     Rule("mortality_other_cause_censored", "MORTSTAT, UCOD_LEADING (MORT)",
          "A death of a cause outside params clean.mortality.cvd_causes is censored at death in the "
          "cardiovascular models (cause-specific hazard) and an event in the all-cause models.",
-         lambda r, a: a["died"].fillna(False).astype(bool) & ~a["died_cvd"].fillna(False).astype(bool)),
+         lambda r, a: a["died"].fillna(False).astype(bool) & a["died_cvd"].eq(False).fillna(False).astype(bool)),
+    Rule("mortality_death_without_cause", "MORTSTAT, UCOD_LEADING (MORT)",
+         "A death whose underlying cause is blank: whether it was cardiovascular is unknown, so the person "
+         "leaves the mortality models at flow step has_followup (not counted as either).",
+         lambda r, a: (r["MORTSTAT"] == 1) & r["UCOD_LEADING"].isna() & (r["ELIGSTAT"] == 1)),
     Rule("mortality_cerebrovascular_death", "UCOD_LEADING = 005 (MORT)",
          "A cerebrovascular death (005) counts as cardiovascular. NCHS's 2015-2018 public files code no 005 "
          "(only 001, 002, 010), so those cycles' strokes are not counted; died_heart (001 only) means the "

@@ -116,3 +116,29 @@ def test_published_checks_on_the_synthetic_mirror_say_what_they_cannot_compute(a
     assert len(computed) >= 2
     assert ((computed["difference"] - (computed["estimate"] - computed["published"])).abs() < 1e-9).all()
     assert (computed["agrees"].astype(bool) == (computed["difference"].abs() <= computed["tolerance"] + 1e-9)).all()
+
+
+def test_mortality_linkage_causes_and_follow_up_rules():
+    analytic, rules = build([
+        raw_row(SEQN=1.0, ELIGSTAT=1.0, MORTSTAT=1.0, UCOD_LEADING=5.0, PERMTH_EXM=30.0),   # stroke: cardiovascular
+        raw_row(SEQN=2.0, ELIGSTAT=1.0, MORTSTAT=1.0, UCOD_LEADING=2.0, PERMTH_EXM=12.0),   # cancer: censored for CVD
+        raw_row(SEQN=3.0, ELIGSTAT=1.0, MORTSTAT=1.0, UCOD_LEADING=1.0, PERMTH_EXM=0.0),    # heart, in the exam month
+        raw_row(SEQN=4.0, ELIGSTAT=2.0, MORTSTAT=np.nan, PERMTH_EXM=np.nan, PERMTH_INT=np.nan),  # under 18
+        raw_row(SEQN=5.0, ELIGSTAT=1.0, MORTSTAT=1.0, UCOD_LEADING=10.0, cycle="2015-2016"),  # coarsened cause
+        raw_row(SEQN=6.0, ELIGSTAT=1.0, MORTSTAT=1.0, UCOD_LEADING=np.nan),                   # a death without a cause
+        raw_row(SEQN=7.0, ELIGSTAT=1.0, MORTSTAT=0.0, PERMTH_EXM=np.nan, RIDSTATR=1.0),      # linked, not examined
+    ])
+    assert analytic.loc[1, ["died", "died_cvd", "died_heart"]].tolist() == [True, True, False]
+    assert analytic.loc[2, ["died", "died_cvd", "died_heart"]].tolist() == [True, False, False]
+    assert analytic.loc[3, ["died_cvd", "died_heart"]].tolist() == [True, True] and analytic.loc[3, "followup_exam_months"] == 0
+    assert pd.isna(analytic.loc[4, "died"]) and pd.isna(analytic.loc[4, "followup_exam_months"]) and not analytic.loc[4, "mort_linked"]
+    assert bool(analytic.loc[6, "died"]) and pd.isna(analytic.loc[6, "died_cvd"])  # cause unknown: not guessed
+    assert not analytic.loc[6, "in_mort"] and analytic.loc[1, "in_mort"]
+    assert rules.loc["mortality_not_linked", "n"] == 1
+    assert rules.loc["mortality_cerebrovascular_death", "n"] == 1
+    assert rules.loc["mortality_other_cause_censored", "n"] == 2   # cancer and 010
+    assert rules.loc["mortality_death_without_cause", "n"] == 1
+    assert rules.loc["mortality_cause_coarsened", "n"] == 1
+    assert rules.loc["mortality_followup_zero", "n"] == 1
+    assert rules.loc["mortality_linked_not_examined", "n"] == 1
+    assert rules.loc["mortality_alive_censored", "n"] == 1

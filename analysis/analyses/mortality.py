@@ -129,11 +129,11 @@ def split_follow_up(frame: pd.DataFrame, outcome: str, at: float) -> pd.DataFram
     """Every row's follow-up cut at `at` months: (.., at] for everyone (the whole design stays),
     (at, end] again for those followed beyond; `late` marks the second period."""
     end = frame[TIME]
-    early = frame.assign(_entry=-1.0, _stop=end.clip(upper=at), _event=frame[outcome].astype("boolean") & (end <= at),
-                         late=0.0)
+    early = frame.assign(period_entry=-1.0, period_end=end.clip(upper=at),
+                         period_event=frame[outcome].astype("boolean") & (end <= at), late=0.0)
     beyond = (end > at).fillna(False).to_numpy()
-    late = frame[beyond].assign(_entry=at, _stop=end[beyond], _event=frame.loc[beyond, outcome].astype("boolean"),
-                                late=1.0)
+    late = frame[beyond].assign(period_entry=at, period_end=end[beyond],
+                                period_event=frame.loc[beyond, outcome].astype("boolean"), late=1.0)
     return pd.concat([early, late], ignore_index=True)
 
 
@@ -145,7 +145,7 @@ def proportional_hazards(ctx: Context, outcome: str, exposure: str, domain: str,
     split = split_follow_up(ctx.frame, outcome, at)
     # no "late" main effect: a function of time alone, it is the baseline hazard's (not identifiable)
     terms = [exposure, f"{exposure}:late"]
-    spec = ctx.spec("_event", terms, "cox", covariates=covariates, time="_stop", entry="_entry")
+    spec = ctx.spec("period_event", terms, "cox", covariates=covariates, time="period_end", entry="period_entry")
     fitted = SurveyData(split).coxph(spec, weight, domain)
     table = tidy(fitted.table(), name, domain, weight, ctx.covariate_text(spec, terms), HR_SCALE)
     table = table[table["term"] == f"{exposure}:late"].copy()
