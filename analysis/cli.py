@@ -74,7 +74,7 @@ def _estimate(args: argparse.Namespace) -> None:
 
     result = estimate.estimate(args.statistic, args.column, where=args.where, by=args.by or (), cycles=args.cycles or (),
                                below=args.below, above=args.above, percentiles=args.percentiles or (50,),
-                               weight=args.weight, ci=args.ci, root=args.root)
+                               weight=args.weight, ci=args.ci, root=args.root, age_adjust=args.age_adjust)
     if args.format == "csv":
         print(result.table.to_csv(index=False), end="")
     elif args.format == "json":
@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     tool.add_argument("--weight", help="override the weight chosen from the variables (e.g. wt_mec)")
     tool.add_argument("--ci", choices=["korn-graubard", "logit"], default="korn-graubard",
                       help="proportions' CI method (default korn-graubard, as NCHS)")
+    tool.add_argument("--age-adjust", metavar="STANDARD", nargs="?", const="adults_2000",
+                      help="mean or proportion: also directly age-standardized, to a standard of params.yaml "
+                           "estimate.age_standards (default adults_2000; all_ages_2000) or groups written "
+                           "\"20-39:77670,40-59:72816,60-80:45364\"")
     tool.add_argument("--format", choices=["text", "csv", "json"], default="text")
     return parser
 

@@ -91,11 +91,15 @@ MAX_GROUPS = 100
 def estimate(statistic: str, column: str, where: str | None = None, by: list[str] | tuple = (),
              cycles: list[str] | tuple = (), below: float | None = None, above: float | None = None,
              percentiles: list[float] | tuple = (50,), weight: str | None = None, ci: str = "korn-graubard",
-             root: str | Path = ".", frame: pd.DataFrame | None = None) -> Estimate:
+             root: str | Path = ".", frame: pd.DataFrame | None = None, age_adjust: str | None = None,
+             params: dict | None = None) -> Estimate:
     """The design-based `statistic` of `column` in the domain `where`, per group of `by`.
 
     proportion: of `column` below `below`, above `above`, or true (a boolean column).
     percentiles: at `percentiles` (0-100). weight: None chooses it from the variables used.
+    age_adjust: a standard of params estimate.age_standards, or one written out
+    ("20-39:77670,40-59:72816,60-80:45364"): the directly age-standardized mean or share beside
+    the crude one, the domain restricted to the standard's ages.
     """
     if statistic not in STATISTICS:
         raise ConfigError(f"statistic {statistic!r}: use one of {', '.join(STATISTICS)}")
@@ -104,6 +108,11 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
     bad = [p for p in percentiles if not 0 < p < 100]
     if statistic == "percentiles" and bad:
         raise ConfigError(f"--percentiles {bad}: each percentile must lie strictly between 0 and 100")
+    if age_adjust is not None and statistic not in ("mean", "proportion"):
+        raise ConfigError(f"--age-adjust goes with mean or proportion, not {statistic}")
+    if age_adjust is not None:
+        params = load_params(Paths(Path(root)).params) if params is None else params
+        standard = age_standard(age_adjust, params)
     frame = load(Path(root)) if frame is None else frame.copy()
     check_column(column, frame)
     by = list(by)
@@ -137,6 +146,14 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         domain &= query.evaluate(where, frame)
     for name in by:
         domain &= frame[name].notna()
+    notes = []
+    if age_adjust is not None:
+        frame["_age_standard"] = standard.groups(frame["age"])
+        outside = int((domain & frame["_age_standard"].isna()).sum())
+        domain &= frame["_age_standard"].notna()
+        if outside:
+            notes.append(f"age adjustment: {outside:,} participant(s) outside the standard's ages "
+                         f"({standard.ages}) left out of the domain")
     missing = int((domain & frame[y].isna()).sum())
     domain &= frame[y].notna()
     if not domain.any():
@@ -149,15 +166,91 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
             labels = labels + f", {name}=" + frame[name].astype(str)
         frame[GROUP] = labels.where(domain).astype("string")
     table = compute(SurveyData(frame), statistic, y, label, by, percentiles, ci)
+    if age_adjust is not None:
+        table = pd.concat([table, adjusted(SurveyData(frame), statistic, y, label, by, standard)], ignore_index=True)
+        table = table.sort_values("group", kind="stable").reset_index(drop=True)
+        notes.append(f"age-adjusted: direct standardization to {standard.name} ({standard.description}); "
+                     "SEs linearized as R's svystandardize; CIs t-based"
+                     + (" (logit for shares)" if statistic == "proportion" else ""))
     question = (f"{statistic} of {label}" + (f" where {where}" if where else "") + (f" by {', '.join(by)}" if by else "")
                 + (f" in {', '.join(cycles)}" if cycles else ""))
-    notes = []
     if "usual" in column and statistic in ("percentiles", "proportion"):
         notes.append(f"note: {column} is each person's expected usual intake given their recalls, pulled toward the "
                      "mean; its spread understates the population's. For shares below the EAR and percentiles of usual "
                      "intake use reports/tables/usual_intake.csv (the usual-intake distribution).")
     return Estimate(question, table, weight, reason, ci if statistic == "proportion" else "", int(domain.sum()), missing,
                     notes)
+
+
+@dataclass(frozen=True)
+class AgeStandard:
+    """A standard population for direct age adjustment: groups [label, first age, last age] and shares."""
+
+    name: str
+    groups_spec: tuple[tuple[str, float, float], ...]
+    shares: dict[str, float]
+
+    @property
+    def ages(self) -> str:
+        return f"{self.groups_spec[0][1]:g} to {self.groups_spec[-1][2]:g}"
+
+    @property
+    def description(self) -> str:
+        return ", ".join(f"{label} {100 * self.shares[label]:.1f}%" for label, _, _ in self.groups_spec)
+
+    def groups(self, age: pd.Series) -> pd.Series:
+        out = pd.Series(pd.NA, index=age.index, dtype="string")
+        for label, low, high in self.groups_spec:
+            out[(age >= low) & (age <= high)] = label
+        return out
+
+
+def age_standard(spec: str, params: dict) -> AgeStandard:
+    """A named standard of params estimate.age_standards, or one written "first-last:population,..."."""
+    named = params.get("estimate", {}).get("age_standards", {})
+    if spec in named:
+        rows = [(str(label), float(low), float(high), float(pop)) for label, low, high, pop in named[spec]]
+    elif ":" in spec:
+        rows = []
+        for part in spec.split(","):
+            try:
+                ages, population = part.split(":")
+                low, high = (float(a) for a in ages.split("-"))
+                rows.append((ages.strip(), low, high, float(population)))
+            except ValueError:
+                raise ConfigError(f"--age-adjust {spec!r}: write each group as first-last:population, e.g. "
+                                  "\"20-39:77670,40-59:72816,60-80:45364\"") from None
+        name = "custom standard"
+    else:
+        raise ConfigError(f"--age-adjust {spec!r}: not a standard of params.yaml estimate.age_standards "
+                          f"({', '.join(named) or 'none'}), nor groups written as first-last:population")
+    if any(high < low for _, low, high, _ in rows) or any(p <= 0 for *_, p in rows):
+        raise ConfigError(f"--age-adjust {spec!r}: each group needs first <= last age and a positive population")
+    ordered = sorted(rows, key=lambda r: r[1])
+    if any(b[1] <= a[2] for a, b in zip(ordered, ordered[1:])):
+        raise ConfigError(f"--age-adjust {spec!r}: age groups overlap")
+    total = sum(r[3] for r in rows)
+    return AgeStandard(spec if spec in named else name, tuple((r[0], r[1], r[2]) for r in ordered),
+                       {r[0]: r[3] / total for r in ordered})
+
+
+def adjusted(survey: SurveyData, statistic: str, y: str, label: str, by: list[str], standard: AgeStandard) -> pd.DataFrame:
+    """The age-standardized mean or share, overall or per group of `by`."""
+    rows = []
+    groups = sorted(survey.frame.loc[survey.frame["_domain"], GROUP].dropna().unique()) if by else [None]
+    for group in groups:
+        inside = survey.frame["_domain"] & (survey.frame[GROUP] == group if group is not None else True)
+        survey.frame["_group_domain"] = inside.fillna(False).astype(bool)
+        present = set(survey.frame.loc[survey.frame["_group_domain"], "_age_standard"].dropna())
+        empty = [g for g, _, _ in standard.groups_spec if g not in present]
+        if empty:
+            raise DataError(f"--age-adjust {standard.name}: no one in the domain{' ' + group if group else ''} is in "
+                            f"age group(s) {empty} (e.g. 25(OH)D is measured from age 1); choose a standard whose ages "
+                            "the domain covers, or write one (\"1-19:...,20-39:...\")")
+        result = survey.standardized_mean(y, "_weight", "_group_domain", "_age_standard", standard.shares,
+                                          proportion=statistic == "proportion").iloc[0].to_dict()
+        rows.append(row(group or "all", f"age-adjusted {statistic} of {label} ({standard.name})", result, statistic))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def outcome(frame: pd.DataFrame, statistic: str, column: str, below: float | None, above: float | None) -> tuple[str, str]:

@@ -238,6 +238,46 @@ class SurveyData:
                          n_weighted=self._n_weighted(in_domain, weight),
                          events=int(members[spec.outcome].astype(bool).sum()))
 
+    def standardized_mean(self, y: str, weight: str, domain: str, stratum: str, shares: dict[str, float],
+                          proportion: bool = False) -> pd.DataFrame:
+        """Directly standardized mean (or share, for a 0/1 `y`) of `y` in the domain: the
+        domain's mean in each level of `stratum` (e.g. an age group) weighted by the standard's
+        `shares` (summing to 1), sum_g share_g mean_g. Its SE is the linearized one of that
+        combination (influence share_g w_i (y_i - mean_g) / N_g, PSU totals within strata), as R's
+        svystandardize (which post-stratifies the domain to the standard); t CI on the domain's
+        design df, logit for shares (R svyciprop "logit")."""
+        in_domain = self._check_domain(weight, domain) & (self.frame[weight] > 0)
+        levels = self.frame.loc[in_domain, stratum].astype("string")
+        missing = sorted(set(shares) - set(levels.dropna().unique()))
+        if missing:
+            raise DataError(f"standardization by {stratum}: no one in the domain falls in {missing}; narrow the "
+                            "standard or widen the domain")
+        w = self.frame[weight].to_numpy(dtype=float)
+        values = self.frame[y].to_numpy(dtype=float)
+        influence = np.zeros(len(self.frame))
+        estimate = 0.0
+        inside = in_domain.to_numpy()
+        for level, share in shares.items():
+            members = inside & (self.frame[stratum].astype("string") == level).fillna(False).to_numpy()
+            total = w[members].sum()
+            mean = float(w[members] @ values[members] / total)
+            estimate += share * mean
+            influence[members] = share * w[members] * (values[members] - mean) / total
+        vcov, df = self.linearized_vcov(influence[:, None], in_domain)
+        se = float(np.sqrt(vcov[0, 0]))
+        t_crit = stats.t.ppf(0.975, df)
+        if proportion and 0 < estimate < 1:
+            logit, logit_se = special.logit(estimate), se / (estimate * (1 - estimate))
+            low, high = special.expit(logit - t_crit * logit_se), special.expit(logit + t_crit * logit_se)
+        else:
+            low, high = estimate - t_crit * se, estimate + t_crit * se
+        statistic = estimate / se if se > 0 and not proportion else np.nan
+        return pd.DataFrame([{"term": y, "estimate": estimate, "std_error": se, "ci_low": low, "ci_high": high,
+                              "statistic": statistic, "df": df,
+                              "p_value": float(2 * stats.t.sf(abs(statistic), df)) if np.isfinite(statistic) else np.nan,
+                              "n": int(in_domain.sum()), "n_weighted": self._n_weighted(in_domain, weight)}],
+                            columns=TIDY_COLUMNS)
+
     def linearized_vcov(self, influence: np.ndarray, in_domain: pd.Series) -> tuple[np.ndarray, float]:
         """Covariance of the total of `influence` (one row per frame row, 0 outside the domain)
         under the NHANES design: PSU totals, centred within strata, times n_h / (n_h - 1)

@@ -6,7 +6,9 @@
 # spec.csv has two columns, key and value (keys may repeat for wald / lincom):
 #   data     CSV with sdmvstra, sdmvpsu, the weight, the domain flag (0/1) and the variables
 #   out      where to write the results (CSV)
-#   task     mean | prop | glm | quantile | total | cox
+#   task     mean | prop | glm | quantile | total | cox | standardize
+#   std_by   standardize: the stratum column (age group); population "level=size" (repeatable);
+#            by: optional groups; y: the variable (prop = 1: a 0/1 share with a logit CI)
 #   time     cox: end of follow-up; entry  cox: its start (optional; counting-process data); y: the event (0/1)
 #   weight   weight column;  domain  0/1 column (optional: whole population)
 #   y        outcome;  by  grouping column (mean/prop, optional)
@@ -120,6 +122,32 @@ run_spec <- function(spec_path) {
     } else {
       for (level in sort(unique(d[[by]][in_domain & d[[weight]] > 0]))) {
         one(subset(full, in_domain & d[[by]] == level), paste0(y, "[", by, "=", level, "]"))
+      }
+    }
+  } else if (task == "standardize") {
+    kv <- strsplit(getall("population"), "=", fixed = TRUE)
+    levels <- sapply(kv, `[`, 1); pop <- as.numeric(sapply(kv, `[`, 2))
+    des <- update(des, .std = factor(get(get1("std_by")), levels = levels))
+    by <- get1("by")
+    share <- get1("prop", "0") == "1"
+    dstd <- svystandardize(des, by = ~.std, over = if (is.na(by)) ~1 else as.formula(paste0("~", by)), population = pop)
+    one <- function(design, label) {
+      df <- degf(design)
+      if (share) {
+        ci <- svyciprop(as.formula(paste0("~I(", y, " == 1)")), design, method = "logit", df = df)
+        est <- as.numeric(ci); se <- as.numeric(SE(ci)); lim <- as.numeric(attr(ci, "ci"))
+        add("std", label, est, se, lim[1], lim[2], NA, df, NA)
+      } else {
+        m <- svymean(as.formula(paste0("~", y)), design)
+        est <- as.numeric(coef(m)); se <- as.numeric(SE(m)); tq <- qt(0.975, df)
+        add("std", label, est, se, est - tq * se, est + tq * se, est / se, df, 2 * pt(-abs(est / se), df))
+      }
+    }
+    if (is.na(by)) {
+      one(dstd, "all")
+    } else {
+      for (level in sort(unique(d[[by]][in_domain & d[[weight]] > 0]))) {
+        one(subset(dstd, get(by) == level), paste0(by, "=", level))
       }
     }
   } else if (task == "cox") {
