@@ -83,6 +83,31 @@ def _estimate(args: argparse.Namespace) -> None:
         print(result.text())
 
 
+def _search(args: argparse.Namespace) -> None:
+    from analysis import lookup
+
+    table = lookup.search(args.text, root=args.root)
+    if args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    elif not len(table):
+        print(f"no variable's name or label matches {args.text!r}")
+    else:
+        with pd_display():
+            print(table.to_string(index=False, max_colwidth=90))
+
+
+def _describe(args: argparse.Namespace) -> None:
+    from analysis import lookup
+
+    print(lookup.describe(args.column, root=args.root).text())
+
+
+def pd_display():
+    import pandas as pd
+
+    return pd.option_context("display.width", 250, "display.max_rows", 500)
+
+
 def _notebooks(args: argparse.Namespace) -> None:
     from analysis import config, notebooks
 
@@ -109,6 +134,10 @@ STAGES = {
 TOOLS = {
     "estimate": (_estimate, "Ask a question: a design-based mean, proportion, percentiles or total of a column, in a "
                             "domain, by groups, with the weight chosen from the variables and NCHS reliability flags."),
+    "search": (_search, "Find variables: a case-insensitive regular expression over the names and labels of every "
+                        "variable in the downloaded files, the catalog and the analytic table (offline)."),
+    "describe": (_describe, "Explain one column of the analytic table: definition, sources, rule, weight, counts and "
+                            "missing by cycle, distribution, special codes (offline)."),
 }
 
 
@@ -158,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
                            "estimate.age_standards (default adults_2000; all_ages_2000) or groups written "
                            "\"20-39:77670,40-59:72816,60-80:45364\"")
     tool.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    func, help_text = TOOLS["search"]
+    finder = sub.add_parser("search", help=help_text, description=help_text,
+                            epilog="examples:\n  python -m analysis search magnesium\n  python -m analysis search '^DR1T'",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    finder.set_defaults(func=func)
+    finder.add_argument("text", help="a word or regular expression (case-insensitive)")
+    finder.add_argument("--format", choices=["text", "csv"], default="text")
+    func, help_text = TOOLS["describe"]
+    explain = sub.add_parser("describe", help=help_text, description=help_text,
+                             epilog="example:\n  python -m analysis describe mg_total_mg",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.set_defaults(func=func)
+    explain.add_argument("column", help="a column of data_clean/dictionary.csv")
     return parser
 
 
