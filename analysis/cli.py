@@ -83,6 +83,19 @@ def _estimate(args: argparse.Namespace) -> None:
         print(result.text())
 
 
+def _model(args: argparse.Namespace) -> None:
+    from analysis import modeling
+
+    result = modeling.fit(args.formula, family=args.family, where=args.where, cycles=args.cycles or (),
+                          weight=args.weight, exponentiate=args.exponentiate, root=args.root)
+    if args.format == "csv":
+        print(result.table.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(result.json())
+    else:
+        print(result.text())
+
+
 def _search(args: argparse.Namespace) -> None:
     from analysis import lookup
 
@@ -134,6 +147,9 @@ STAGES = {
 TOOLS = {
     "estimate": (_estimate, "Ask a question: a design-based mean, proportion, percentiles or total of a column, in a "
                             "domain, by groups, with the weight chosen from the variables and NCHS reliability flags."),
+    "model": (_model, "Fit a design-based regression from a formula (svy; R svyglm): the weight chosen from the "
+                      "variables, domains of the full design, design df; usual-intake terms get replicate SEs "
+                      "rerunning both steps."),
     "search": (_search, "Find variables: a case-insensitive regular expression over the names and labels of every "
                         "variable in the downloaded files, the catalog and the analytic table (offline)."),
     "describe": (_describe, "Explain one column of the analytic table: definition, sources, rule, weight, counts and "
@@ -187,6 +203,22 @@ def build_parser() -> argparse.ArgumentParser:
                            "estimate.age_standards (default adults_2000; all_ages_2000) or groups written "
                            "\"20-39:77670,40-59:72816,60-80:45364\"")
     tool.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    func, help_text = TOOLS["model"]
+    modeller = sub.add_parser("model", help=help_text, description=help_text,
+                              epilog="examples:\n  python -m analysis model \"vitd_serum_nmol ~ vitd_supp_user * mg_adequate "
+                                     "+ age + C(sex, contr.treatment('female'))\"\n"
+                                     "  python -m analysis model \"vitd_below_50 ~ mg_adequate_usual + age + C(race_eth)\" "
+                                     "--family binomial --exponentiate --where \"age >= 20\"",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    modeller.set_defaults(func=func)
+    modeller.add_argument("formula", help="outcome ~ terms (formulaic syntax: a + b, a:b, a*b, C(column), "
+                                          "C(column, contr.treatment('level')))")
+    modeller.add_argument("--family", choices=list(("gaussian", "binomial", "quasipoisson")), default="gaussian")
+    modeller.add_argument("--where", help="the domain, as for estimate")
+    modeller.add_argument("--cycles", nargs="+", metavar="CYCLE", help="restrict to these cycles (weights re-pooled)")
+    modeller.add_argument("--weight", help="override the weight chosen from the variables")
+    modeller.add_argument("--exponentiate", action="store_true", help="report odds or rate ratios")
+    modeller.add_argument("--format", choices=["text", "csv", "json"], default="text")
     func, help_text = TOOLS["search"]
     finder = sub.add_parser("search", help=help_text, description=help_text,
                             epilog="examples:\n  python -m analysis search magnesium\n  python -m analysis search '^DR1T'",

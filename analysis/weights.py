@@ -13,8 +13,12 @@ ORDER = ["interview", "mec", "day1", "day2"]
 WEIGHT_OF = {"interview": "wt_int", "mec": "wt_mec", "day1": "wt_day1", "day2": "wt_day2"}
 NAMES = {"interview": "interview weight (WTINT2YR)", "mec": "MEC exam weight (WTMEC2YR)",
          "day1": "day-1 dietary weight (WTDRD1)", "day2": "two-day dietary weight (WTDR2D)"}
-# Columns derived at analysis time, with the subsample they come from.
-DERIVED = {"age_group": "interview"}
+# Columns derived at analysis time (analysis/analyses/features.py) that a user may name, with the
+# subsample of the variables they are made from.
+DERIVED = {"age_group": "interview", "vitd_below_30": "mec", "vitd_below_50": "mec", "vitd_below_75": "mec",
+           "vitd_30_to_49": "mec", "vitd_log": "mec", "vitd_serum_per25": "mec", "crp_log": "mec",
+           "crp_elevated": "mec", "aac_severe": "mec", "aac_any": "mec", "dose10": "day1", "mg_total_100": "day1",
+           "mg_inadequate": "day1", "high_ca_mg_ratio": "day1", "vitd_adequate_intake": "day1"}
 
 
 def samples() -> dict[str, str]:
