@@ -81,7 +81,7 @@ def parse(formula: str, frame: pd.DataFrame, params: dict) -> Terms:
         raise ConfigError(f"model {formula!r}: models without an intercept (0 + ..., - 1) are not offered")
     for name in [lhs[0]] + [p for t in terms for p in t.split(":")]:
         if name not in frame:
-            raise query.unknown_column(name, list(frame.columns))
+            raise missing_column(name, frame)
     for name in {p for t in terms for p in t.split(":")}:
         if pd.api.types.is_string_dtype(frame[name]):
             levels = sorted(frame[name].dropna().astype(str).unique())
@@ -128,6 +128,13 @@ class ModelResult:
                            "rows": json.loads(self.table.to_json(orient="records"))}, indent=2)
 
 
+def missing_column(name: str, frame: pd.DataFrame) -> ConfigError:
+    if name in usual_columns():
+        return ConfigError(f"model: {name} comes from the usual-intake model, which has not been run here; run the "
+                           "usual stage first (`dvc repro usual`)")
+    return query.unknown_column(name, list(frame.columns))
+
+
 def usual_columns() -> set[str]:
     table = load_dictionary()
     return set(table.loc[table["file"] == "usual_intake.parquet", "column"])
@@ -154,7 +161,7 @@ def fit(formula: str, family: str = "gaussian", where: str | None = None, cycles
     used = columns + (query.columns_of(where) if where else [])
     for name in used:
         if name not in frame:
-            raise query.unknown_column(name, list(frame.columns))
+            raise missing_column(name, frame)
     outcome = frame[terms.outcome]
     if pd.api.types.is_string_dtype(outcome):
         raise ConfigError(f"model: the outcome {terms.outcome} holds text; use a number or true/false column")

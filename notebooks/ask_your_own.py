@@ -16,7 +16,9 @@
 # by groups, for chosen cycles. It picks the weight from the variables used and flags (or
 # suppresses) estimates that fail NCHS's presentation standards. The same call from the shell:
 # `python -m analysis estimate proportion vitd_serum_nmol --below 50 --where "sex == 'female' & age >= 60"`.
-# Run `dvc repro` first.
+# `search` finds a variable, `describe` explains it, `--age-adjust` standardizes an estimate to the
+# 2000 US population as NCHS Data Briefs do, and `model` fits a design-based regression from a
+# formula. Run `dvc repro` first.
 
 # %%
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from analysis import lookup, modeling
 from analysis.errors import DataError
 from analysis.estimate import estimate
 
@@ -35,7 +38,8 @@ def plot(result, xlabel: str, percent: bool = False):
     """Each row's estimate with its 95% CI; suppressed cells are not drawn."""
     table = result.table[result.table["reliability"] != "suppressed"]
     scale = 100 if percent else 1
-    labels = [f"{g} {s.split(' of ')[0]}" if s.startswith("p") else g for g, s in zip(table["group"], table["statistic"])]
+    labels = [f"{g} {s.split(' of ')[0]}" if s.startswith(("p", "age-adjusted")) else g
+              for g, s in zip(table["group"], table["statistic"])]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.2))
     ax.errorbar(scale * table["estimate"], range(len(table)),
                 xerr=[scale * (table["estimate"] - table["ci_low"]), scale * (table["ci_high"] - table["estimate"])],
@@ -94,3 +98,37 @@ percentiles = estimate("percentiles", "vitd_serum_nmol", percentiles=[10, 25, 50
                        root=ROOT)
 print(percentiles.text())
 plot(percentiles, "serum 25(OH)D (nmol/L), percentile with Woodruff 95% CI");
+
+
+# %% [markdown]
+# ## 4. Find a variable and see what it is
+# `search` is a case-insensitive regular expression over every variable's name and label in the
+# downloaded files, the catalog and the analytic table; `describe` gives one column's definition,
+# sources, rule, weight and counts by cycle.
+
+# %%
+found = lookup.search("magnesium", ROOT)
+print(found[["where", "name", "label"]].head(12).to_string(index=False))
+print()
+print(lookup.describe("mg_total_mg", ROOT).text())
+
+# %% [markdown]
+# ## 5. An age-adjusted share, as NCHS reports it
+# Direct standardization to the 2000 US population of adults (20-39, 40-59, 60+): each sex's share
+# with 25(OH)D below 50 nmol/L, crude and age-adjusted side by side.
+
+# %%
+adjusted = estimate("proportion", "vitd_serum_nmol", below=50, by=["sex"], age_adjust="adults_2000", root=ROOT)
+print(adjusted.text())
+plot(adjusted, "% with 25(OH)D < 50 nmol/L, crude and age-adjusted (95% CI)", percent=True);
+
+# %% [markdown]
+# ## 6. A model in one call
+# A design-based linear model of 25(OH)D on vitamin D supplement use, one day's magnesium adequacy
+# and their product, adjusted for age, sex and race/ethnicity (reference levels named in the
+# formula or taken from params.yaml); the weight is chosen from the variables.
+
+# %%
+fitted = modeling.fit("vitd_serum_nmol ~ vitd_supp_user * mg_adequate + age + C(sex, contr.treatment('female')) "
+                      "+ C(race_eth)", where="age >= 20", root=ROOT)
+print(fitted.text())
