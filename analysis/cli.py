@@ -69,18 +69,23 @@ def _risk(args: argparse.Namespace) -> None:
     risk.run(params, paths)
 
 
+def _print(result, fmt: str) -> None:
+    """An answer (estimate or model) as its table (csv), JSON or text."""
+    if fmt == "csv":
+        print(result.table.to_csv(index=False), end="")
+    elif fmt == "json":
+        print(result.json())
+    else:
+        print(result.text())
+
+
 def _estimate(args: argparse.Namespace) -> None:
     from analysis import estimate
 
     result = estimate.estimate(args.statistic, args.column, where=args.where, by=args.by or (), cycles=args.cycles or (),
                                below=args.below, above=args.above, percentiles=args.percentiles or (50,),
                                weight=args.weight, ci=args.ci, root=args.root, age_adjust=args.age_adjust)
-    if args.format == "csv":
-        print(result.table.to_csv(index=False), end="")
-    elif args.format == "json":
-        print(result.json())
-    else:
-        print(result.text())
+    _print(result, args.format)
 
 
 def _model(args: argparse.Namespace) -> None:
@@ -88,12 +93,7 @@ def _model(args: argparse.Namespace) -> None:
 
     result = modeling.fit(args.formula, family=args.family, where=args.where, cycles=args.cycles or (),
                           weight=args.weight, exponentiate=args.exponentiate, root=args.root)
-    if args.format == "csv":
-        print(result.table.to_csv(index=False), end="")
-    elif args.format == "json":
-        print(result.json())
-    else:
-        print(result.text())
+    _print(result, args.format)
 
 
 def _search(args: argparse.Namespace) -> None:
@@ -157,6 +157,15 @@ TOOLS = {
 }
 
 
+def _tool(sub, name: str, epilog: str) -> argparse.ArgumentParser:
+    """The sub-command `name` of TOOLS, with its help and examples."""
+    func, help_text = TOOLS[name]
+    tool = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    tool.set_defaults(func=func)
+    return tool
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
@@ -177,15 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
             stage.add_argument("--profile", nargs="+", metavar="NAME=VALUE",
                                help="print one person's predicted risk instead of running the stage, e.g. "
                                     "age=65 sex=female mg_total_mg=220 vitd_supp_ug=25 (others: the reference adult)")
-    func, help_text = TOOLS["estimate"]
-    tool = sub.add_parser("estimate", help=help_text, description=help_text,
-                          epilog="examples:\n  python -m analysis estimate proportion vitd_serum_nmol --below 50 "
-                                 "--where \"sex == 'female' & age >= 60\" --cycles 2017-2018\n"
-                                 "  python -m analysis estimate mean mg_total_usual_mg --by sex age_group\n"
-                                 "  python -m analysis estimate percentiles vitd_serum_nmol --percentiles 10 50 90 "
-                                 "--by vitd_supp_user",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    tool.set_defaults(func=func)
+    tool = _tool(sub, "estimate",
+                 "examples:\n  python -m analysis estimate proportion vitd_serum_nmol --below 50 "
+                 "--where \"sex == 'female' & age >= 60\" --cycles 2017-2018\n"
+                 "  python -m analysis estimate mean mg_total_usual_mg --by sex age_group\n"
+                 "  python -m analysis estimate percentiles vitd_serum_nmol --percentiles 10 50 90 --by vitd_supp_user\n"
+                 "  python -m analysis estimate proportion vitd_serum_nmol --below 50 --by sex --age-adjust")
     tool.add_argument("statistic", choices=["mean", "proportion", "percentiles", "total"])
     tool.add_argument("column", help="a column of data_clean/analytic.parquet or usual_intake.parquet "
                                      "(data_clean/dictionary.csv), or age_group")
@@ -203,14 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "estimate.age_standards (default adults_2000; all_ages_2000) or groups written "
                            "\"20-39:77670,40-59:72816,60-80:45364\"")
     tool.add_argument("--format", choices=["text", "csv", "json"], default="text")
-    func, help_text = TOOLS["model"]
-    modeller = sub.add_parser("model", help=help_text, description=help_text,
-                              epilog="examples:\n  python -m analysis model \"vitd_serum_nmol ~ vitd_supp_user * mg_adequate "
+    modeller = _tool(sub, "model", "examples:\n  python -m analysis model \"vitd_serum_nmol ~ vitd_supp_user * mg_adequate "
                                      "+ age + C(sex, contr.treatment('female'))\"\n"
                                      "  python -m analysis model \"vitd_below_50 ~ mg_adequate_usual + age + C(race_eth)\" "
-                                     "--family binomial --exponentiate --where \"age >= 20\"",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    modeller.set_defaults(func=func)
+                                     "--family binomial --exponentiate --where \"age >= 20\"")
     modeller.add_argument("formula", help="outcome ~ terms (formulaic syntax: a + b, a:b, a*b, C(column), "
                                           "C(column, contr.treatment('level')))")
     modeller.add_argument("--family", choices=list(("gaussian", "binomial", "quasipoisson")), default="gaussian")
@@ -219,18 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     modeller.add_argument("--weight", help="override the weight chosen from the variables")
     modeller.add_argument("--exponentiate", action="store_true", help="report odds or rate ratios")
     modeller.add_argument("--format", choices=["text", "csv", "json"], default="text")
-    func, help_text = TOOLS["search"]
-    finder = sub.add_parser("search", help=help_text, description=help_text,
-                            epilog="examples:\n  python -m analysis search magnesium\n  python -m analysis search '^DR1T'",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    finder.set_defaults(func=func)
+    finder = _tool(sub, "search", "examples:\n  python -m analysis search magnesium\n  python -m analysis search '^DR1T'")
     finder.add_argument("text", help="a word or regular expression (case-insensitive)")
     finder.add_argument("--format", choices=["text", "csv"], default="text")
-    func, help_text = TOOLS["describe"]
-    explain = sub.add_parser("describe", help=help_text, description=help_text,
-                             epilog="example:\n  python -m analysis describe mg_total_mg",
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    explain.set_defaults(func=func)
+    explain = _tool(sub, "describe", "example:\n  python -m analysis describe mg_total_mg")
     explain.add_argument("column", help="a column of data_clean/dictionary.csv")
     return parser
 

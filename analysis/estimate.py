@@ -125,20 +125,7 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
     used = [column] + by + (query.columns_of(where) if where else [])
     for name in used:
         check_column(name, frame)
-    if weight is None:
-        weight, reason = weights.weight_for(used)
-    else:
-        check_column(weight, frame)
-        reason = "chosen with --weight"
-    if cycles:
-        unknown = sorted(set(cycles) - set(frame["cycle"].unique()))
-        if unknown:
-            raise ConfigError(f"--cycles {unknown}: not in the data; it has {sorted(frame['cycle'].unique())}")
-        # the weight was divided by every cycle at hand; pooled over the chosen ones only
-        frame["_weight"] = np.where(frame["cycle"].isin(cycles), frame[weight] * frame["cycle"].nunique() / len(cycles), 0.0)
-        reason += f", re-pooled over {len(cycles)} cycle(s)"
-    else:
-        frame["_weight"] = frame[weight].fillna(0.0)
+    frame["_weight"], weight, reason = weights.analysis_weight(frame, used, weight, cycles)
 
     y, label = outcome(frame, statistic, column, below, above)
     domain = frame["_weight"] > 0

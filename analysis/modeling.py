@@ -167,20 +167,7 @@ def fit(formula: str, family: str = "gaussian", where: str | None = None, cycles
         raise ConfigError(f"model: the outcome {terms.outcome} holds text; use a number or true/false column")
     if family == "binomial" and not set(outcome.dropna().astype(float).unique()) <= {0.0, 1.0}:
         raise ConfigError(f"--family binomial: {terms.outcome} must be true/false or 0/1")
-    if weight is None:
-        weight, reason = weights.weight_for(used)
-    else:
-        reason = "chosen with --weight"
-    if weight not in frame:
-        raise query.unknown_column(weight, list(frame.columns))
-    if cycles:
-        unknown = sorted(set(cycles) - set(frame["cycle"].unique()))
-        if unknown:
-            raise ConfigError(f"--cycles {unknown}: not in the data; it has {sorted(frame['cycle'].unique())}")
-        frame["_weight"] = np.where(frame["cycle"].isin(cycles), frame[weight] * frame["cycle"].nunique() / len(cycles), 0.0)
-        reason += f", re-pooled over {len(cycles)} cycle(s)"
-    else:
-        frame["_weight"] = frame[weight].fillna(0.0)
+    frame["_weight"], weight, reason = weights.analysis_weight(frame, used, weight, cycles)
     domain = (frame["_weight"] > 0) & frame[columns].notna().all(axis=1)
     if where:
         domain &= query.evaluate(where, frame)

@@ -6,6 +6,9 @@ rule (tests check it); `estimate` applies it to any question."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from analysis.clean import load_dictionary
 from analysis.errors import ConfigError
 
@@ -35,3 +38,25 @@ def weight_for(columns: list[str]) -> tuple[str, str]:
     level = max((known[c] for c in columns), key=ORDER.index, default="interview")
     deciding = sorted(c for c in columns if known[c] == level)
     return WEIGHT_OF[level], f"{NAMES[level]}: {', '.join(deciding)} measured in that subsample"
+
+
+def analysis_weight(frame: pd.DataFrame, used: list[str], weight: str | None = None,
+                    cycles: list[str] | tuple = ()) -> tuple[pd.Series, str, str]:
+    """(weights, weight column, reason) for a question on `used`: the subsample's weight (or the
+    one asked for), re-pooled over `cycles` when only some of the cycles at hand are wanted (the
+    clean stage divided it by all of them)."""
+    from analysis import query
+
+    if weight is None:
+        weight, reason = weight_for(used)
+    else:
+        reason = "chosen with --weight"
+    if weight not in frame:
+        raise query.unknown_column(weight, list(frame.columns))
+    if not cycles:
+        return frame[weight].fillna(0.0), weight, reason
+    unknown = sorted(set(cycles) - set(frame["cycle"].unique()))
+    if unknown:
+        raise ConfigError(f"--cycles {unknown}: not in the data; it has {sorted(frame['cycle'].unique())}")
+    pooled = np.where(frame["cycle"].isin(cycles), frame[weight] * frame["cycle"].nunique() / len(cycles), 0.0)
+    return pd.Series(pooled, index=frame.index), weight, reason + f", re-pooled over {len(cycles)} cycle(s)"

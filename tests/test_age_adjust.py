@@ -4,7 +4,6 @@ shares, overall and by group, on data the tests build and on the synthetic mirro
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -5,10 +5,8 @@ file names, and a download of one from a CDC-like server on 127.0.0.1."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from analysis import fetch, fixed_width, raw

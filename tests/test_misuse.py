@@ -32,7 +32,6 @@ BATTERY = [
     (["model", "vitd_serum_nmol ~ C(education)", "--where", "age < 0"], "participant(s) in the domain"),
     (["model", "vitd_serum_nmol ~ age", "--family", "poisson"], "invalid choice"),
     (["model", "vitd_serum_nmol ~ age", "--exponentiate"], "--exponentiate"),
-    (["model", "vitd_serum_nmol ~ mg_adequate_usual"], "usual stage"),
     (["search", "("], "not a valid regular expression"),
     (["search", " "], "give a word"),
     (["describe", "no_such_column"], "unknown column"),

@@ -68,6 +68,7 @@ def test_exponentiated_ratios_and_cycles(frame):
     ("vitd_serum_nmol ~ age", {"exponentiate": True}, "--exponentiate goes with"),
     ("vitd_serum_nmol ~ age", {"cycles": ["1999-2000"]}, "--cycles"),
     ("vitd_serum_nmol ~ age", {"where": "age > 'old'"}, "compare it with a number"),
+    ("vitd_serum_nmol ~ mg_adequate_usual", {}, "usual stage"),  # the frame has no usual-intake columns
 ])
 def test_misuse_is_a_clear_message(frame, formula, kw, message):
     with pytest.raises(ConfigError, match=message):

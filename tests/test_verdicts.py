@@ -50,7 +50,7 @@ def test_unknown_rule_is_a_config_error():
 def test_every_claim_has_a_rule_and_a_description():
     params = load_params(REPO / "params.yaml")
     registry = claims.registry()
-    assert list(registry) == ["C1", "C1b"] + [f"C{i}" for i in range(2, 11)]
+    assert list(registry) == ["C1", "C1b"] + [f"C{i}" for i in range(2, 12)]
     for cid in registry:
         rule = params["verdicts"][cid]
         assert claims.describe(rule)
@@ -114,3 +114,10 @@ def test_the_c3_rule_in_params_was_changed_with_its_reason():
     text = (REPO / "params.yaml").read_text(encoding="utf-8")
     assert "rule changed 2026-12-01" in text
     assert load_params(REPO / "params.yaml")["verdicts"]["C3"]["rule"] == "within_observed_doses"
+
+
+def test_c11_rule_needs_a_hazard_ratio_below_one_and_rejects_small_protection():
+    rule = load_params(REPO / "params.yaml")["verdicts"]["C11"]
+    assert claims.decide(rule, [claims.Evidence(0.7, 0.55, 0.89)]) == claims.SUPPORTED
+    assert claims.decide(rule, [claims.Evidence(0.69, 0.44, 1.07)]) == claims.INCONCLUSIVE
+    assert claims.decide(rule, [claims.Evidence(1.0, 0.92, 1.09)]) == claims.CONTRADICTED  # excludes >= 10% lower

@@ -87,17 +87,19 @@ def calibrated_models(ctx: Context) -> list[CalibratedModel]:
     covariates = diet_covariates(ctx, domain, usual=True)
     out = []
     for outcome in CALIBRATED_OUTCOMES:
+        events = int((ctx.frame[domain] & (ctx.frame["wt_day1"] > 0) & ctx.frame[outcome].fillna(False).astype(bool)).sum())
         if outcome != "died_heart":
             spec = ctx.spec(outcome, ["mg_adequate_usual"], "cox", covariates=covariates, time=TIME)
             out.append(CalibratedModel(f"{outcome}_by_mg_adequacy_usual", "mortality", spec, ("mg_adequate_usual",),
                                        domain, "wt_day1", ratio_scale=HR_SCALE,
-                                       note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration)"))
+                                       note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration); "
+                                            f"{events} events"))
         spec = ctx.spec(outcome, JOINT_TERMS, "cox", covariates=covariates, time=TIME)
         out.append(CalibratedModel(
             f"{outcome}_by_mg_x_vitd_usual", "mortality", spec, tuple(JOINT_TERMS), domain, "wt_day1",
             quantities=[Quantity(BOTH, combination({t: 1.0 for t in JOINT_TERMS}), "log")], ratio_scale=HR_SCALE,
             note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration) x 25(OH)D >= "
-                 f"{settings(ctx)['vitd_adequate_nmol']:g} nmol/L; reference: neither"))
+                 f"{settings(ctx)['vitd_adequate_nmol']:g} nmol/L; reference: neither; {events} events"))
     return out
 
 
