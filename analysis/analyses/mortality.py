@@ -144,7 +144,8 @@ def proportional_hazards(ctx: Context, outcome: str, exposure: str, domain: str,
     """Exposure x later follow-up in the split data: its hazard ratio is the exposure's HR after
     the split over its HR before; near 1 (CI including 1) is consistent with proportional hazards."""
     at = float(settings(ctx)["ph_split_months"])
-    split = split_follow_up(ctx.frame, outcome, at)
+    needed = ["seqn", "sdmvstra", "sdmvpsu", weight, domain, outcome, TIME, exposure] + covariates
+    split = split_follow_up(ctx.frame[list(dict.fromkeys(needed))], outcome, at)  # only what the model uses
     # no "late" main effect: a function of time alone, it is the baseline hazard's (not identifiable)
     terms = [exposure, f"{exposure}:late"]
     spec = ctx.spec("period_event", terms, "cox", covariates=covariates, time="period_end", entry="period_entry")
