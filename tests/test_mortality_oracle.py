@@ -64,12 +64,17 @@ def test_vitamin_d_models(ctx, table, tmp_path, model, outcome, exposure):
     assert_agree(rows, r, columns=COLUMNS)
 
 
-def test_proportional_hazards_check(ctx, table, tmp_path):
-    rows = table[table["model"] == "died_by_vitd_per_unit_ph_check"]
-    split = mortality.split_follow_up(ctx.frame, "died", float(ctx.params["analyze"]["mortality"]["ph_split_months"]))
-    r = r_cox(split, tmp_path, rows, "period_event", "period_end", "in_mort", "wt_mec", ["vitd_serum_per25", "vitd_serum_per25:late"],
+@pytest.mark.parametrize("model, outcome, exposures, domain, weight", [
+    ("died_by_vitd_per_unit_ph_check", "died", ["vitd_serum_per25"], "in_mort", "wt_mec"),
+    ("died_cvd_by_joint_day1_ph_check", "died_cvd", mortality.JOINT_DAY1, "in_mort_diet", "wt_day1")])
+def test_proportional_hazards_checks(ctx, table, tmp_path, model, outcome, exposures, domain, weight):
+    rows = table[(table["model"] == model) & table["term"].str.endswith(":late")]
+    assert len(rows) == len(exposures)
+    split = mortality.split_follow_up(ctx.frame, outcome, float(ctx.params["analyze"]["mortality"]["ph_split_months"]))
+    late = [f"{e}:late" for e in exposures]
+    r = r_cox(split, tmp_path, rows, "period_event", "period_end", domain, weight, list(exposures) + late,
               entry="period_entry")
-    assert_agree(rows, r[r["term"] == "vitd_serum_per25:late"], columns=COLUMNS)
+    assert_agree(rows, r[r["term"].isin(late)], columns=COLUMNS)
 
 
 @pytest.mark.parametrize("model, outcome, exposures, domain", [

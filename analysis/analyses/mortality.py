@@ -38,6 +38,7 @@ CALIBRATED_OUTCOMES = ["died_cvd", "died", "died_heart"]
 JOINT_TERMS = ["mg_adequate_usual", "vitd_adequate", "mg_adequate_usual:vitd_adequate"]
 DAY1_TERMS = ["mg_adequate_day1", "vitd_adequate", "mg_adequate_day1:vitd_adequate"]
 SUPPLEMENT_TERMS = ["supp_vitd_and_mg", "supp_vitd_only", "supp_mg_only"]
+JOINT_DAY1 = ["both_adequate_day1", "mg_only_day1", "vitd_only_day1"]  # reference: neither
 BOTH = "both adequate vs neither"
 SELF_SELECTED = ("self-selected supplement use (day-1 24-hour supplement recall): confounded by whatever makes "
                  "people take supplements")
@@ -60,6 +61,9 @@ def prepare(ctx: Context) -> None:
     f["vitd_adequate"] = (vitd >= s["vitd_adequate_nmol"]).astype(float).where(vitd.notna())
     f["vitd_low"] = 1 - f["vitd_adequate"]
     f["mg_adequate_day1"] = f["mg_adequate"].astype("Float64").astype(float)
+    for name, mg, vd in [("both_adequate_day1", 1, 1), ("mg_only_day1", 1, 0), ("vitd_only_day1", 0, 1)]:
+        f[name] = ((f["mg_adequate_day1"] == mg) & (f["vitd_adequate"] == vd)).astype(float).where(
+            f["mg_adequate_day1"].notna() & f["vitd_adequate"].notna())
     vitd_user = f["vitd_supp_user"].fillna(False).astype(bool)
     mg_user = f["mg_supp_user"].fillna(False).astype(bool)
     f["supp_vitd_and_mg"] = (vitd_user & mg_user).astype(float)
@@ -139,21 +143,24 @@ def split_follow_up(frame: pd.DataFrame, outcome: str, at: float) -> pd.DataFram
     return pd.concat([early, late], ignore_index=True)
 
 
-def proportional_hazards(ctx: Context, outcome: str, exposure: str, domain: str, weight: str,
+def proportional_hazards(ctx: Context, outcome: str, exposures: list[str], domain: str, weight: str,
                          covariates: list[str], name: str) -> pd.DataFrame:
-    """Exposure x later follow-up in the split data: its hazard ratio is the exposure's HR after
-    the split over its HR before; near 1 (CI including 1) is consistent with proportional hazards."""
+    """Each exposure x later follow-up in the split data: its hazard ratio is the exposure's HR
+    after the split over its HR before; near 1 (CI including 1) is consistent with proportional
+    hazards. With several exposures, a Wald F test that all their ratios are 1 follows."""
     at = float(settings(ctx)["ph_split_months"])
-    needed = ["seqn", "sdmvstra", "sdmvpsu", weight, domain, outcome, TIME, exposure] + covariates
+    needed = ["seqn", "sdmvstra", "sdmvpsu", weight, domain, outcome, TIME] + exposures + covariates
     split = split_follow_up(ctx.frame[list(dict.fromkeys(needed))], outcome, at)  # only what the model uses
     # no "late" main effect: a function of time alone, it is the baseline hazard's (not identifiable)
-    terms = [exposure, f"{exposure}:late"]
+    late = [f"{e}:late" for e in exposures]
+    terms = exposures + late
     spec = ctx.spec("period_event", terms, "cox", covariates=covariates, time="period_end", entry="period_entry")
     fitted = SurveyData(split).coxph(spec, weight, domain)
-    table = tidy(fitted.table(), name, domain, weight, ctx.covariate_text(spec, terms), HR_SCALE)
-    table = table[table["term"] == f"{exposure}:late"].copy()
-    table["note"] = (f"proportional-hazards check: hazard ratio of {exposure} after {at:g} months of follow-up over "
-                     f"before (1 = proportional); {OUTCOMES[outcome]}")
+    walds = [fitted.wald(late, "proportional hazards: all exposure x later follow-up terms = 0")] if len(late) > 1 else []
+    table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, terms), walds=walds, scale=HR_SCALE)
+    table = table[table["term"].isin(late) | table["term"].str.startswith("proportional hazards")].copy()
+    table["note"] = (f"proportional-hazards check: hazard ratio of each exposure after {at:g} months of follow-up "
+                     f"over before (1 = proportional); {OUTCOMES[outcome]}")
     table["variance"] = "taylor"
     return table
 
@@ -250,8 +257,12 @@ def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
     per_unit = vitd_per_unit(ctx)
     primary = calibrated_tables.get("mortality")
     parts = serum_models(ctx)
-    parts += [proportional_hazards(ctx, outcome, per_unit, DOMAIN, "wt_mec", serum_covariates(ctx, DOMAIN),
+    parts += [proportional_hazards(ctx, outcome, [per_unit], DOMAIN, "wt_mec", serum_covariates(ctx, DOMAIN),
                                    f"{outcome}_by_vitd_per_unit_ph_check") for outcome in ("died_cvd", "died")]
+    # the joint categories (one day's magnesium: the calibrated model's split follow-up has no replicate engine)
+    parts += [proportional_hazards(ctx, outcome, JOINT_DAY1, "in_mort_diet", "wt_day1",
+                                   diet_covariates(ctx, "in_mort_diet", usual=False), f"{outcome}_by_joint_day1_ph_check")
+              for outcome in ("died_cvd", "died")]
     day1 = day1_models(ctx)
     parts += ([primary] if primary is not None else []) + day1 + supplement_models(ctx)
     table = pd.concat(parts, ignore_index=True)
