@@ -205,7 +205,9 @@ def test_mortality_runs_on_the_genuine_linked_files(cdc_project):
     assert claim["verdict"] in VERDICTS and claim["estimate"] == pytest.approx(both["estimate"])
     assert "one day's intake" in claim["reason"]
     checks = table[table["model"].str.endswith("_ph_check")]
-    assert len(checks) == 2 and checks["term"].str.endswith(":late").all()
+    assert set(checks["model"]) == {"died_cvd_by_vitd_per_unit_ph_check", "died_by_vitd_per_unit_ph_check",
+                                    "died_cvd_by_joint_day1_ph_check", "died_by_joint_day1_ph_check"}
+    assert checks["term"].str.endswith(":late").sum() == 8 and checks["term"].str.startswith("proportional").sum() == 2
     survival = pd.read_csv(cdc_project / "reports/tables/mortality_survival.csv")
     assert set(survival["group"]) == {"both adequate", "magnesium only", "25(OH)D only", "neither"}
     assert (survival["ci_low"] <= survival["estimate"]).all() and (survival["estimate"] <= survival["ci_high"]).all()
