@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from analysis.errors import DataError
 
@@ -37,15 +38,20 @@ class CoxFit:
         return (self.score_residuals * weights[:, None]) @ np.linalg.inv(self.information)
 
 
-def _at_risk_sums(values: np.ndarray, enter: np.ndarray, leave: np.ndarray, n_times: int) -> np.ndarray:
-    """sums[k] = sum of values over rows at risk at event time k, i.e. enter_i <= k < leave_i,
-    as a difference array (+ at entry, - at exit) cumulated over the event times."""
-    flat = values.reshape(len(values), -1)
-    out = np.empty((n_times, flat.shape[1]))
-    for j in range(flat.shape[1]):
-        change = np.bincount(enter, flat[:, j], minlength=n_times + 1) - np.bincount(leave, flat[:, j], minlength=n_times + 1)
-        out[:, j] = np.cumsum(change[:n_times])
-    return out.reshape((n_times,) + values.shape[1:])
+def _risk_set_operator(enter: np.ndarray, leave: np.ndarray, n_times: int) -> sparse.csr_matrix:
+    """The (n_times x rows) difference array of the risk sets: +1 at each row's entry, -1 at
+    its exit; `at_risk_sums` cumulates its product with the values over the event times."""
+    rows = len(enter)
+    change = sparse.csr_matrix((np.concatenate([np.ones(rows), -np.ones(rows)]),
+                                (np.concatenate([enter, leave]), np.concatenate([np.arange(rows)] * 2))),
+                               shape=(n_times + 1, rows))
+    return change[:n_times]
+
+
+def at_risk_sums(operator: sparse.csr_matrix, values: np.ndarray) -> np.ndarray:
+    """sums[k] = sum of values over rows at risk at event time k (enter_i <= k < leave_i): one
+    sparse product (two entries per row) and a cumulative sum over the event times."""
+    return np.cumsum(operator @ values, axis=0)
 
 
 class _Data:
@@ -71,6 +77,7 @@ class _Data:
         self.upto_stop = np.searchsorted(self.times, self.stop, side="right")
         self.upto_start = np.searchsorted(self.times, self.start, side="right")
         self.event_time = np.searchsorted(self.times, self.stop)  # meaningful for events only
+        self.risk_sets = _risk_set_operator(self.upto_start, self.upto_stop, len(self.times))
 
 
 def _evaluate(d: _Data, beta: np.ndarray, residuals: bool = False):
@@ -78,16 +85,16 @@ def _evaluate(d: _Data, beta: np.ndarray, residuals: bool = False):
     shift = eta.max()
     r = np.exp(eta - shift)
     wr = d.w * r
-    k = len(d.times)
-    s0 = _at_risk_sums(wr, d.upto_start, d.upto_stop, k)
-    s1 = _at_risk_sums(wr[:, None] * d.x, d.upto_start, d.upto_stop, k)
+    s0 = at_risk_sums(d.risk_sets, wr)
+    s1 = at_risk_sums(d.risk_sets, wr[:, None] * d.x)
     xbar = s1 / s0[:, None]
     hazard = d.deaths / s0  # Breslow increments (on the shifted scale)
     loglik = float(np.sum(d.w[d.dead] * eta[d.dead]) - np.sum(d.deaths * (np.log(s0) + shift)))
     score = (d.w[d.dead, None] * d.x[d.dead]).sum(axis=0) - d.deaths @ xbar
     cum_hazard = np.concatenate([[0.0], np.cumsum(hazard)])
     exposure = cum_hazard[d.upto_stop] - cum_hazard[d.upto_start]
-    information = (d.x * (wr * exposure)[:, None]).T @ d.x - (xbar * d.deaths[:, None]).T @ xbar
+    root = d.x * np.sqrt(wr * exposure)[:, None]  # x' diag(a) x as root' root (a symmetric product)
+    information = root.T @ root - (xbar * d.deaths[:, None]).T @ xbar
     if not residuals:
         return loglik, score, information, None
     cum_xbar = np.vstack([np.zeros(d.x.shape[1]), np.cumsum(hazard[:, None] * xbar, axis=0)])
