@@ -1,13 +1,17 @@
 """Replicate loops on every core.
 
-A two-step estimate refits its models on each of ~180 replicates, independently. A thread
-pool runs them side by side (numpy and scipy release the GIL in the array work); BLAS is
-held to one thread per worker so that the workers do not compete and every replicate's
-numbers are the same whatever the number of workers.
+A two-step estimate refits its models on each of ~180 replicates, independently. Much of a
+refit is small array work that holds Python's GIL, so threads barely overlap: the loops run
+in forked worker processes instead (Linux: the workers inherit the parent's arrays without
+copying them; only each replicate's small result travels back). BLAS is held to one thread
+everywhere, so every replicate's numbers are the same whatever the number of workers.
+
+Work that calls svy (polars, whose thread pool must not be forked) asks for threads.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
@@ -18,15 +22,39 @@ from tqdm import tqdm
 T = TypeVar("T")
 R = TypeVar("R")
 
+_TASK: Callable[[int], object] | None = None  # the job the forked workers run, set just before they fork
+
 
 def workers() -> int:
     """One worker per core the process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str) -> list[R]:
-    """[func(item) for item in items], computed in parallel, in order, with a progress bar."""
+def _one_blas_thread() -> None:
+    """In each worker: OpenBLAS resets its thread count at fork, so limit it again."""
+    threadpool_limits(1)
+
+
+def _run(index: int):
+    return _TASK(index)
+
+
+def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, processes: bool = True) -> list[R]:
+    """[func(item) for item in items], computed in parallel, in order, with a progress bar.
+    `processes`: in forked workers (func must not touch polars/svy); False: in threads."""
+    global _TASK
     items = list(items)
-    with threadpool_limits(1), ThreadPoolExecutor(workers()) as pool:
-        return list(tqdm(pool.map(func, items), total=len(items), desc=desc, unit="replicate", disable=None,
-                         leave=False))
+    n = min(workers(), len(items))
+    progress = dict(total=len(items), desc=desc, unit="replicate", disable=None, leave=False)
+    with threadpool_limits(1):
+        if n <= 1:
+            return [func(item) for item in tqdm(items, **progress)]
+        if not processes or "fork" not in multiprocessing.get_all_start_methods():
+            with ThreadPoolExecutor(n) as pool:
+                return list(tqdm(pool.map(func, items), **progress))
+        _TASK = lambda i: func(items[i])  # noqa: E731 (inherited by the workers at fork)
+        try:
+            with multiprocessing.get_context("fork").Pool(n, initializer=_one_blas_thread) as pool:
+                return list(tqdm(pool.imap(_run, range(len(items))), **progress))
+        finally:
+            _TASK = None

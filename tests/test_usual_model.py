@@ -78,6 +78,33 @@ def test_lambda_is_found_where_the_data_are_normal():
     assert boxcox.inverse(boxcox.transform(np.array([3.0, 250.0]), 0.37), 0.37) == pytest.approx([3.0, 250.0])
 
 
+def test_lambda_is_the_likelihood_maximum_to_machine_precision():
+    """An interior lambda solves the profile score to ~1e-11, so rounding in the likelihood's last
+    digits (another row order, another summation path) cannot move it, and the score is the
+    likelihood's derivative."""
+    rng = np.random.default_rng(5)
+    n = 20000
+    design = np.column_stack([np.ones(n), rng.normal(size=n)])
+    amounts = (rng.normal(20, 2, n) + design[:, 1]) ** 2.5  # normal near lambda = 0.4
+    weights = rng.uniform(0.5, 3.0, n)
+    first = boxcox.estimate_lambdas(amounts[:, None], design, weights)[0]
+    order = rng.permutation(n)
+    second = boxcox.estimate_lambdas(amounts[order, None], design[order], weights[order])[0]
+    assert 0.2 < first < 0.6
+    assert abs(first - second) < 1e-10
+    sqrt_w = np.sqrt(weights)
+    q, _ = np.linalg.qr(design * sqrt_w[:, None])
+    args = (np.log(amounts), q, sqrt_w, float(weights @ np.log(amounts)), float(weights.sum()))
+    h = 1e-5
+    numeric = (boxcox.profile_loglik(first + h, *args) - boxcox.profile_loglik(first - h, *args)) / (2 * h)
+    slope = boxcox.profile_score(first + 0.01, *args)
+    assert abs(boxcox.profile_score(first, *args)) < 1e-6 * abs(slope)
+    assert abs(numeric) < 1e-3 * abs(slope)
+    assert boxcox.profile_score(first + 0.01, *args) == pytest.approx(
+        (boxcox.profile_loglik(first + 0.01 + h, *args) - boxcox.profile_loglik(first + 0.01 - h, *args)) / (2 * h),
+        rel=1e-4)
+
+
 def hand_built(lam: float = 0.0):
     """One nutrient, log scale, no covariates: sigma_u^2 = 0.1, sigma_e^2 = 0.16, mean 5.6."""
     frame = pd.DataFrame({"x1": [300.0, 180.0], "x2": [260.0, np.nan], "wt_day1": [1.0, 1.0], "wt_day2": [1.0, 0.0]})

@@ -4,8 +4,8 @@ About one adult in ten leaves the main domain only because a covariate (income-t
 ratio above all, education, smoking, BMI) is missing; complete cases are unbiased only if
 those values are missing completely at random. Here the C1 models (supplement use and dose x
 usual magnesium adequacy) and the odds of low 25(OH)D by usual adequacy are refitted on m
-data sets whose missing covariates are drawn by chained equations (statsmodels MICEData,
-predictive mean matching, so imputed values are always observed ones), and combined by
+data sets whose missing covariates are drawn by chained equations (statsmodels' MICEData algorithm,
+analysis/chained_equations.py: predictive mean matching, so imputed values are always observed ones), and combined by
 Rubin's rules with Barnard-Rubin degrees of freedom, as R's mitools::MIcombine computes them.
 
 The imputation models hold the outcome (25(OH)D), the exposures (supplement use and dose),
@@ -30,10 +30,10 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.imputation.mice import MICEData
 from threadpoolctl import threadpool_limits
 
 from analysis import parallel
+from analysis.chained_equations import ChainedEquations
 from analysis.analyses.calibrated import UsualModel
 from analysis.analyses.common import OR_SCALE, Context
 from analysis.usual.stage import domains
@@ -102,13 +102,13 @@ def chain(data: pd.DataFrame, imputed: list[str], draws: int, seed: int, burn_in
     """One chain of chained equations: `draws` completed copies of the imputed covariates (BLAS
     on one thread: the chains run side by side)."""
     with threadpool_limits(1):
-        mice = MICEData(data, k_pmm=20, rng=np.random.default_rng(seed))
+        mice = ChainedEquations(data, np.random.default_rng(seed), k_pmm=20)
         mice.update_all(burn_in)
         out = []
         for i in range(draws):
             if i:
                 mice.update_all(between)
-            out.append(mice.data[imputed].copy())
+            out.append(mice.data[imputed])
     return out
 
 
@@ -176,7 +176,7 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
         fits = {name: fit(ctx, frame, name, "_domain")[0] for name in models(ctx)}
         return {name: (f.coef, np.diag(f.vcov), f.df, f.n, f.names) for name, f in fits.items()}
 
-    per_imputation = parallel.map_ordered(analysed, draws, "analyze: models on the imputed data sets")
+    per_imputation = parallel.map_ordered(analysed, draws, "analyze: models on the imputed data sets", processes=False)
     out = []
     for name in models(ctx):
         fitted, spec, exposures = fit(ctx, cc_frame, name, "_domain")

@@ -41,10 +41,43 @@ def profile_loglik(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndar
     return -0.5 * total_weight * np.log(rss / total_weight) + (lam - 1.0) * log_x_weighted
 
 
+def transform_log_slope(log_x: np.ndarray, lam: float) -> np.ndarray:
+    """d/d lambda of the transformation: (lambda L e^(lambda L) - expm1(lambda L)) / lambda^2, L = log x
+    (its series L^2/2 + lambda L^3/3 near 0)."""
+    if abs(lam) < 1e-6:
+        return log_x**2 / 2 + lam * log_x**3 / 3
+    return (lam * log_x * np.exp(lam * log_x) - np.expm1(lam * log_x)) / lam**2
+
+
+def profile_score(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndarray, log_x_weighted: float,
+                  total_weight: float) -> float:
+    """d profile_loglik / d lambda: -N/2 (d rss / d lambda) / rss + sum(w log x)."""
+    z = sqrt_w * transform_log(log_x, lam)
+    dz = sqrt_w * transform_log_slope(log_x, lam)
+    qz = q.T @ z
+    rss = float(z @ z - qz @ qz)
+    slope = 2.0 * float(z @ dz - qz @ (q.T @ dz))
+    return -0.5 * total_weight * slope / rss + log_x_weighted
+
+
+def polish(score, found: float, bounds: tuple[float, float], step: float = 1e-5) -> float:
+    """The root of the profile score next to `found` (an interior maximum found to ~1e-6 by a
+    search on function values): to machine precision, so that lambda, and everything fitted
+    after it, does not depend on rounding in the likelihood's last digits. `found` itself when
+    no sign change brackets it within the bounds."""
+    for _ in range(8):
+        low, high = max(bounds[0], found - step), min(bounds[1], found + step)
+        if score(low) > 0 > score(high):
+            return float(optimize.brentq(score, low, high, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        step *= 4
+    return found
+
+
 def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarray,
                      near: np.ndarray | None = None, radius: float = 0.05) -> np.ndarray:
     """Per column of `amounts`, the lambda in LAMBDA_BOUNDS maximizing the weighted profile
-    likelihood of that column given `design` (one QR serves every column).
+    likelihood of that column given `design` (one QR serves every column); an interior maximum
+    is then polished to the root of the profile score.
 
     `near`: known nearby maxima (the full sample's, for a replicate): the search starts in
     +-`radius` around them and widens to LAMBDA_BOUNDS if the maximum sits on that edge.
@@ -63,10 +96,14 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
             def loss(lam: float) -> float:
                 return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
 
+            def score(lam: float) -> float:
+                return profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total)
+
             found = float(optimize.minimize_scalar(loss, bounds=bounds, method="bounded",
                                                    options={"xatol": 1e-6}).x)
             # the bounded search never evaluates the ends themselves (e.g. exactly the log transform)
-            return min([found, *bounds], key=loss)
+            best = min([found, *bounds], key=loss)
+            return best if best in bounds else polish(score, best, bounds)
 
         if near is None:
             lambdas.append(search(LAMBDA_BOUNDS))
