@@ -54,24 +54,26 @@ def at_risk_sums(operator: sparse.csr_matrix, values: np.ndarray) -> np.ndarray:
     return np.cumsum(operator @ values, axis=0)
 
 
-class _Data:
-    """The follow-up mapped once onto the event times, for every Newton step."""
+class Followup:
+    """The follow-up of a model's rows mapped once onto the event times: reused by every Newton
+    step and by every replicate's refit (a replicate changes the weights, never the rows).
 
-    def __init__(self, x, stop, event, weights, start):
-        self.x = np.asarray(x, dtype=float)
+    Event times are those of events with a positive weight in `weights`; a replicate's weights
+    are zero or positive where these are, so its own event times are among them (a time whose
+    deaths all carry zero weight adds nothing)."""
+
+    def __init__(self, stop, event, weights, start=None):
         self.stop = np.asarray(stop, dtype=float)
         self.start = np.full(len(self.stop), -1.0) if start is None else np.asarray(start, dtype=float)
         self.event = np.asarray(event, dtype=float) > 0
-        self.w = np.asarray(weights, dtype=float)
         if np.any(self.stop <= self.start):
             raise DataError("Cox model: follow-up must end after it starts (stop > start)")
-        dead = self.event & (self.w > 0)
+        dead = self.event & (np.asarray(weights, dtype=float) > 0)
         if not dead.any():
             raise DataError("Cox model: no event with a positive weight")
         self.times = np.unique(self.stop[dead])
         self.dead = dead
         self.death_index = np.searchsorted(self.times, self.stop[dead])
-        self.deaths = np.bincount(self.death_index, weights=self.w[dead], minlength=len(self.times))
         # at risk at event time k (tau_k) when start_i < tau_k <= stop_i: upto_start_i <= k < upto_stop_i,
         # with upto_* the number of event times at or before start_i / stop_i
         self.upto_stop = np.searchsorted(self.times, self.stop, side="right")
@@ -80,36 +82,59 @@ class _Data:
         self.risk_sets = _risk_set_operator(self.upto_start, self.upto_stop, len(self.times))
 
 
+class _Data:
+    """One fit's covariates and weights on a follow-up."""
+
+    def __init__(self, followup: Followup, x, weights):
+        self.f = followup
+        self.x = np.asarray(x, dtype=float)
+        self.w = np.asarray(weights, dtype=float)
+        if np.any(self.w[~followup.dead & followup.event] > 0):
+            raise DataError("Cox model: weights positive where the follow-up's were zero")
+        self.w_dead = self.w[followup.dead]
+        self.deaths = np.bincount(followup.death_index, weights=self.w_dead, minlength=len(followup.times))
+        self.dead_score = (self.w_dead[:, None] * self.x[followup.dead]).sum(axis=0)
+
+
 def _evaluate(d: _Data, beta: np.ndarray, residuals: bool = False):
+    f = d.f
     eta = d.x @ beta
     shift = eta.max()
     r = np.exp(eta - shift)
     wr = d.w * r
-    s0 = at_risk_sums(d.risk_sets, wr)
-    s1 = at_risk_sums(d.risk_sets, wr[:, None] * d.x)
+    s0 = at_risk_sums(f.risk_sets, wr)
+    s1 = at_risk_sums(f.risk_sets, wr[:, None] * d.x)
     xbar = s1 / s0[:, None]
-    hazard = d.deaths / s0  # Breslow increments (on the shifted scale)
-    loglik = float(np.sum(d.w[d.dead] * eta[d.dead]) - np.sum(d.deaths * (np.log(s0) + shift)))
-    score = (d.w[d.dead, None] * d.x[d.dead]).sum(axis=0) - d.deaths @ xbar
+    alive = s0 > 0  # a time with no one weighted at risk has no deaths weighted either
+    hazard = np.divide(d.deaths, s0, out=np.zeros_like(s0), where=alive)  # Breslow increments (shifted scale)
+    loglik = float(d.w_dead @ eta[f.dead] - np.sum(d.deaths[alive] * (np.log(s0[alive]) + shift)))
+    xbar[~alive] = 0.0
+    score = d.dead_score - d.deaths @ xbar
     cum_hazard = np.concatenate([[0.0], np.cumsum(hazard)])
-    exposure = cum_hazard[d.upto_stop] - cum_hazard[d.upto_start]
+    exposure = cum_hazard[f.upto_stop] - cum_hazard[f.upto_start]
     root = d.x * np.sqrt(wr * exposure)[:, None]  # x' diag(a) x as root' root (a symmetric product)
     information = root.T @ root - (xbar * d.deaths[:, None]).T @ xbar
     if not residuals:
         return loglik, score, information, None
     cum_xbar = np.vstack([np.zeros(d.x.shape[1]), np.cumsum(hazard[:, None] * xbar, axis=0)])
-    resid = -r[:, None] * (d.x * exposure[:, None] - (cum_xbar[d.upto_stop] - cum_xbar[d.upto_start]))
-    resid[d.dead] += d.x[d.dead] - xbar[d.event_time[d.dead]]
+    resid = -r[:, None] * (d.x * exposure[:, None] - (cum_xbar[f.upto_stop] - cum_xbar[f.upto_start]))
+    resid[f.dead] += d.x[f.dead] - xbar[f.event_time[f.dead]]
     return loglik, score, information, resid
 
 
 def fit(x: np.ndarray, stop: np.ndarray, event: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None,
         beta: np.ndarray | None = None, tolerance: float = TOLERANCE, residuals: bool = True) -> CoxFit:
+    """`fit_followup` on the follow-up of these rows."""
+    return fit_followup(Followup(stop, event, weights, start), x, weights, beta, tolerance, residuals)
+
+
+def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: np.ndarray | None = None,
+                 tolerance: float = TOLERANCE, residuals: bool = True) -> CoxFit:
     """Maximise the weighted Breslow partial likelihood by Newton-Raphson (step halving if the
     likelihood falls), from `beta` (default 0), until no coefficient would move by `tolerance` of
     its (model-based) standard error, then one more step. `residuals`:
     also the score residuals (the variance needs them; a replicate refit does not)."""
-    d = _Data(x, stop, event, weights, start)
+    d = _Data(followup, x, weights)
     beta = np.zeros(d.x.shape[1]) if beta is None else np.array(beta, dtype=float)
     loglik, score, information, _ = _evaluate(d, beta)
     for iteration in range(1, MAX_ITERATIONS + 1):

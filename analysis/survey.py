@@ -503,14 +503,22 @@ def outcome_arrays(spec: ModelSpec, frame: pd.DataFrame):
             None if spec.entry is None else frame[spec.entry].to_numpy(dtype=float))
 
 
-def weighted_coef(spec: ModelSpec, x: np.ndarray, outcome, w: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
-    """The point estimate of a model (GLM or Cox) for one set of weights: for replicate refits."""
-    if spec.family == "cox":
-        stop, event, entry = outcome
-        keep = w > 0
-        return cox.fit(x[keep], stop[keep], event[keep], w[keep], None if entry is None else entry[keep],
-                       beta=start, residuals=False).coef
-    return weighted_glm_coef(x, outcome, w, spec.family, start=start)
+class Refit:
+    """A model's point estimate for new weights (and new values of its varying columns) on the
+    same rows: what each replicate of a two-step estimate reruns. A Cox model's follow-up is
+    mapped onto its event times once, here, not on every replicate."""
+
+    def __init__(self, spec: ModelSpec, outcome, weights: np.ndarray):
+        self.spec = spec
+        self.outcome = outcome
+        if spec.family == "cox":
+            stop, event, entry = outcome
+            self.followup = cox.Followup(stop, event, weights, entry)
+
+    def coef(self, x: np.ndarray, w: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        if self.spec.family == "cox":
+            return cox.fit_followup(self.followup, x, w, beta=start, residuals=False).coef
+        return weighted_glm_coef(x, self.outcome, w, self.spec.family, start=start)
 
 
 # ---------------------------------------------------------------------------- replicate weights
@@ -568,7 +576,8 @@ def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
     point estimate svyglm and svy give) for one set of weights; for replicate refits."""
     xw = x * w[:, None]
     if family == "gaussian":
-        return np.linalg.solve(xw.T @ x, xw.T @ y)
+        root = x * np.sqrt(w)[:, None]  # x' W x as root' root (a symmetric product: half the work)
+        return np.linalg.solve(root.T @ root, xw.T @ y)
     if family not in ("binomial", "poisson"):
         raise DataError(f"family {family!r}: replicate refits support gaussian, binomial and poisson")
     beta = np.zeros(x.shape[1]) if start is None else start.copy()
@@ -579,7 +588,8 @@ def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
         else:  # log link: the score is the same for quasi-Poisson
             mu = np.exp(x @ beta)
             variance = mu
-        step = np.linalg.solve((xw * variance[:, None]).T @ x, xw.T @ (y - mu))
+        root = x * np.sqrt(w * variance)[:, None]
+        step = np.linalg.solve(root.T @ root, xw.T @ (y - mu))
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break

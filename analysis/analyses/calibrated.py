@@ -27,7 +27,7 @@ from scipy import stats
 from analysis import parallel
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
-from analysis.survey import FittedModel, ModelSpec, Replicates, outcome_arrays, replicate_factors, weighted_coef
+from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, outcome_arrays, replicate_factors
 from analysis.usual import calibration
 from analysis.usual.individual import Individuals
 from analysis.usual.model import Parameters
@@ -175,10 +175,11 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         w = members[m.weight].to_numpy(dtype=float)
         values = [q.value(fitted, fitted.coef) for q in m.quantities]
         # the replicate refit must reproduce the survey layer's full-sample estimate
-        check = weighted_coef(m.spec, build({c: full_columns[c][position] for c in varying}), y, w)
+        refit = Refit(m.spec, y, w)
+        check = refit.coef(build({c: full_columns[c][position] for c in varying}), w)
         if not np.allclose(check, fitted.coef, rtol=1e-6, atol=1e-8):
             raise DataError(f"calibrated model {m.name}: refit differs from the survey layer's fit")
-        fits.append({"model": m, "fitted": fitted, "position": position, "build": build, "y": y, "w": w,
+        fits.append({"model": m, "fitted": fitted, "position": position, "build": build, "refit": refit, "w": w,
                      "rows": rows, "full": np.concatenate([fitted.coef, values]), "replicates": []})
 
     ones = np.ones(len(ctx.frame))
@@ -191,7 +192,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         out = [np.asarray(st.compute(on_frame(columns), factor), dtype=float) for st in statistics]
         for f in fits:
             x = f["build"]({c: columns[c][f["position"]] for c in varying})
-            beta = weighted_coef(f["model"].spec, x, f["y"], f["w"] * factor[f["rows"]], start=f["fitted"].coef)
+            beta = f["refit"].coef(x, f["w"] * factor[f["rows"]], start=f["fitted"].coef)
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 

@@ -32,21 +32,36 @@ _GH_SMALL_WEIGHTS = _GH_SMALL_WEIGHTS / np.sqrt(2 * np.pi)
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(32)
 
 
+# Integrals are evaluated this many persons at a time: the (persons x nodes) arrays of one
+# block stay in the processor's cache through the dozen operations of an integrand.
+BLOCK = 1024
+
+
+def _blocks(n: int):
+    return (slice(start, min(start + BLOCK, n)) for start in range(0, n, BLOCK))
+
+
 def normal_expectation(fn, mean: np.ndarray, sd: np.ndarray, small: bool = False) -> np.ndarray:
-    """E[fn(U)] for U ~ N(mean, sd^2), row by row (Gauss-Hermite)."""
+    """E[fn(U, rows)] for U ~ N(mean, sd^2), row by row (Gauss-Hermite); fn gets the nodes of
+    the persons in `rows` (a slice) as a (persons x nodes) array."""
     nodes, weights = (_GH_SMALL_NODES, _GH_SMALL_WEIGHTS) if small else (_GH_NODES, _GH_WEIGHTS)
-    u = mean[:, None] + sd[:, None] * nodes[None, :]
-    return fn(u) @ weights
+    out = np.empty(len(mean))
+    for rows in _blocks(len(mean)):
+        out[rows] = fn(mean[rows, None] + sd[rows, None] * nodes[None, :], rows) @ weights
+    return out
 
 
 def truncated_expectation(fn, mean: np.ndarray, sd: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """E[fn(U) 1{U >= lower}] for U ~ N(mean, sd^2): Gauss-Legendre on the probability scale
-    between Phi((lower - mean) / sd) and 1, where the integrand is smooth."""
-    p_low = special.ndtr((lower - mean) / sd)
-    span = 1.0 - p_low
-    p = p_low[:, None] + span[:, None] * (_GL_NODES[None, :] + 1) / 2
-    u = mean[:, None] + sd[:, None] * special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
-    return span * (fn(u) @ _GL_WEIGHTS) / 2
+    """E[fn(U, rows) 1{U >= lower}] for U ~ N(mean, sd^2): Gauss-Legendre on the probability
+    scale between Phi((lower - mean) / sd) and 1, where the integrand is smooth."""
+    out = np.empty(len(mean))
+    for rows in _blocks(len(mean)):
+        p_low = special.ndtr((lower[rows] - mean[rows]) / sd[rows])
+        span = 1.0 - p_low
+        p = p_low[:, None] + span[:, None] * (_GL_NODES[None, :] + 1) / 2
+        u = mean[rows, None] + sd[rows, None] * special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
+        out[rows] = span * (fn(u, rows) @ _GL_WEIGHTS) / 2
+    return out
 
 
 @dataclass(frozen=True)
@@ -188,11 +203,11 @@ class Individuals:
         within = self.params.sigma_e[j, j]
         sd = np.sqrt(self.post_sd(j) ** 2 + within)
         centre = self.eta[:, j] + self.post_mean[:, j]
-        weekday = normal_expectation(lambda y: boxcox.inverse(y, lam), centre, sd)
+        weekday = normal_expectation(lambda y, _: boxcox.inverse(y, lam), centre, sd)
         weekend = self.curves[j].weekend
         if weekend == 0:  # no weekend term: every day alike
             return weekday
-        weekend_part = normal_expectation(lambda y: boxcox.inverse(y, lam), centre + weekend, sd)
+        weekend_part = normal_expectation(lambda y, _: boxcox.inverse(y, lam), centre + weekend, sd)
         return (1 - WEEKEND_SHARE) * weekday + WEEKEND_SHARE * weekend_part
 
     def threshold_in_u(self, nutrient: str, food_threshold: np.ndarray) -> np.ndarray:
@@ -223,8 +238,9 @@ class Individuals:
         slope, sd = self._conditional(a, b)
         mean_a, mean_b = self.post_mean[:, a], self.post_mean[:, b]
 
-        def second_given_first(u):
-            return special.ndtr((mean_b[:, None] + slope[:, None] * (u - mean_a[:, None]) - ub[:, None]) / sd[:, None])
+        def second_given_first(u, rows):
+            return special.ndtr((mean_b[rows, None] + slope[rows, None] * (u - mean_a[rows, None]) - ub[rows, None])
+                                / sd[rows, None])
 
         return truncated_expectation(second_given_first, mean_a, self.post_sd(a), ua)
 
@@ -239,11 +255,11 @@ class Individuals:
         curve_a, curve_b = self.curves[a], self.curves[b]
         eta_a, eta_b = self.eta[:, a], self.eta[:, b]
 
-        def numerator_exceeds(u):
-            total_a = curve_a.amount(eta_a[:, None] + u) + denominator_supplement[:, None]
-            needed = ratio * total_a - numerator_supplement[:, None]
-            ub = curve_b.inverse(needed) - eta_b[:, None]
-            return special.ndtr((mean_b[:, None] + slope[:, None] * (u - mean_a[:, None]) - ub) / sd[:, None])
+        def numerator_exceeds(u, rows):
+            total_a = curve_a.amount(eta_a[rows, None] + u) + denominator_supplement[rows, None]
+            needed = ratio * total_a - numerator_supplement[rows, None]
+            ub = curve_b.inverse(needed) - eta_b[rows, None]
+            return special.ndtr((mean_b[rows, None] + slope[rows, None] * (u - mean_a[rows, None]) - ub) / sd[rows, None])
 
         if denominator_at_least is None:
             return normal_expectation(numerator_exceeds, mean_a, self.post_sd(a), small=True)
