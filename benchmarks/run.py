@@ -1,16 +1,25 @@
-"""Benchmarks (not part of the test suite): `python benchmarks/run.py` (about ten minutes).
+"""Benchmarks (not part of the test suite).
 
-Measures, on the synthetic mirror (NHANES_MIRROR, default ../shared/nhanes), in a scratch
-clone of this repository: forced end-to-end `dvc repro` (median of 3, after a cold run),
-each stage's time and peak RSS, a no-op rerun (median of 3), the quick test run
-(`pytest -m "not slow"`, once), XPT read throughput against pandas.read_sas, model fit times
-against R's svyglm on the same data in the same run (gaussian, logistic, quasi-Poisson), and
-whether two forced reruns give identical bytes. Writes benchmarks/results.json and prints a
-table with the goals.
+`python benchmarks/run.py` (about twelve minutes) measures, on the synthetic mirror
+(NHANES_MIRROR, default ../shared/nhanes), in a scratch clone of this repository's HEAD:
+forced end-to-end `dvc repro` (median of --runs, after a cold run), each stage's time and
+peak RSS, a no-op rerun (median), the quick test run (`pytest -m "not slow"`, once), XPT read
+throughput against pandas.read_sas, model fit times against R's svyglm on the same data in the
+same run, and whether two forced reruns give identical bytes.
+
+`python benchmarks/run.py --baseline REV` (about half an hour) also builds REV in a separate
+git worktree and times both trees in the same run, interleaved (baseline, HEAD, baseline,
+HEAD, ...: a machine that slows down slows both), and reports HEAD / REV ratios for the
+forced repro, the no-op repro, the quick tests, peak memory and every stage, with the number
+of outputs that differ between the two (benchmarks/compare_outputs.py lists them).
+Machines differ twofold in speed, so only the ratios are claims.
+
+Writes benchmarks/results.json and prints a table.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -26,18 +35,51 @@ import pandas as pd
 import pyreadstat
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from compare_outputs import compare  # noqa: E402
+
 MIRROR = Path(os.environ.get("NHANES_MIRROR", REPO.parent / "shared" / "nhanes")).resolve()
 STAGES = ["fetch", "clean", "usual", "analyze", "risk", "notebooks", "report"]
 GOALS = {"full_repro_seconds": 20, "noop_repro_seconds": 1, "risk_seconds": 5, "pytest_quick_seconds": 120,
          "peak_rss_mb": 1024, "fit_ratio_ours_to_r": 0.4}
+# issue 23: HEAD / baseline, measured in the same run
+RATIO_GOALS = {"full_repro_seconds": 0.4, "noop_repro_seconds": 0.5, "pytest_quick_seconds": 0.5, "peak_rss_mb": 1.0}
 ENV = {**os.environ, "NHANES_MIRROR": str(MIRROR), "DVC_NO_ANALYTICS": "1",
        "NHANES_CDC_MIRROR": os.environ.get("NHANES_CDC_MIRROR", str(MIRROR.parent / "nhanes-cdc"))}
 
 
-def timed(command: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+class Tree:
+    """One checkout of the project, run with its own package first on the path."""
+
+    def __init__(self, name: str, root: Path, rev: str):
+        self.name, self.root, self.rev = name, root, rev
+        self.env = {**ENV, "PYTHONPATH": str(root)}
+
+    def run(self, command: list[str]) -> float:
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=self.root, env=self.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        if done.returncode:
+            raise SystemExit(f"{self.name} ({self.rev}): {' '.join(command)} failed:\n{done.stderr[-3000:]}")
+        return time.perf_counter() - start
+
+    def probe(self, stage: str) -> dict:
+        """One stage in a fresh process: wall seconds and peak RSS (the process and its workers)."""
+        out = subprocess.run([sys.executable, str(REPO / "benchmarks/probe.py"), "--root", str(self.root), stage],
+                             cwd=self.root, env=self.env, check=True, capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def checkout(root: Path, rev: str, name: str, worktree: bool) -> Tree:
+    """HEAD as a clone (what CI sees), a baseline as a git worktree at REV."""
+    if worktree:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(root), rev], check=True)
+    else:
+        subprocess.run(["git", "clone", "-q", str(REPO), str(root)], check=True)
+        subprocess.run(["git", "-C", str(root), "checkout", "-q", rev], check=True)
+    full = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return Tree(name, root, full)
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -45,26 +87,50 @@ def digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-def pipeline(work: Path) -> dict:
-    clone = work / "clone"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-    first = timed(["dvc", "repro", "--force"], clone)  # cold: creates caches
-    hashes_first = digest(clone)
-    full = statistics.median(timed(["dvc", "repro", "--force"], clone) for _ in range(3))
-    hashes_second = digest(clone)
-    noop = statistics.median(timed(["dvc", "repro"], clone) for _ in range(3))
-    stages = {}
+def interleaved(trees: list[Tree], command: list[str], runs: int) -> dict[str, float]:
+    """Median seconds of `command` per tree, the trees taking turns."""
+    times = {t.name: [] for t in trees}
+    for _ in range(runs):
+        for t in trees:
+            times[t.name].append(t.run(command))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def pipelines(trees: list[Tree], runs: int, tests: bool) -> dict[str, dict]:
+    results = {t.name: {"rev": t.rev} for t in trees}
+    for t in trees:  # cold: creates the caches and every output
+        results[t.name]["first_repro_seconds"] = t.run(["dvc", "repro", "--force"])
+    hashes_first = {t.name: digest(t.root) for t in trees}
+    for name, seconds in interleaved(trees, ["dvc", "repro", "--force"], runs).items():
+        results[name]["full_repro_seconds"] = seconds
+    for t in trees:
+        second = digest(t.root)
+        first = hashes_first[t.name]
+        differing = sorted(k for k in first if first[k] != second.get(k))
+        results[t.name].update({"deterministic": not differing and first.keys() == second.keys(),
+                                "files_compared": len(first), "files_differing": differing})
+    for name, seconds in interleaved(trees, ["dvc", "repro"], runs).items():
+        results[name]["noop_repro_seconds"] = seconds
+    stages = {t.name: {} for t in trees}
     for stage in STAGES:
-        out = subprocess.run([sys.executable, str(REPO / "benchmarks/probe.py"), "--root", str(clone), stage],
-                             cwd=clone, env=ENV, check=True, capture_output=True, text=True)
-        stages[stage] = json.loads(out.stdout.strip().splitlines()[-1])
-    differing = sorted(k for k in hashes_first if hashes_first[k] != hashes_second.get(k))
-    quick_tests = timed([sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider"], clone)
-    return {"first_repro_seconds": first, "full_repro_seconds": full, "noop_repro_seconds": noop, "stages": stages,
-            "pytest_quick_seconds": quick_tests,
-            "peak_rss_mb": max(s["peak_rss_mb"] for s in stages.values()),
-            "deterministic": not differing and hashes_first.keys() == hashes_second.keys(),
-            "files_compared": len(hashes_first), "files_differing": differing, "clone": clone}
+        for t in trees:
+            stages[t.name][stage] = t.probe(stage)
+    for t in trees:
+        results[t.name]["stages"] = stages[t.name]
+        results[t.name]["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages[t.name].values())
+    if tests:
+        for t in trees:
+            results[t.name]["pytest_quick_seconds"] = t.run(
+                [sys.executable, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider"])
+    return results
+
+
+def ratios(current: dict, baseline: dict) -> dict[str, float]:
+    out = {key: current[key] / baseline[key] for key in ("full_repro_seconds", "noop_repro_seconds", "peak_rss_mb",
+                                                          "pytest_quick_seconds") if key in current and key in baseline}
+    for stage in STAGES:
+        out[f"stage_{stage}_seconds"] = current["stages"][stage]["seconds"] / baseline["stages"][stage]["seconds"]
+    return out
 
 
 def xpt_throughput() -> dict:
@@ -133,34 +199,67 @@ def fit_times(clone: Path, reps: int = 5) -> dict:
     return results
 
 
-def main() -> int:
+def table(rows: list[tuple[str, float, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    for label, value, goal in rows:
+        print(f"{label:<{width}}  {value:10.3f}  {goal}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmarks of the pipeline (see the module docstring).")
+    parser.add_argument("--baseline", metavar="REV", help="also time REV (a commit) in a worktree, interleaved")
+    parser.add_argument("--runs", type=int, default=3, help="forced and no-op repros per tree (median)")
+    parser.add_argument("--skip-tests", action="store_true", help="do not time the quick test run")
+    args = parser.parse_args(argv)
     if not (MIRROR / "MANIFEST.tsv").exists():
         print(f"benchmark needs the mirror: {MIRROR} not found (set NHANES_MIRROR)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        run = pipeline(Path(tmp))
-        clone = run.pop("clone")
-        fits = fit_times(clone)
+        trees = [checkout(Path(tmp) / "head", "HEAD", "head", worktree=False)]
+        if args.baseline:
+            trees.insert(0, checkout(Path(tmp) / "baseline", args.baseline, "baseline", worktree=True))
+        try:
+            runs = pipelines(trees, args.runs, not args.skip_tests)
+            fits = fit_times(trees[-1].root)
+            if args.baseline:
+                differences = compare(trees[0].root, trees[-1].root, 1e-9)
+                runs["head"]["outputs_vs_baseline"] = {
+                    "files_differing": sorted(differences["file"].unique()),
+                    "numbers_differing": int(len(differences)),
+                    "max_size_in_se": float(differences["in_se"].max()) if differences["in_se"].notna().any() else 0.0}
+        finally:
+            if args.baseline:
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(trees[0].root)])
+    head = runs["head"]
     results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "mirror": str(MIRROR),
-               "pipeline": run, "xpt_read": xpt_throughput(), "model_fit": fits, "goals": GOALS}
+               "pipeline": head, "xpt_read": xpt_throughput(), "model_fit": fits, "goals": GOALS}
+    if args.baseline:
+        results["baseline"] = runs["baseline"]
+        results["ratios"] = ratios(head, runs["baseline"])
+        results["ratio_goals"] = RATIO_GOALS
     (REPO / "benchmarks/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     rows = [
-        ("full dvc repro --force (s)", run["full_repro_seconds"], f"<= {GOALS['full_repro_seconds']}"),
-        ("no-op dvc repro (s)", run["noop_repro_seconds"], f"<= {GOALS['noop_repro_seconds']}"),
-        ("peak RSS of any stage (MB)", run["peak_rss_mb"], f"<= {GOALS['peak_rss_mb']}"),
-        ("risk stage (s)", run["stages"]["risk"]["seconds"], f"<= {GOALS['risk_seconds']}"),
-        ("pytest -m 'not slow' (s)", run["pytest_quick_seconds"], f"<= {GOALS['pytest_quick_seconds']}"),
-    ] + [
-        (f"fit time {name}, ours / R svyglm", fit.get("fit_ratio_ours_to_r", float("nan")),
-         f"<= {GOALS['fit_ratio_ours_to_r']}") for name, fit in fits.items()
-    ] + [
-        ("XPT read, pyreadstat / pandas.read_sas (MB/s ratio)", results["xpt_read"]["ratio_pyreadstat_to_pandas"], "none (reported)"),
-        ("two forced reruns byte-identical", float(run["deterministic"]), "1"),
+        ("full dvc repro --force (s)", head["full_repro_seconds"], f"goal <= {GOALS['full_repro_seconds']}"),
+        ("no-op dvc repro (s)", head["noop_repro_seconds"], f"goal <= {GOALS['noop_repro_seconds']}"),
+        ("peak RSS of any stage (MB)", head["peak_rss_mb"], f"goal <= {GOALS['peak_rss_mb']}"),
+        ("risk stage (s)", head["stages"]["risk"]["seconds"], f"goal <= {GOALS['risk_seconds']}"),
     ]
-    rows += [(f"stage {name} (s / peak MB)", s["seconds"], f"{s['peak_rss_mb']:.0f} MB") for name, s in run["stages"].items()]
-    width = max(len(r[0]) for r in rows)
-    for label, value, goal in rows:
-        print(f"{label:<{width}}  {value:10.3f}  goal {goal}")
+    if "pytest_quick_seconds" in head:
+        rows.append(("pytest -m 'not slow' (s)", head["pytest_quick_seconds"], f"goal <= {GOALS['pytest_quick_seconds']}"))
+    rows += [(f"fit time {name}, ours / R svyglm", fit.get("fit_ratio_ours_to_r", float("nan")),
+              f"goal <= {GOALS['fit_ratio_ours_to_r']}") for name, fit in fits.items()]
+    rows += [("XPT read, pyreadstat / pandas.read_sas (MB/s ratio)", results["xpt_read"]["ratio_pyreadstat_to_pandas"],
+              "reported"), ("two forced reruns byte-identical", float(head["deterministic"]), "goal 1")]
+    rows += [(f"stage {name} (s / peak MB)", s["seconds"], f"{s['peak_rss_mb']:.0f} MB") for name, s in head["stages"].items()]
+    if args.baseline:
+        base = runs["baseline"]
+        rows += [(f"HEAD {head['rev']} / baseline {base['rev']}: {key}", value,
+                  f"goal <= {RATIO_GOALS[key]}" if key in RATIO_GOALS else
+                  f"{head['stages'][key[6:-8]]['seconds']:.1f} s vs {base['stages'][key[6:-8]]['seconds']:.1f} s")
+                 for key, value in results["ratios"].items()]
+        rows.append(("outputs differing from the baseline (numbers)", head["outputs_vs_baseline"]["numbers_differing"],
+                     f"in {len(head['outputs_vs_baseline']['files_differing'])} files"))
+    table(rows)
     return 0
 
 
