@@ -14,7 +14,7 @@ from analysis import claims
 from analysis.analyses import calcification, calibrated
 from analysis.analyses.common import Context
 from analysis.config import load_params
-from analysis.usual import stage
+from analysis.usual import definition
 from tests import synthetic
 from tests.conftest import REPO
 from tests.usual_model import write_calibration_model
@@ -26,7 +26,7 @@ def c9(frame, tmp_path):
     p = copy.deepcopy(PARAMS)
     p["model"]["covariates"] = ["age", "sex", "race_eth", "bmi", "smoking", "season", "cycle"]
     p["analyze"]["min_domain_n"] = 50
-    rows = stage.domains(frame, p)["calibration"].to_numpy()
+    rows = definition.domains(frame, p)["calibration"].to_numpy()
     path = write_calibration_model(frame, p, tmp_path / "usual_model.json")
     ctx = Context(frame.assign(in_aac=frame["in_aac"] & rows), p)
     models = [m for m in calcification.calibrated_models(ctx) if m.name.startswith("aac_severe")]

@@ -16,6 +16,7 @@ from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
 from analysis.config import load_params
 from analysis.survey import ModelSpec, SurveyData, replicate_factors, weighted_glm_coef
+from analysis.usual.intake_model import UsualIntakeModel
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import require_r
@@ -113,7 +114,7 @@ def test_two_step_variance_equals_r_refitting_every_replicate(tmp_path):
     model = [m for m in usual_intake.models(ctx) if m.name == "use_x_mg_adequacy_usual"]
     table = calibrated.run(ctx, model, model_file)["interaction_usual"]
 
-    usual = calibrated.UsualModel(ctx, model_file)
+    usual = UsualIntakeModel.load(model_file, ctx.frame, ctx.params)
     index = np.flatnonzero(usual.rows)
     out = ctx.frame[["sdmvstra", "sdmvpsu", "wt_day1", "vitd_serum_nmol", "vitd_supp_user", "age", "bmi"]].astype(float)
     out["dom"] = ctx.frame["in_main"].astype(float)

@@ -19,7 +19,7 @@ from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
 from analysis.analyses.interaction import effect_modification
 from analysis.config import load_params
-from analysis.usual import calibration, stage
+from analysis.usual import calibration, definition, stage
 from analysis.usual.individual import Individuals
 from analysis.usual.model import fit
 from tests import synthetic
@@ -39,9 +39,9 @@ def params() -> dict:
 
 def with_usual_columns(frame, p):
     """The frame with the calibration model's full-sample columns (as the usual stage writes them)."""
-    rows = stage.domains(frame, p)["calibration"].to_numpy()
+    rows = definition.domains(frame, p)["calibration"].to_numpy()
     sub = frame[rows].reset_index(drop=True)
-    data = stage.model_data(sub, p, "calibration")
+    data = definition.model_data(sub, p, "calibration")
     columns = calibration.columns(Individuals(data, fit(data)), sub, p["analyze"]["vitd_ear_ug"],
                                   p["analyze"]["high_ca_mg_ratio"])
     out = frame.copy()
@@ -55,9 +55,9 @@ def share_errors(seed: int) -> tuple[float, float]:
     """(usual-intake estimate - truth, one day's estimate - truth) of the share below the EAR."""
     p = params()
     frame = synthetic.usual_intake_table(n_per_psu=90, cycles=synthetic.CYCLES[:4], seed=seed)
-    rows = stage.domains(frame, p)["distribution"].to_numpy()
+    rows = definition.domains(frame, p)["distribution"].to_numpy()
     sub = frame[rows].reset_index(drop=True)
-    data = stage.model_data(sub, p, "distribution")
+    data = definition.model_data(sub, p, "distribution")
     values = stage.distribution_values(data, fit(data), sub, {"all": np.ones(len(sub), bool)}, [0.5])
     weights = sub["wt_day1"].to_numpy()
     truth = np.average(sub["true_mg_food_usual_mg"] < sub["mg_ear_mg"], weights=weights)

@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.survey import replicate_factors
-from analysis.usual import stage
+from analysis.usual import definition
 from analysis.usual.model import fit
 
 
 def write_calibration_model(frame: pd.DataFrame, params: dict, path: Path) -> Path:
-    rows = stage.domains(frame, params)["calibration"].to_numpy()
-    data = stage.model_data(frame[rows].reset_index(drop=True), params, "calibration")
+    rows = definition.domains(frame, params)["calibration"].to_numpy()
+    data = definition.model_data(frame[rows].reset_index(drop=True), params, "calibration")
     replicates = replicate_factors(frame)
     full = fit(data)
     reps = [fit(data, replicates.factors[rows][:, r], near=full) for r in range(replicates.factors.shape[1])]

@@ -14,7 +14,6 @@ are t-based on the degrees of freedom R's svyglm uses (the domain's design df + 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +27,7 @@ from analysis import parallel
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
 from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, outcome_arrays, replicate_factors
-from analysis.usual import calibration
-from analysis.usual.individual import Individuals
-from analysis.usual.model import Parameters
-from analysis.usual.stage import domains, model_data
+from analysis.usual.intake_model import UsualIntakeModel
 
 log = logging.getLogger(__name__)
 
@@ -81,52 +77,6 @@ def combination(weights: dict[str, float]) -> Callable[[FittedModel, np.ndarray]
     return lambda fitted, beta: float(sum(w * beta[fitted.index_of(t)] for t, w in weights.items()))
 
 
-class UsualModel:
-    """The calibration model of the usual stage, able to give its columns on any replicate."""
-
-    def __init__(self, ctx: Context, path: Path):
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if not stored.get("available"):
-            raise DataError(f"{path}: the usual-intake model is not available ({stored.get('reason', '')})")
-        self.stored = stored["calibration"]
-        self.rows = domains(ctx.frame, ctx.params)["calibration"].to_numpy()
-        self.frame = ctx.frame[self.rows].reset_index(drop=True)
-        self.data = model_data(self.frame, ctx.params, "calibration")
-        if list(self.data.names) != self.stored["terms"][: len(self.data.names)]:
-            raise DataError(f"{path}: fitted for covariates {self.stored['terms']}, but the analytic table gives "
-                            f"{list(self.data.names)}; rerun the usual stage")
-        self.params = ctx.params
-        self.n_replicates = stored["replicates"]["n"]
-        self.bootstrap = stored.get("bootstrap")  # {"n", "seed", "df"} when the usual stage fitted bootstrap replicates
-
-    def parameters(self, replicate: int | None, kind: str = "replicates") -> Parameters:
-        """The full-sample fit (None), or replicate r's: of the jackknife ("replicates") or the bootstrap."""
-        return Parameters.from_dict(self.stored["full"] if replicate is None else self.stored[kind][replicate])
-
-    def columns(self, replicate: int | None) -> dict[str, np.ndarray]:
-        """The calibration columns on the full sample (None) or a replicate; the slow joint
-        probabilities only where an outcome model uses them (main and bone domains)."""
-        bone = self.frame["in_bone"].to_numpy()
-        return self._columns(self.data, self.frame, self.parameters(replicate), joint_rows=bone,
-                             ratio_rows=self.frame["in_main"].to_numpy() | bone)
-
-    def columns_for(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The full-sample calibration columns for another frame of the domain (e.g. one with
-        imputed covariates), without the joint and ratio probabilities."""
-        data = model_data(frame, self.params, "calibration")
-        if list(data.names) != self.stored["terms"][: len(data.names)]:
-            raise DataError(f"the frame gives covariates {list(data.names)}, the usual-intake model has "
-                            f"{self.stored['terms']}")
-        none = np.zeros(len(frame), bool)
-        return self._columns(data, frame, self.parameters(None), joint_rows=none, ratio_rows=none)
-
-    def _columns(self, data, frame: pd.DataFrame, fitted: Parameters, joint_rows: np.ndarray,
-                 ratio_rows: np.ndarray) -> dict[str, np.ndarray]:
-        a = self.params["analyze"]
-        return calibration.columns(Individuals(data, fitted), frame, a["vitd_ear_ug"], a["high_ca_mg_ratio"],
-                                   joint_rows=joint_rows, ratio_rows=ratio_rows)
-
-
 def derived_columns(columns: dict[str, np.ndarray], per_mg: float) -> dict[str, np.ndarray]:
     """Columns built from the calibration columns (products are probabilities of both, never
     products of probabilities)."""
@@ -142,7 +92,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         statistics: list[CalibratedStatistic] = ()) -> dict[str, pd.DataFrame]:
     """Fit every model (and compute every other statistic) on the full sample, refit on every
     replicate, and return tidy tables (by table name) with replicate-weight SEs."""
-    usual = UsualModel(ctx, usual_model_path)
+    usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
     replicates = replicate_factors(ctx.frame, ctx.params["usual_intake"]["replicates"], ctx.params["usual_intake"]["fay_coef"])
     if replicates.factors.shape[1] != usual.n_replicates:
         raise DataError(f"{usual_model_path}: {usual.n_replicates} replicates stored, the design gives "

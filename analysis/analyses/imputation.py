@@ -34,9 +34,8 @@ from threadpoolctl import threadpool_limits
 
 from analysis import parallel
 from analysis.chained_equations import ChainedEquations
-from analysis.analyses.calibrated import UsualModel
 from analysis.analyses.common import OR_SCALE, Context
-from analysis.usual.stage import domains
+from analysis.usual.intake_model import UsualIntakeModel, covered
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +151,12 @@ def fit(ctx: Context, frame: pd.DataFrame, name: str, domain_column: str):
 
 def run(ctx: Context, usual_model_path) -> pd.DataFrame:
     p = ctx.params["imputation"]
-    usual = UsualModel(ctx, usual_model_path)
+    usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
     rows = ctx.frame[domain(ctx)]
     imputed = [c for c in p["covariates"] if ctx.frame.loc[rows, c].isna().any()]
     base = ctx.frame[rows].reset_index(drop=True)
     complete = base[imputed].notna().all(axis=1)
-    calibration_rows = domains(base, ctx.params)["calibration"]
+    calibration_rows = covered(base, ctx.params)
     log.info("imputation: %d adults, %d with a covariate missing (%s); m = %d", len(base), int((~complete).sum()),
              ", ".join(imputed), p["m"])
     # complete cases: the same domain restricted to those with every covariate (and the usual columns)

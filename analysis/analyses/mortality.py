@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic, Quantity, combination
-from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table, tidy
+from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table
 from analysis.survey import SurveyData, replicate_factors
 
 TIME = "followup_exam_months"

@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 
 from analysis import parallel
-from analysis.analyses.calibrated import UsualModel
 from analysis.analyses.common import Context, Result, evidence_of
 from analysis.errors import DataError
 from analysis.survey import replicate_factors
-from analysis.usual.individual import Individuals
+from analysis.usual.intake_model import UsualIntakeModel
 
 DOMAIN = "in_main"
 WEIGHT = "wt_day1"
@@ -57,7 +56,7 @@ def estimates(y: np.ndarray, w: np.ndarray, p_adequate: np.ndarray, groups: dict
 
 
 def run(ctx: Context, usual_model_path: Path) -> Result:
-    usual = UsualModel(ctx, usual_model_path)
+    usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
     if not usual.bootstrap:
         raise DataError(f"{usual_model_path}: no bootstrap replicates of the usual-intake model; rerun the usual stage")
     p = ctx.params["usual_intake"]
@@ -74,11 +73,9 @@ def run(ctx: Context, usual_model_path: Path) -> Result:
     w = frame[WEIGHT].to_numpy(dtype=float)
     users = frame["vitd_supp_user"].astype(bool).to_numpy()
     groups = {"all": np.ones(len(frame), bool), "vitd_supp_user=True": users, "vitd_supp_user=False": ~users}
-    ear = usual.frame["mg_ear_mg"].to_numpy(dtype=float)
-    supp = usual.frame["mg_supp_usual_mg"].to_numpy(dtype=float)
 
     def adequacy(kind: str, r: int | None) -> np.ndarray:
-        return Individuals(usual.data, usual.parameters(r, kind)).prob_at_least("mg", ear, supp)[in_domain]
+        return usual.adequacy(r, kind)[in_domain]
 
     full = estimates(y, w, adequacy("bootstrap", None), groups, probs)
     factors = boot.factors[rows][in_domain]

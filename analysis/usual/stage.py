@@ -10,8 +10,9 @@
 Two models: the *distribution* model (magnesium; covariates = the reported groups) gives the
 population distribution; the *calibration* model (energy, magnesium, calcium, vitamin D
 jointly; covariates = every covariate of the outcome models and the supplement exposures)
-gives the per-person expectations. Without dietary recalls (DR1TOT) nothing can be fitted:
-the outputs say so.
+gives the per-person expectations. analysis/usual/definition.py says what each is fitted on;
+the calibration model is one object, analysis/usual/intake_model.py's UsualIntakeModel, which
+the analyses load. Without dietary recalls (DR1TOT) nothing can be fitted: the outputs say so.
 """
 
 from __future__ import annotations
@@ -32,62 +33,16 @@ from analysis.errors import DataError
 from analysis.survey import Replicates, replicate_factors
 from analysis.usual import calibration, distribution, observed
 from analysis.usual.individual import Individuals
-from analysis.usual.model import Nutrient, Parameters, RecallData, fit, recall_data
+from analysis.usual.intake_model import UsualIntakeModel
+from analysis.usual.definition import domains, model_data
+from analysis.usual.model import Parameters, RecallData, fit
 
 log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = ["model", "term", "group_by", "group", "estimate", "std_error", "ci_low", "ci_high", "statistic",
                   "p_value", "df", "n", "n_weighted", "scale", "variance", "monte_carlo", "domain", "weight",
                   "covariates", "note"]
-DISTRIBUTION_NUTRIENT = "mg"
 PERSONS_FILE = "usual_intake.parquet"
-
-
-def nutrients(params: dict) -> list[Nutrient]:
-    return [Nutrient(name, day1, day2) for name, (day1, day2) in params["usual_intake"]["nutrients"].items()]
-
-
-def references(frame: pd.DataFrame, params: dict) -> dict[str, str]:
-    refs = dict(params["model"]["reference_levels"])
-    refs["cycle"] = sorted(frame["cycle"].dropna().unique())[0]
-    refs["age_group"] = params["analyze"]["age_groups"][0][0]
-    return refs
-
-
-def split_covariates(frame: pd.DataFrame, columns: list[str], refs: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Numeric (and boolean) columns, and categorical ones with their reference level."""
-    numeric = [c for c in columns if not pd.api.types.is_string_dtype(frame[c])]
-    categorical = {c: refs[c] for c in columns if pd.api.types.is_string_dtype(frame[c])}
-    return numeric, categorical
-
-
-def calibration_covariates(frame: pd.DataFrame, params: dict) -> list[str]:
-    covariates = [c for c in params["model"]["covariates"] if not (c == "cycle" and frame["cycle"].nunique() < 2)]
-    return covariates + list(params["usual_intake"]["calibration_exposures"])
-
-
-def domains(frame: pd.DataFrame, params: dict) -> dict[str, pd.Series]:
-    """Who each model is fitted on: adults with a reliable day-1 recall (and the columns it needs)."""
-    p = params["usual_intake"]
-    diet = frame["in_adults"] & frame["recall_day1_reliable"] & (frame["wt_day1"] > 0)
-    day1 = [day1 for day1, _ in p["nutrients"].values()]
-    dist_columns = [p["nutrients"][DISTRIBUTION_NUTRIENT][0], "mg_supp_usual_mg", "mg_ear_mg"] + list(p["distribution_groups"])
-    calib_columns = day1 + ["mg_supp_usual_mg", "ca_supp_usual_mg", "vitd_supp_usual_ug", "mg_ear_mg"] + \
-        calibration_covariates(frame, params)
-    return {"distribution": diet & frame[dist_columns].notna().all(axis=1),
-            "calibration": diet & frame[calib_columns].notna().all(axis=1)}
-
-
-def model_data(frame: pd.DataFrame, params: dict, which: str) -> RecallData:
-    """The recall arrays of one model for the rows of `frame` (already restricted to its domain)."""
-    refs = references(frame, params)
-    if which == "distribution":
-        nut = [n for n in nutrients(params) if n.name == DISTRIBUTION_NUTRIENT]
-        numeric, categorical = split_covariates(frame, list(params["usual_intake"]["distribution_groups"]), refs)
-    else:
-        nut = nutrients(params)
-        numeric, categorical = split_covariates(frame, calibration_covariates(frame, params), refs)
-    return recall_data(frame, nut, numeric, categorical)
 
 
 def prepare(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
@@ -256,32 +211,30 @@ def fit_models(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame, p
     log.info("usual: %d %s replicates, design df %g", replicates.factors.shape[1], replicates.method, replicates.df)
     model_json = {"available": True, "replicates": {"method": replicates.method, "n": int(replicates.factors.shape[1]),
                                                     "df": replicates.df}}
-    tables = []
-    for which in ("distribution", "calibration"):
-        rows = masks[which].to_numpy()
-        sub = frame[rows].reset_index(drop=True)
-        data = model_data(sub, params, which)
-        factors = replicates.factors[rows]
-        log.info("usual: %s model, %d persons (%d with two recalls)", which, len(sub), int(data.has_day2.sum()))
-        full = fit(data)
-        reps = fit_replicates(data, factors, full, which)
-        model_json[which] = {"nutrients": list(data.nutrients), "terms": list(full.terms),
-                             "full": full.to_dict(), "replicates": [r.to_dict() for r in reps]}
-        if which == "calibration" and p["bootstrap_replicates"]:
-            boot = replicate_factors(frame, "bootstrap", n_reps=p["bootstrap_replicates"], seed=p["bootstrap_seed"])
-            fits = parallel.map_ordered(lambda r: fit(data, boot.factors[rows][:, r], near=full),
-                                        range(boot.factors.shape[1]), "usual: calibration model on bootstrap replicates")
-            model_json["bootstrap"] = {"n": int(boot.factors.shape[1]), "seed": p["bootstrap_seed"], "df": boot.df}
-            model_json[which]["bootstrap"] = [r.to_dict() for r in fits]
-        tables.append(parameter_table(full, reps, replicates, which))
-        if which == "distribution":
-            tables.append(distribution_table(data, full, reps, sub, factors, replicates, params))
-            tables.append(observed.table(frame, masks["distribution"], [q / 100 for q in p["percentiles"]]))
-        else:
-            a = params["analyze"]
-            columns = calibration.columns(Individuals(data, full), sub, a["vitd_ear_ug"], a["high_ca_mg_ratio"])
-            for name, values in columns.items():
-                persons.loc[rows, name] = values
+    # the distribution model: the population's usual magnesium
+    rows = masks["distribution"].to_numpy()
+    sub = frame[rows].reset_index(drop=True)
+    data = model_data(sub, params, "distribution")
+    factors = replicates.factors[rows]
+    log.info("usual: distribution model, %d persons (%d with two recalls)", len(sub), int(data.has_day2.sum()))
+    full = fit(data)
+    reps = fit_replicates(data, factors, full, "distribution")
+    model_json["distribution"] = {"nutrients": list(data.nutrients), "terms": list(full.terms),
+                                  "full": full.to_dict(), "replicates": [r.to_dict() for r in reps]}
+    tables = [parameter_table(full, reps, replicates, "distribution"),
+              distribution_table(data, full, reps, sub, factors, replicates, params),
+              observed.table(frame, masks["distribution"], [q / 100 for q in p["percentiles"]])]
+    # the calibration model: each person's regression-calibration columns
+    boot = replicate_factors(frame, "bootstrap", n_reps=p["bootstrap_replicates"], seed=p["bootstrap_seed"]) \
+        if p["bootstrap_replicates"] else None
+    model = UsualIntakeModel.fit(frame, params, replicates, boot, p["bootstrap_seed"])
+    model_json["calibration"] = model.to_json()
+    if model.bootstrap:
+        model_json["bootstrap"] = model.bootstrap
+    tables.insert(3, parameter_table(model.parameters(None), [model.parameters(r) for r in range(model.n_replicates)],
+                                     replicates, "calibration"))
+    for name, values in model.person_columns().items():
+        persons.loc[model.rows, name] = values
     out = pd.concat(tables, ignore_index=True)
     out["group_by"] = out["group"].str.split("=").str[0]
     out["domain"] = np.where(out["model"].str.startswith("calibration"), "in_usual_calibration", "in_usual_distribution")
