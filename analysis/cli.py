@@ -30,7 +30,7 @@ def _fetch(args: argparse.Namespace) -> None:
     params = _params(paths)
     fetch_params = config.section(params, "fetch")
     mirror = config.resolve_mirror(fetch_params, paths.root)
-    fetch.run(fetch_params, paths.root, mirror, force=args.force)
+    fetch.sync(fetch_params, paths.root, mirror, force=args.force)
 
 
 def _clean(args: argparse.Namespace) -> None:

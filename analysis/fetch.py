@@ -9,6 +9,7 @@ present and verified are not fetched again.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import hashlib
 import json
 import http.client
@@ -23,12 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 from tqdm import tqdm
 
 from analysis import atomic
 from analysis.catalog import DataFile, load_catalog
-from analysis.readers import reader_for
 from analysis.errors import DataError, FetchError
 
 log = logging.getLogger(__name__)
@@ -79,11 +78,11 @@ class MirrorSource:
         manifest = root / "MANIFEST.tsv"
         if not manifest.exists():
             raise FetchError(f"{manifest}: the mirror has no MANIFEST.tsv, so its files cannot be verified")
-        table = pd.read_csv(manifest, sep="\t", dtype=str, keep_default_na=False)
-        missing = {"cycle", "file", "rows", "sha256"} - set(table.columns)
+        columns, rows = read_tsv(manifest)
+        missing = {"cycle", "file", "rows", "sha256"} - set(columns)
         if missing:
             raise FetchError(f"{manifest}: missing column(s) {sorted(missing)}")
-        self.entries = {(r["cycle"], r["file"]): r for r in table.to_dict("records")}
+        self.entries = {(r["cycle"], r["file"]): r for r in rows}
         self.manifest_path = manifest
 
     def describe(self) -> str:
@@ -252,31 +251,54 @@ def _stream(url: str, dest: Path, timeout: float, label: str) -> None:
 # --------------------------------------------------------------------------- manifest
 
 
-def read_manifest(path: Path) -> pd.DataFrame:
+def read_tsv(path: Path, comment: str | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """(columns, rows as dicts of strings) of a tab-separated file; empty cells stay "". The
+    fetch stage reads and writes its tables with the standard library alone, so that an
+    unchanged rerun (every `dvc repro`) does not pay for importing pandas."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        lines = (line for line in handle if not (comment and line.startswith(comment)))
+        reader = csv.DictReader(lines, delimiter="\t")
+        rows = [dict(row) for row in reader]
+        return list(reader.fieldnames or []), rows
+
+
+def read_manifest_rows(path: Path) -> list[dict[str, str]]:
+    return read_tsv(path)[1] if path.exists() else []
+
+
+def read_manifest(path: Path):
+    """data_raw/MANIFEST.tsv as a data frame of strings (empty without a manifest)."""
+    import pandas as pd
+
     if not path.exists():
         return pd.DataFrame(columns=MANIFEST_COLUMNS)
-    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    columns, rows = read_tsv(path)
+    return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def write_manifest(path: Path, rows: list[dict]) -> None:
     """Sorted and stable, so an unchanged fetch rewrites identical bytes."""
-    frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).sort_values(["cycle", "file"])
-    with atomic.atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    ordered = sorted(rows, key=lambda r: (r["cycle"], r["file"]))
+    with atomic.atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(MANIFEST_COLUMNS)
+        for row in ordered:
+            writer.writerow(["" if row.get(c) is None else str(row.get(c)) for c in MANIFEST_COLUMNS])
 
 
 def read_lock(path: Path) -> dict[tuple[str, str], str]:
     """The lock file: sha256 of known CDC files (cycle, file, sha256)."""
     if not path.exists():
         return {}
-    table = pd.read_csv(path, sep="\t", dtype=str, comment="#")
-    return {(r.cycle, r.file): r.sha256 for r in table.itertuples()}
+    return {(r["cycle"], r["file"]): r["sha256"] for r in read_tsv(path, comment="#")[1]}
 
 
 # --------------------------------------------------------------------------- the stage
 
 
 def _reader(item: DataFile):
+    from analysis.readers import reader_for  # pandas, only when a file is new
+
     return reader_for(load_catalog().components[item.component])
 
 
@@ -304,21 +326,27 @@ def _verify_new_file(item: DataFile, tmp: Path, expected_sha: str | None, expect
 STATE = ".verified.json"  # {relpath: [bytes, mtime_ns, sha256]} of files hashed on this disk
 
 
-def fetch_all(
-    source,
-    present: list[DataFile],
-    absent: list[DataFile],
-    data_raw: Path,
-    now: Callable[[], str] = lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    force: bool = False,
-) -> pd.DataFrame:
-    """Fetch every file in `present` not already verified in data_raw/; return the manifest.
+def fetch_all(source, present: list[DataFile], absent: list[DataFile], data_raw: Path, now: Callable[[], str] | None = None,
+              force: bool = False):
+    """`update`, returning the manifest as a data frame."""
+    update(source, present, absent, data_raw, now, force)
+    return read_manifest(data_raw / "MANIFEST.tsv")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def update(source, present: list[DataFile], absent: list[DataFile], data_raw: Path, now: Callable[[], str] | None = None,
+           force: bool = False) -> list[dict]:
+    """Fetch every file in `present` not already verified in data_raw/; return the manifest's rows.
 
     A file verified before is hashed again only if its size or modification time changed
     (or with `force`), so an unchanged rerun costs a stat per file.
     """
+    now = now or utc_now
     manifest_path = data_raw / "MANIFEST.tsv"
-    previous = {(r["cycle"], r["file"]): r for r in read_manifest(manifest_path).to_dict("records")}
+    previous = {(r["cycle"], r["file"]): r for r in read_manifest_rows(manifest_path)}
     state_path = data_raw / STATE
     state = {} if force or not state_path.exists() else json.loads(state_path.read_text(encoding="utf-8"))
     rows: list[dict] = []
@@ -352,7 +380,7 @@ def fetch_all(
             stat = path.stat()
             fresh[f"{row['cycle']}/{row['file']}"] = [stat.st_size, stat.st_mtime_ns, row["sha256"]]
     atomic.write_text(state_path, json.dumps(fresh, sort_keys=True) + "\n")
-    return read_manifest(manifest_path)
+    return sorted(rows, key=lambda r: (r["cycle"], r["file"]))
 
 
 def _still_verified(old: dict, dest: Path, expected_sha: str | None, state: dict) -> bool:
@@ -403,11 +431,18 @@ def make_source(fetch_params: dict, mirror: Path | None, root: Path):
     )
 
 
-def run(fetch_params: dict, root: Path, mirror: Path | None, force: bool = False) -> pd.DataFrame:
+def sync(fetch_params: dict, root: Path, mirror: Path | None, force: bool = False) -> list[dict]:
+    """The fetch stage: data_raw/ brought up to the catalog and the source; the manifest's rows."""
     catalog = load_catalog()
     present, absent = catalog.plan(list(fetch_params["cycles"]), list(fetch_params["components"]))
     source = make_source(fetch_params, mirror, root)
-    manifest = fetch_all(source, present, absent, root / "data_raw", force=force)
-    counts = manifest["status"].value_counts().to_dict()
+    rows = update(source, present, absent, root / "data_raw", force=force)
+    counts = Counter(r["status"] for r in rows)
     log.info("fetch: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    return manifest
+    return rows
+
+
+def run(fetch_params: dict, root: Path, mirror: Path | None, force: bool = False):
+    """`sync`, returning the manifest as a data frame."""
+    sync(fetch_params, root, mirror, force)
+    return read_manifest(root / "data_raw" / "MANIFEST.tsv")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +38,19 @@ def test_every_catalogued_file_matches_the_mirror_manifest(project, synthetic_mi
     assert len(manifest) == len(params["cycles"]) * len(params["components"])
     absent = manifest[manifest["status"] == fetch.ABSENT_IN_CYCLE]
     assert set(absent["file"]) >= {"DXXFEM_G.XPT"}
+
+
+@pytest.mark.mirror
+def test_an_unchanged_rerun_of_the_stage_does_not_import_pandas(project, synthetic_mirror):
+    """Every `dvc repro` runs the fetch stage: its no-op path is the standard library's."""
+    fetch.run(fetch_params(project), project, synthetic_mirror)
+    before = (project / "data_raw/MANIFEST.tsv").read_bytes()
+    code = ("import sys; from analysis.cli import main; code = main(['--root', sys.argv[1], 'fetch']); "
+            "print(code, 'pandas' in sys.modules)")
+    env = {**os.environ, "NHANES_MIRROR": str(synthetic_mirror)}
+    done = subprocess.run([sys.executable, "-c", code, str(project)], capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["0", "False"], done.stderr
+    assert (project / "data_raw/MANIFEST.tsv").read_bytes() == before
 
 
 @pytest.mark.mirror
