@@ -87,6 +87,27 @@ def digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
+def snapshot(root: Path, limit: int = 5_000_000) -> dict[str, bytes]:
+    """The bytes of the small outputs (reports), to show what changed if a rerun differs."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in (root / "reports").rglob("*")
+            if p.is_file() and p.stat().st_size < limit}
+
+
+def keep_differences(tree: "Tree", differing: list[str], first: dict[str, bytes]) -> None:
+    """Both versions of every output that differed between two forced runs, for diffing."""
+    if not differing:
+        return
+    out = Path(tempfile.gettempdir()) / "benchmark-differences" / tree.name
+    for name in differing:
+        for label, content in (("first", first.get(name)), ("second", (tree.root / name).read_bytes())):
+            if content is not None:
+                target = out / label / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+    print(f"{tree.name}: {len(differing)} output(s) differ between two forced runs; both versions in {out}",
+          file=sys.stderr)
+
+
 def interleaved(trees: list[Tree], command: list[str], runs: int) -> dict[str, float]:
     """Median seconds of `command` per tree, the trees taking turns."""
     times = {t.name: [] for t in trees}
@@ -101,12 +122,14 @@ def pipelines(trees: list[Tree], runs: int, tests: bool) -> dict[str, dict]:
     for t in trees:  # cold: creates the caches and every output
         results[t.name]["first_repro_seconds"] = t.run(["dvc", "repro", "--force"])
     hashes_first = {t.name: digest(t.root) for t in trees}
+    first_bytes = {t.name: snapshot(t.root) for t in trees}
     for name, seconds in interleaved(trees, ["dvc", "repro", "--force"], runs).items():
         results[name]["full_repro_seconds"] = seconds
     for t in trees:
         second = digest(t.root)
         first = hashes_first[t.name]
         differing = sorted(k for k in first if first[k] != second.get(k))
+        keep_differences(t, differing, first_bytes[t.name])
         results[t.name].update({"deterministic": not differing and first.keys() == second.keys(),
                                 "files_compared": len(first), "files_differing": differing})
     for name, seconds in interleaved(trees, ["dvc", "repro"], runs).items():

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import parallel
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
-from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, outcome_arrays, replicate_factors
+from analysis import replicates as engine
+from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, outcome_arrays
 from analysis.usual.intake_model import UsualIntakeModel
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
     """Fit every model (and compute every other statistic) on the full sample, refit on every
     replicate, and return tidy tables (by table name) with replicate-weight SEs."""
     usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
-    replicates = replicate_factors(ctx.frame, ctx.params["usual_intake"]["replicates"], ctx.params["usual_intake"]["fay_coef"])
+    replicates = engine.design(ctx.frame, ctx.params)
     if replicates.factors.shape[1] != usual.n_replicates:
         raise DataError(f"{usual_model_path}: {usual.n_replicates} replicates stored, the design gives "
                         f"{replicates.factors.shape[1]}; rerun the usual stage")
@@ -146,7 +146,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 
-    per_replicate = parallel.map_ordered(replicate, range(replicates.factors.shape[1]),
+    per_replicate = engine.each(replicate, replicates,
                                          "analyze: both steps on replicates")
     n_stats = len(statistics)
     for i, f in enumerate(fits):

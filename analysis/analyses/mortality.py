@@ -28,7 +28,8 @@ from scipy import stats
 
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic, Quantity, combination
 from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table
-from analysis.survey import SurveyData, replicate_factors
+from analysis import replicates as engine
+from analysis.survey import SurveyData
 
 TIME = "followup_exam_months"
 DOMAIN = "in_mort"
@@ -244,12 +245,12 @@ def survival_day1(ctx: Context) -> pd.DataFrame:
     """The curves by one day's magnesium adequacy (no usual-intake model), replicate-weight SEs."""
     curves = SurvivalCurves(ctx, "mg_adequate_day1")
     columns = {"mg_adequate_day1": ctx.frame["mg_adequate_day1"].to_numpy(dtype=float)}
-    u = ctx.params["usual_intake"]
-    replicates = replicate_factors(ctx.frame, u["replicates"], u["fay_coef"])
-    full = curves.compute(columns, np.ones(len(ctx.frame)))
-    reps = np.array([curves.compute(columns, replicates.factors[:, r]) for r in range(replicates.factors.shape[1])])
-    return curves.tidy(full, replicates.standard_error(full, reps), replicates.df, "one day's magnesium intake",
-                       u["replicates"])
+    replicates = engine.design(ctx.frame, ctx.params)
+    ones = np.ones(len(ctx.frame))
+    curve = engine.estimate(lambda r: curves.compute(columns, ones if r is None else replicates.factors[:, r]),
+                            replicates, "analyze: survival curves (one day) on replicates")
+    return curves.tidy(curve.full, curve.std_error, curve.df, "one day's magnesium intake",
+                       ctx.params["usual_intake"]["replicates"])
 
 
 def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:

@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import parallel
+from analysis import replicates as engine
 from analysis.analyses.common import Context, Result, evidence_of
 from analysis.errors import DataError
-from analysis.survey import replicate_factors
 from analysis.usual.intake_model import UsualIntakeModel
 
 DOMAIN = "in_main"
@@ -59,11 +58,10 @@ def run(ctx: Context, usual_model_path: Path) -> Result:
     usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
     if not usual.bootstrap:
         raise DataError(f"{usual_model_path}: no bootstrap replicates of the usual-intake model; rerun the usual stage")
-    p = ctx.params["usual_intake"]
-    boot = replicate_factors(ctx.frame, "bootstrap", n_reps=p["bootstrap_replicates"], seed=p["bootstrap_seed"])
-    if boot.factors.shape[1] != usual.bootstrap["n"]:
+    boot = engine.bootstrap(ctx.frame, ctx.params)
+    if boot is None or boot.factors.shape[1] != usual.bootstrap["n"]:
         raise DataError(f"{usual_model_path}: {usual.bootstrap['n']} bootstrap replicates stored, "
-                        f"params ask for {boot.factors.shape[1]}; rerun the usual stage")
+                        f"params ask for {0 if boot is None else boot.factors.shape[1]}; rerun the usual stage")
     probs = np.array(ctx.params["analyze"]["c1b_percentiles"], dtype=float) / 100
     inside = ctx.frame[DOMAIN].to_numpy()
     rows = np.flatnonzero(usual.rows)
@@ -79,8 +77,8 @@ def run(ctx: Context, usual_model_path: Path) -> Result:
 
     full = estimates(y, w, adequacy("bootstrap", None), groups, probs)
     factors = boot.factors[rows][in_domain]
-    reps = parallel.map_ordered(lambda r: estimates(y, w * factors[:, r], adequacy("bootstrap", r), groups, probs),
-                                range(factors.shape[1]), "analyze: C1b percentiles on bootstrap replicates")
+    reps = engine.each(lambda r: estimates(y, w * factors[:, r], adequacy("bootstrap", r), groups, probs), boot,
+                       "analyze: C1b percentiles on bootstrap replicates")
     keys = list(full)
     value = np.array([full[k] for k in keys])
     se = boot.standard_error(value, np.array([[rep[k] for k in keys] for rep in reps]))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import parallel
+from analysis import replicates as engine
 from analysis.errors import DataError
 from analysis.survey import Replicates
 from analysis.usual import calibration
@@ -125,5 +125,5 @@ def covered(frame: pd.DataFrame, params: dict) -> np.ndarray:
 
 def refit_all(data, factors: np.ndarray, full: Parameters, label: str) -> list[dict]:
     """The model refitted on every column of `factors`, in forked workers."""
-    fits = parallel.map_ordered(lambda r: fit(data, factors[:, r], near=full), range(factors.shape[1]), label)
+    fits = engine.each(lambda r: fit(data, factors[:, r], near=full), factors.shape[1], label)
     return [f.to_dict() for f in fits]

@@ -24,13 +24,14 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from analysis import atomic, parallel
+from analysis import atomic
 from analysis.analyses import features
 from analysis.clean import undocumented
 from analysis.config import Paths
 from analysis.fetch import RECORDED, VERIFIED, read_manifest
 from analysis.errors import DataError
-from analysis.survey import Replicates, replicate_factors
+from analysis import replicates as engine
+from analysis.survey import Replicates
 from analysis.usual import calibration, distribution, observed
 from analysis.usual.individual import Individuals
 from analysis.usual.intake_model import UsualIntakeModel
@@ -51,8 +52,7 @@ def prepare(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
 
 
 def fit_replicates(data: RecallData, factors: np.ndarray, full: Parameters, label: str) -> list[Parameters]:
-    return parallel.map_ordered(lambda r: fit(data, factors[:, r], near=full), range(factors.shape[1]),
-                                f"usual: {label} model on replicates")
+    return engine.each(lambda r: fit(data, factors[:, r], near=full), factors.shape[1], f"usual: {label} model on replicates")
 
 
 # ---------------------------------------------------------------------------- estimates
@@ -175,9 +175,9 @@ def distribution_table(data: RecallData, full: Parameters, reps: list[Parameters
     probs = [q / 100 for q in p["percentiles"]]
     pattern = distribution.Population.patterns(data.design, sub["mg_supp_usual_mg"].to_numpy(dtype=float))
     full_values = distribution_values(data, full, sub, groups, probs, pattern=pattern)
-    rep_values = parallel.map_ordered(
+    rep_values = engine.each(
         lambda i: distribution_values(data, reps[i], sub, groups, probs, factors[:, i], pattern, full_values),
-        range(len(reps)), "usual: distributions on replicates")
+        len(reps), "usual: distributions on replicates")
     shares = {term for term, _ in full_values if term.endswith("_below_ear")}
     table = summarize(full_values, rep_values, replicates, shares)
     mc = monte_carlo_values(data, full, sub, groups, probs, p["monte_carlo_draws"], p["monte_carlo_seed"])
@@ -207,7 +207,7 @@ def fit_models(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame, p
     persons = pd.DataFrame({"seqn": frame["seqn"], "in_usual_distribution": masks["distribution"],
                             "in_usual_calibration": masks["calibration"]})
     p = params["usual_intake"]
-    replicates = replicate_factors(frame, p["replicates"], p["fay_coef"])
+    replicates = engine.design(frame, params)
     log.info("usual: %d %s replicates, design df %g", replicates.factors.shape[1], replicates.method, replicates.df)
     model_json = {"available": True, "replicates": {"method": replicates.method, "n": int(replicates.factors.shape[1]),
                                                     "df": replicates.df}}
@@ -225,8 +225,7 @@ def fit_models(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame, p
               distribution_table(data, full, reps, sub, factors, replicates, params),
               observed.table(frame, masks["distribution"], [q / 100 for q in p["percentiles"]])]
     # the calibration model: each person's regression-calibration columns
-    boot = replicate_factors(frame, "bootstrap", n_reps=p["bootstrap_replicates"], seed=p["bootstrap_seed"]) \
-        if p["bootstrap_replicates"] else None
+    boot = engine.bootstrap(frame, params)
     model = UsualIntakeModel.fit(frame, params, replicates, boot, p["bootstrap_seed"])
     model_json["calibration"] = model.to_json()
     if model.bootstrap:
