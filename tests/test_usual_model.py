@@ -246,3 +246,19 @@ def test_weekend_is_friday_to_sunday():
     out = derive.weekend_recall(pd.Series([1.0, 2.0, 5.0, 6.0, 7.0, np.nan]))
     assert out.tolist()[:5] == [True, False, False, True, True]
     assert pd.isna(out.iloc[5])
+
+
+def test_a_replicates_lambda_follows_the_score_to_the_same_maximum():
+    """From a nearby start (the full sample's lambda), the replicate's lambda is the root the full
+    search finds, to rounding."""
+    rng = np.random.default_rng(8)
+    n = 20000
+    design = np.column_stack([np.ones(n), rng.normal(size=n)])
+    amounts = np.column_stack([(rng.normal(20, 2, n) + design[:, 1]) ** 2.5, np.exp(rng.normal(5, 0.5, n))])
+    weights = rng.uniform(0.5, 3.0, n)
+    full = boxcox.estimate_lambdas(amounts, design, weights)
+    factor = np.where(rng.random(n) < 0.05, 0.0, 1.05)  # a replicate: some rows dropped, the rest reweighted
+    searched = boxcox.estimate_lambdas(amounts, design, weights * factor)
+    followed = boxcox.estimate_lambdas(amounts, design, weights * factor, near=full)
+    assert 0 < full[0] < 1 and searched[0] != full[0]
+    np.testing.assert_allclose(followed, searched, rtol=0, atol=1e-10)

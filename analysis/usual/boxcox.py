@@ -73,14 +73,35 @@ def polish(score, found: float, bounds: tuple[float, float], step: float = 1e-5)
     return found
 
 
+def secant_root(score, start: float, bounds: tuple[float, float], max_steps: int = 40) -> float | None:
+    """The root of a decreasing score next to `start` (a replicate's lambda next to the full
+    sample's), by secant steps to machine precision; None if the steps leave `bounds`, the
+    score is not decreasing (not a maximum) or they do not settle."""
+    x0, x1 = start, start + (1e-4 if start + 1e-4 < bounds[1] else -1e-4)
+    s0, s1 = score(x0), score(x1)
+    for _ in range(max_steps):
+        if s1 == 0.0:
+            return x1
+        if s1 == s0 or (s1 - s0) / (x1 - x0) >= 0:
+            return None
+        x2 = x1 - s1 * (x1 - x0) / (s1 - s0)
+        if not bounds[0] < x2 < bounds[1]:
+            return None
+        if abs(x2 - x1) <= 4 * np.finfo(float).eps * max(1.0, abs(x2)):
+            return x2
+        x0, s0, x1, s1 = x1, s1, x2, score(x2)
+    return None
+
+
 def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarray,
                      near: np.ndarray | None = None, radius: float = 0.05) -> np.ndarray:
     """Per column of `amounts`, the lambda in LAMBDA_BOUNDS maximizing the weighted profile
     likelihood of that column given `design` (one QR serves every column); an interior maximum
     is then polished to the root of the profile score.
 
-    `near`: known nearby maxima (the full sample's, for a replicate): the search starts in
-    +-`radius` around them and widens to LAMBDA_BOUNDS if the maximum sits on that edge.
+    `near`: known nearby maxima (the full sample's, for a replicate): an interior one is followed
+    by secant steps on the score (the same root, in a few evaluations); otherwise the search
+    starts in +-`radius` around them and widens to LAMBDA_BOUNDS if the maximum sits on that edge.
     """
     keep = weights > 0
     amounts, design, weights = amounts[keep], design[keep], weights[keep]
@@ -109,6 +130,11 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
             lambdas.append(search(LAMBDA_BOUNDS))
             continue
         bounds = (max(LAMBDA_BOUNDS[0], near[j] - radius), min(LAMBDA_BOUNDS[1], near[j] + radius))
+        if LAMBDA_BOUNDS[0] < near[j] < LAMBDA_BOUNDS[1]:  # an interior maximum moves a little: follow the score
+            root = secant_root(lambda lam: profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total), near[j], bounds)
+            if root is not None:
+                lambdas.append(root)
+                continue
         found = search(bounds)
         on_inner_edge = [b for b in bounds if b not in LAMBDA_BOUNDS and abs(found - b) < 1e-4]
         lambdas.append(search(LAMBDA_BOUNDS) if on_inner_edge else found)
