@@ -52,11 +52,16 @@ def transform_log_slope(log_x: np.ndarray, lam: float) -> np.ndarray:
 def profile_score(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndarray, log_x_weighted: float,
                   total_weight: float) -> float:
     """d profile_loglik / d lambda: -N/2 (d rss / d lambda) / rss + sum(w log x)."""
-    z = sqrt_w * transform_log(log_x, lam)
-    dz = sqrt_w * transform_log_slope(log_x, lam)
-    qz = q.T @ z
-    rss = float(z @ z - qz @ qz)
-    slope = 2.0 * float(z @ dz - qz @ (q.T @ dz))
+    if abs(lam) < 1e-6:
+        value, slope_t = transform_log(log_x, lam), transform_log_slope(log_x, lam)
+    else:
+        grown = np.expm1(lam * log_x)
+        value = grown / lam
+        slope_t = (lam * log_x * (grown + 1.0) - grown) / lam**2
+    z = np.column_stack([sqrt_w * value, sqrt_w * slope_t])
+    qz = q.T @ z  # both projections in one product
+    rss = float(z[:, 0] @ z[:, 0] - qz[:, 0] @ qz[:, 0])
+    slope = 2.0 * float(z[:, 0] @ z[:, 1] - qz[:, 0] @ qz[:, 1])
     return -0.5 * total_weight * slope / rss + log_x_weighted
 
 
@@ -75,22 +80,37 @@ def polish(score, found: float, bounds: tuple[float, float], step: float = 1e-5)
 
 def secant_root(score, start: float, bounds: tuple[float, float], max_steps: int = 40) -> float | None:
     """The root of a decreasing score next to `start` (a replicate's lambda next to the full
-    sample's), by secant steps to machine precision; None if the steps leave `bounds`, the
-    score is not decreasing (not a maximum) or they do not settle."""
+    sample's), by secant steps until they shrink to rounding noise (the score's last digits
+    put the root's own noise near 1e-11); None if the steps leave `bounds`, the score is not
+    decreasing (not a maximum) or they do not settle."""
+    settled = 1e-9  # below this, a step's direction is rounding noise
     x0, x1 = start, start + (1e-4 if start + 1e-4 < bounds[1] else -1e-4)
     s0, s1 = score(x0), score(x1)
     for _ in range(max_steps):
         if s1 == 0.0:
             return x1
         if s1 == s0 or (s1 - s0) / (x1 - x0) >= 0:
-            return None
+            return x1 if abs(x1 - x0) < settled else None
         x2 = x1 - s1 * (x1 - x0) / (s1 - s0)
         if not bounds[0] < x2 < bounds[1]:
             return None
-        if abs(x2 - x1) <= 4 * np.finfo(float).eps * max(1.0, abs(x2)):
+        if abs(x2 - x1) <= 1e-13 * max(1.0, abs(x2)):
             return x2
         x0, s0, x1, s1 = x1, s1, x2, score(x2)
-    return None
+    return x1 if abs(x1 - x0) < settled else None
+
+
+def falling_throughout(score, loss, bounds: tuple[float, float], from_edge: float, points: int = 6) -> bool:
+    """Whether the likelihood falls all the way from the edge `from_edge` across `bounds`: the
+    score points away from the interior at the edge and the loss rises at `points` evenly spaced
+    lambdas. The maximum is then the edge itself, as a search on function values concludes
+    with several times more steps."""
+    away = 1.0 if from_edge == bounds[0] else -1.0
+    if away * score(from_edge) >= 0:
+        return False
+    grid = np.linspace(bounds[0], bounds[1], points)
+    values = [loss(lam) for lam in (grid if away > 0 else grid[::-1])]
+    return all(b > a for a, b in zip(values, values[1:]))
 
 
 def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarray,
@@ -130,11 +150,20 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
             lambdas.append(search(LAMBDA_BOUNDS))
             continue
         bounds = (max(LAMBDA_BOUNDS[0], near[j] - radius), min(LAMBDA_BOUNDS[1], near[j] + radius))
+        def score(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
+            return profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total)
+
+        def loss(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
+            return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
+
         if LAMBDA_BOUNDS[0] < near[j] < LAMBDA_BOUNDS[1]:  # an interior maximum moves a little: follow the score
-            root = secant_root(lambda lam: profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total), near[j], bounds)
+            root = secant_root(score, near[j], bounds)
             if root is not None:
                 lambdas.append(root)
                 continue
+        elif falling_throughout(score, loss, bounds, from_edge=near[j]):  # still at its edge (e.g. the log transform)
+            lambdas.append(float(near[j]))
+            continue
         found = search(bounds)
         on_inner_edge = [b for b in bounds if b not in LAMBDA_BOUNDS and abs(found - b) < 1e-4]
         lambdas.append(search(LAMBDA_BOUNDS) if on_inner_edge else found)
