@@ -132,8 +132,9 @@ def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: n
                  tolerance: float = TOLERANCE, residuals: bool = True) -> CoxFit:
     """Maximise the weighted Breslow partial likelihood by Newton-Raphson (step halving if the
     likelihood falls), from `beta` (default 0), until no coefficient would move by `tolerance` of
-    its (model-based) standard error, then one more step. `residuals`:
-    also the score residuals (the variance needs them; a replicate refit does not)."""
+    its (model-based) standard error, then one more step. `residuals`: also the score residuals
+    (the variance needs them); without them (a replicate refit, which needs the coefficients
+    alone) the information and log-likelihood returned are those before the last step."""
     d = _Data(followup, x, weights)
     beta = np.zeros(d.x.shape[1]) if beta is None else np.array(beta, dtype=float)
     loglik, score, information, _ = _evaluate(d, beta)
@@ -149,7 +150,8 @@ def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: n
             # (a coefficient per kcal is 1e4 times smaller than one per 25 nmol/L: no common scale);
             # one last Newton step, quadratic this close, lands at machine precision
             beta = beta + step
-            loglik, score, information, _ = _evaluate(d, beta)
+            if residuals:  # a replicate refit needs the coefficients alone: no evaluation at the last step
+                loglik, score, information, resid = _evaluate(d, beta, residuals=True)
             break
         for _ in range(30):
             candidate = beta + step
@@ -161,5 +163,6 @@ def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: n
     else:
         raise DataError(f"Cox model: Newton-Raphson did not converge in {MAX_ITERATIONS} steps "
                         "(an infinite hazard ratio? an exposure with no events in one group)")
-    resid = _evaluate(d, beta, residuals=True)[3] if residuals else None
+    if not residuals:
+        resid = None
     return CoxFit(beta, information, loglik, resid, iteration)
