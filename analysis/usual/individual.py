@@ -137,9 +137,14 @@ class _UniformTable:
         index = np.minimum(position.astype(np.int64), len(self.values) - 2)
         return index, position - index
 
+    @cached_property
+    def _rise(self) -> np.ndarray:
+        """values[i + 1] - values[i], once (the same differences the interpolation would take)."""
+        return self.values[1:] - self.values[:-1]
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         index, fraction = self._position(x)
-        return self.values[index] + fraction * (self.values[index + 1] - self.values[index])
+        return self.values[index] + fraction * self._rise[index]
 
     def slope(self, x: np.ndarray) -> np.ndarray:
         index, _ = self._position(x)
