@@ -9,7 +9,6 @@ present and verified are not fetched again.
 from __future__ import annotations
 
 import csv
-from collections import Counter
 import hashlib
 import json
 import http.client
@@ -19,6 +18,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -276,9 +276,14 @@ def read_manifest(path: Path):
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
+def in_order(rows: list[dict]) -> list[dict]:
+    """The manifest's order: by cycle, then file."""
+    return in_order(rows)
+
+
 def write_manifest(path: Path, rows: list[dict]) -> None:
     """Sorted and stable, so an unchanged fetch rewrites identical bytes."""
-    ordered = sorted(rows, key=lambda r: (r["cycle"], r["file"]))
+    ordered = in_order(rows)
     with atomic.atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(MANIFEST_COLUMNS)
@@ -380,7 +385,7 @@ def update(source, present: list[DataFile], absent: list[DataFile], data_raw: Pa
             stat = path.stat()
             fresh[f"{row['cycle']}/{row['file']}"] = [stat.st_size, stat.st_mtime_ns, row["sha256"]]
     atomic.write_text(state_path, json.dumps(fresh, sort_keys=True) + "\n")
-    return sorted(rows, key=lambda r: (r["cycle"], r["file"]))
+    return in_order(rows)
 
 
 def _still_verified(old: dict, dest: Path, expected_sha: str | None, state: dict) -> bool:

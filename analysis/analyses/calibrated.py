@@ -146,8 +146,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 
-    per_replicate = engine.each(replicate, replicates,
-                                         "analyze: both steps on replicates")
+    per_replicate = engine.each(replicate, replicates, "analyze: both steps on replicates")
     n_stats = len(statistics)
     for i, f in enumerate(fits):
         f["replicates"] = [estimates[n_stats + i] for estimates in per_replicate]

@@ -24,13 +24,10 @@ missing covariates alone.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
 from analysis import parallel
 from analysis.chained_equations import ChainedEquations
@@ -98,32 +95,26 @@ def imputation_frame(ctx: Context, rows: pd.Series, imputed: list[str]) -> pd.Da
 
 
 def chain(data: pd.DataFrame, imputed: list[str], draws: int, seed: int, burn_in: int, between: int) -> list[pd.DataFrame]:
-    """One chain of chained equations: `draws` completed copies of the imputed covariates (BLAS
-    on one thread: the chains run side by side)."""
-    with threadpool_limits(1):
-        mice = ChainedEquations(data, np.random.default_rng(seed), k_pmm=20)
-        mice.update_all(burn_in)
-        out = []
-        for i in range(draws):
-            if i:
-                mice.update_all(between)
-            out.append(mice.data[imputed])
+    """One chain of chained equations: `draws` completed copies of the imputed covariates."""
+    mice = ChainedEquations(data, np.random.default_rng(seed), k_pmm=20)
+    mice.update_all(burn_in)
+    out = []
+    for i in range(draws):
+        if i:
+            mice.update_all(between)
+        out.append(mice.data[imputed])
     return out
 
 
 def imputations(ctx: Context, rows: pd.Series, imputed: list[str], m: int, seed: int, burn_in: int,
                 between: int, chains: int) -> list[pd.DataFrame]:
     """m completed copies of the imputed covariates (decoded), for the rows of the domain, from
-    `chains` independent chains (seeds seed, seed + 1, ...) run side by side in processes."""
+    `chains` independent chains (seeds seed, seed + 1, ...) run side by side in forked workers
+    (BLAS on one thread, so a chain's draws do not depend on the number of workers)."""
     data = imputation_frame(ctx, rows, imputed)
     sizes = [m // chains + (1 if i < m % chains else 0) for i in range(chains)]
     jobs = [(data, imputed, size, seed + i, burn_in, between) for i, size in enumerate(sizes)]
-    if chains > 1:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(min(chains, parallel.workers()), mp_context=context) as pool:
-            results = list(pool.map(chain, *zip(*jobs)))
-    else:
-        results = [chain(*jobs[0])]
+    results = parallel.map_ordered(lambda job: chain(*job), jobs, "analyze: chained-equation chains")
     out = []
     for done in (d for result in results for d in result):
         for column, levels in CODES.items():

@@ -133,13 +133,13 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
         log_x = np.log(x)
         log_x_weighted = float(weights @ log_x)
 
-        def search(bounds: tuple[float, float], log_x=log_x, log_x_weighted=log_x_weighted) -> float:
-            def loss(lam: float) -> float:
-                return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
+        def loss(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
+            return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
 
-            def score(lam: float) -> float:
-                return profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total)
+        def score(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
+            return profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total)
 
+        def search(bounds: tuple[float, float], loss=loss, score=score) -> float:
             found = float(optimize.minimize_scalar(loss, bounds=bounds, method="bounded",
                                                    options={"xatol": 1e-6}).x)
             # the bounded search never evaluates the ends themselves (e.g. exactly the log transform)
@@ -150,12 +150,6 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
             lambdas.append(search(LAMBDA_BOUNDS))
             continue
         bounds = (max(LAMBDA_BOUNDS[0], near[j] - radius), min(LAMBDA_BOUNDS[1], near[j] + radius))
-        def score(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
-            return profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total)
-
-        def loss(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
-            return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
-
         if LAMBDA_BOUNDS[0] < near[j] < LAMBDA_BOUNDS[1]:  # an interior maximum moves a little: follow the score
             root = secant_root(score, near[j], bounds)
             if root is not None:

@@ -54,11 +54,12 @@ class UsualIntakeModel:
         log.info("usual: calibration model, %d persons (%d with two recalls)", int(rows.sum()), int(data.has_day2.sum()))
         full = fit(data)
         stored = {"nutrients": list(data.nutrients), "terms": list(full.terms), "full": full.to_dict(),
-                  "replicates": refit_all(data, replicates.factors[rows], full, "usual: calibration model on replicates")}
+                  "replicates": [r.to_dict() for r in fit_replicates(data, replicates.factors[rows], full,
+                                                                     "usual: calibration model on replicates")]}
         boot_info = None
         if bootstrap is not None:
-            stored["bootstrap"] = refit_all(data, bootstrap.factors[rows], full,
-                                            "usual: calibration model on bootstrap replicates")
+            stored["bootstrap"] = [r.to_dict() for r in fit_replicates(
+                data, bootstrap.factors[rows], full, "usual: calibration model on bootstrap replicates")]
             boot_info = {"n": int(bootstrap.factors.shape[1]), "seed": bootstrap_seed, "df": bootstrap.df}
         info = {"method": replicates.method, "n": int(replicates.factors.shape[1]), "df": replicates.df}
         return cls(frame, params, stored, info, boot_info)
@@ -123,7 +124,7 @@ def covered(frame: pd.DataFrame, params: dict) -> np.ndarray:
     return domains(frame, params)["calibration"].to_numpy()
 
 
-def refit_all(data, factors: np.ndarray, full: Parameters, label: str) -> list[dict]:
-    """The model refitted on every column of `factors`, in forked workers."""
-    fits = engine.each(lambda r: fit(data, factors[:, r], near=full), factors.shape[1], label)
-    return [f.to_dict() for f in fits]
+def fit_replicates(data, factors: np.ndarray, full: Parameters, label: str) -> list[Parameters]:
+    """A usual-intake model refitted on every column of `factors` (lambda searched from the full
+    sample's), in forked workers: the distribution model's too."""
+    return engine.each(lambda r: fit(data, factors[:, r], near=full), factors.shape[1], label)

@@ -34,7 +34,7 @@ from analysis import replicates as engine
 from analysis.survey import Replicates
 from analysis.usual import calibration, distribution, observed
 from analysis.usual.individual import Individuals
-from analysis.usual.intake_model import UsualIntakeModel
+from analysis.usual.intake_model import UsualIntakeModel, fit_replicates
 from analysis.usual.definition import domains, model_data
 from analysis.usual.model import Parameters, RecallData, fit
 
@@ -49,10 +49,6 @@ PERSONS_FILE = "usual_intake.parquet"
 def prepare(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
     """The analytic table with the analysis-time columns the models use (age_group, dose10, ...)."""
     return features.add(frame, params)
-
-
-def fit_replicates(data: RecallData, factors: np.ndarray, full: Parameters, label: str) -> list[Parameters]:
-    return engine.each(lambda r: fit(data, factors[:, r], near=full), factors.shape[1], f"usual: {label} model on replicates")
 
 
 # ---------------------------------------------------------------------------- estimates
@@ -218,23 +214,23 @@ def fit_models(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame, p
     factors = replicates.factors[rows]
     log.info("usual: distribution model, %d persons (%d with two recalls)", len(sub), int(data.has_day2.sum()))
     full = fit(data)
-    reps = fit_replicates(data, factors, full, "distribution")
+    reps = fit_replicates(data, factors, full, "usual: distribution model on replicates")
     model_json["distribution"] = {"nutrients": list(data.nutrients), "terms": list(full.terms),
                                   "full": full.to_dict(), "replicates": [r.to_dict() for r in reps]}
-    tables = [parameter_table(full, reps, replicates, "distribution"),
-              distribution_table(data, full, reps, sub, factors, replicates, params),
-              observed.table(frame, masks["distribution"], [q / 100 for q in p["percentiles"]])]
+    distribution_tables = [parameter_table(full, reps, replicates, "distribution"),
+                           distribution_table(data, full, reps, sub, factors, replicates, params),
+                           observed.table(frame, masks["distribution"], [q / 100 for q in p["percentiles"]])]
     # the calibration model: each person's regression-calibration columns
     boot = engine.bootstrap(frame, params)
     model = UsualIntakeModel.fit(frame, params, replicates, boot, p["bootstrap_seed"])
     model_json["calibration"] = model.to_json()
     if model.bootstrap:
         model_json["bootstrap"] = model.bootstrap
-    tables.insert(3, parameter_table(model.parameters(None), [model.parameters(r) for r in range(model.n_replicates)],
-                                     replicates, "calibration"))
+    calibration_table = parameter_table(model.parameters(None), [model.parameters(r) for r in range(model.n_replicates)],
+                                        replicates, "calibration")
     for name, values in model.person_columns().items():
         persons.loc[model.rows, name] = values
-    out = pd.concat(tables, ignore_index=True)
+    out = pd.concat(distribution_tables + [calibration_table], ignore_index=True)
     out["group_by"] = out["group"].str.split("=").str[0]
     out["domain"] = np.where(out["model"].str.startswith("calibration"), "in_usual_calibration", "in_usual_distribution")
     model_rows = out["model"] != "observed_intake_distribution"
