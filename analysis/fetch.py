@@ -278,7 +278,7 @@ def read_manifest(path: Path):
 
 def in_order(rows: list[dict]) -> list[dict]:
     """The manifest's order: by cycle, then file."""
-    return in_order(rows)
+    return sorted(rows, key=lambda r: (r["cycle"], r["file"]))
 
 
 def write_manifest(path: Path, rows: list[dict]) -> None:
