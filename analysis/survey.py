@@ -506,19 +506,30 @@ def outcome_arrays(spec: ModelSpec, frame: pd.DataFrame):
 class Refit:
     """A model's point estimate for new weights (and new values of its varying columns) on the
     same rows: what each replicate of a two-step estimate reruns. A Cox model's follow-up is
-    mapped onto its event times once, here, not on every replicate."""
+    mapped onto its event times once, here, not on every replicate. A logistic or log-linear
+    model's first fit without a start (the full sample's) leaves its information matrix, with
+    which the replicates' fits iterate (`chord_glm_coef`)."""
 
     def __init__(self, spec: ModelSpec, outcome, weights: np.ndarray):
         self.spec = spec
         self.outcome = outcome
+        self.inverse_information = None
         if spec.family == "cox":
             stop, event, entry = outcome
             self.followup = cox.Followup(stop, event, weights, entry)
 
     def coef(self, x: np.ndarray, w: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
-        if self.spec.family == "cox":
+        family = self.spec.family
+        if family == "cox":
             return cox.fit_followup(self.followup, x, w, beta=start, residuals=False).coef
-        return weighted_glm_coef(x, self.outcome, w, self.spec.family, start=start)
+        if family in ("binomial", "poisson") and start is not None and self.inverse_information is not None:
+            beta = chord_glm_coef(x, self.outcome, w, family, start, self.inverse_information)
+            if beta is not None:
+                return beta
+        beta = weighted_glm_coef(x, self.outcome, w, family, start=start)
+        if start is None and family in ("binomial", "poisson"):
+            self.inverse_information = np.linalg.inv(glm_information(x, w, family, beta))
+        return beta
 
 
 # ---------------------------------------------------------------------------- replicate weights
@@ -570,6 +581,21 @@ def replicate_factors(frame: pd.DataFrame, method: str = "jackknife", fay_coef: 
     return Replicates(factors, np.asarray(info.coefficients(), dtype=float), float(info.df), method)
 
 
+def _mean_and_variance(x: np.ndarray, beta: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
+    if family == "binomial":
+        mu = special.expit(x @ beta)
+        return mu, mu * (1 - mu)
+    mu = np.exp(x @ beta)  # log link: the score is the same for quasi-Poisson
+    return mu, mu
+
+
+def glm_information(x: np.ndarray, w: np.ndarray, family: str, beta: np.ndarray) -> np.ndarray:
+    """x' W V(mu) x at beta, as a symmetric product."""
+    _, variance = _mean_and_variance(x, beta, family)
+    root = x * np.sqrt(w * variance)[:, None]
+    return root.T @ root
+
+
 def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
                       start: np.ndarray | None = None, tol: float = GLM_TOLERANCE) -> np.ndarray:
     """Coefficients solving the survey-weighted GLM score equations sum w x (y - mu) = 0 (the
@@ -582,15 +608,41 @@ def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
         raise DataError(f"family {family!r}: replicate refits support gaussian, binomial and poisson")
     beta = np.zeros(x.shape[1]) if start is None else start.copy()
     for _ in range(100):
-        if family == "binomial":
-            mu = special.expit(x @ beta)
-            variance = mu * (1 - mu)
-        else:  # log link: the score is the same for quasi-Poisson
-            mu = np.exp(x @ beta)
-            variance = mu
+        mu, variance = _mean_and_variance(x, beta, family)
         root = x * np.sqrt(w * variance)[:, None]
         step = np.linalg.solve(root.T @ root, xw.T @ (y - mu))
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break
     return beta
+
+
+CHORD_CONTRACTION = 0.5  # a chord step must shrink at least this much on the one before, or Newton takes over
+CHORD_STEPS = 60
+
+
+def chord_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str, start: np.ndarray,
+                   inverse_information: np.ndarray, tol: float = GLM_TOLERANCE) -> np.ndarray | None:
+    """The same root of the score equations as `weighted_glm_coef`, by chord steps: Newton's
+    step with a fixed matrix, the full sample's information, in place of each replicate's own.
+
+    A replicate's information differs from the full sample's by a few percent, so each step
+    shrinks the distance to the root by about as much (linear convergence) and costs two
+    matrix-vector products instead of a weighted cross-product: several times cheaper than a
+    Newton step. The root does not depend on the matrix (only the pace does). The stopping
+    rule is Newton's; steps shrinking at least 2x each time leave at most the last step's size
+    (below tol) to go. None when they do not shrink (a replicate too far from the full
+    sample): the caller then takes Newton's steps."""
+    beta = start.copy()
+    previous = np.inf
+    for _ in range(CHORD_STEPS):
+        mu, _ = _mean_and_variance(x, beta, family)
+        step = inverse_information @ (x.T @ (w * (y - mu)))
+        size = np.max(np.abs(step))
+        if not np.isfinite(size) or size > CHORD_CONTRACTION * previous:
+            return None
+        beta = beta + step
+        if size < tol * (1 + np.max(np.abs(beta))):
+            return beta
+        previous = size
+    return None

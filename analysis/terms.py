@@ -20,7 +20,7 @@ def coding(terms: tuple[str, ...], frame: pd.DataFrame, references: dict[str, st
         values = frame[part]
         if not pd.api.types.is_string_dtype(values):
             return [part]
-        levels = sorted(set(values.dropna().astype(str)) - {references[part]})
+        levels = sorted(set(values.dropna().astype(str).unique()) - {references[part]})
         for level in levels:
             dummies[f"{part}_{level}"] = (part, level)
         return [f"{part}_{level}" for level in levels]

@@ -93,8 +93,7 @@ def test_lambda_is_the_likelihood_maximum_to_machine_precision():
     assert 0.2 < first < 0.6
     assert abs(first - second) < 1e-10
     sqrt_w = np.sqrt(weights)
-    q, _ = np.linalg.qr(design * sqrt_w[:, None])
-    args = (np.log(amounts), q, sqrt_w, float(weights @ np.log(amounts)), float(weights.sum()))
+    args = (np.log(amounts), boxcox.Projection(design, sqrt_w), sqrt_w, float(weights @ np.log(amounts)), float(weights.sum()))
     h = 1e-5
     numeric = (boxcox.profile_loglik(first + h, *args) - boxcox.profile_loglik(first - h, *args)) / (2 * h)
     slope = boxcox.profile_score(first + 0.01, *args)
@@ -262,3 +261,30 @@ def test_a_replicates_lambda_follows_the_score_to_the_same_maximum():
     followed = boxcox.estimate_lambdas(amounts, design, weights * factor, near=full)
     assert 0 < full[0] < 1 and searched[0] != full[0]
     np.testing.assert_allclose(followed, searched, rtol=0, atol=1e-10)
+
+
+def test_projection_equals_the_qr_projection_and_survives_a_dropped_group():
+    """The Cholesky projection gives the QR's |Pz|^2 and z'Pz' to rounding on a badly scaled
+    design (energy in kcal beside an intercept and a rare dummy); a design whose dummy has no
+    weighted rows left (as a replicate can leave it) is projected by the QR basis."""
+    rng = np.random.default_rng(11)
+    n = 5000
+    rare = (rng.random(n) < 0.01).astype(float)
+    design = np.column_stack([np.ones(n), rng.normal(2000, 600, n), rng.normal(50, 17, n), rare])
+    sqrt_w = np.sqrt(rng.uniform(0.5, 3.0, n))
+    z = rng.normal(size=(n, 2)) + design[:, 1:3] * 1e-3
+    q, _ = np.linalg.qr(design * sqrt_w[:, None])
+    projection = boxcox.Projection(design, sqrt_w)
+    assert not projection.pivoted  # the fast path
+    np.testing.assert_allclose(projection.q.T @ projection.q, np.eye(4), atol=1e-13)
+    expected, got = (q.T @ z), projection.coordinates(z)
+    np.testing.assert_allclose(got.T @ got, expected.T @ expected, rtol=1e-12)
+    np.testing.assert_allclose(projection.coordinates(z[:, 0]) @ projection.coordinates(z[:, 0]),
+                               expected[:, 0] @ expected[:, 0], rtol=1e-12)
+    dropped = np.where(rare > 0, 0.0, sqrt_w)  # the dummy's rows all weigh 0: a column of zeros
+    fallback = boxcox.Projection(design, dropped)
+    assert fallback.pivoted and fallback.q.shape[1] == 3
+    q2, _ = np.linalg.qr(design[:, :3] * dropped[:, None])
+    c = fallback.coordinates(z * dropped[:, None])
+    e = q2.T @ (z * dropped[:, None])
+    np.testing.assert_allclose(c.T @ c, e.T @ e, rtol=1e-10)

@@ -119,7 +119,8 @@ def imputations(ctx: Context, rows: pd.Series, imputed: list[str], m: int, seed:
     for done in (d for result in results for d in result):
         for column, levels in CODES.items():
             if column in done:
-                done[column] = pd.array([levels[int(round(v))] for v in done[column]], dtype="string")
+                codes = np.rint(done[column].to_numpy(dtype=float)).astype(int)  # as round(): half to even
+                done[column] = pd.array(np.asarray(levels, dtype=object)[codes], dtype="string")
         out.append(done)
     return out
 

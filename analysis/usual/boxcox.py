@@ -5,7 +5,7 @@ regressed on the model's covariates, have the most normal residuals)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize
 
 # lambda is searched in this interval (0 is the log transform).
 LAMBDA_BOUNDS = (0.0, 1.0)
@@ -28,16 +28,52 @@ def inverse(y: np.ndarray, lam: float) -> np.ndarray:
     return np.power(np.maximum(1.0 + lam * y, 0.0), 1.0 / lam)
 
 
-def profile_loglik(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndarray, log_x_weighted: float,
-                   total_weight: float) -> float:
+class Projection:
+    """An orthonormal basis q of the column space of the weighted design A = sqrt(w) X: the
+    weighted residual sum of squares of z is |z|^2 - |q'z|^2.
+
+    Built from the Cholesky factor R of the column-scaled A'A (q = A D^-1 R^-1, "Cholesky QR"):
+    a Gram product, several times cheaper than a Householder QR of A, and orthonormal to
+    rounding when the scaled A is well conditioned (what remains of its condition number is
+    collinearity, squared in A'A). A design that is rank-deficient or nearly so (a replicate
+    that zeroes a small group's rows) gets a QR with column pivoting, whose basis spans the
+    columns the design does have."""
+
+    # of the scaled A (estimated by R's diagonal): beyond it q could lose more than 1e-10 of orthogonality
+    CONDITION_LIMIT = 1e3
+
+    def __init__(self, design: np.ndarray, sqrt_w: np.ndarray):
+        a = design * sqrt_w[:, None]
+        gram = a.T @ a
+        scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
+        try:
+            r = linalg.cholesky(gram / np.outer(scale, scale), lower=False)
+            diagonal = np.abs(np.diag(r))
+            if diagonal.min() * self.CONDITION_LIMIT < diagonal.max():
+                raise np.linalg.LinAlgError("nearly collinear")
+            self.q = a @ (linalg.solve_triangular(r, np.eye(len(r)), lower=False) / scale[:, None])
+            self.pivoted = False
+        except np.linalg.LinAlgError:
+            q, r, _ = linalg.qr(a, mode="economic", pivoting=True)
+            rank = int(np.sum(np.abs(np.diag(r)) > 1e-10 * abs(r[0, 0])))
+            self.q = q[:, :rank]
+            self.pivoted = True
+
+    def coordinates(self, z: np.ndarray) -> np.ndarray:
+        """q'z: |q'z|^2 = z'Pz, (q'z)'(q'z') = z'Pz'."""
+        return self.q.T @ z
+
+
+def profile_loglik(lam: float, log_x: np.ndarray, projection: Projection, sqrt_w: np.ndarray,
+                   log_x_weighted: float, total_weight: float) -> float:
     """Weighted normal log-likelihood of the transformed amounts, beta and sigma profiled out.
 
-    `q` is an orthonormal basis of the weighted design (sqrt(w) X), so the weighted residual
-    sum of squares is |z|^2 - |q'z|^2 with z = sqrt(w) y; the Jacobian of the transformation
-    contributes (lambda - 1) * sum(w log x).
+    With z = sqrt(w) y the weighted residual sum of squares is |z|^2 - |c(z)|^2 (`projection`
+    onto the weighted design); the Jacobian of the transformation contributes
+    (lambda - 1) * sum(w log x).
     """
     z = sqrt_w * transform_log(log_x, lam)
-    rss = float(z @ z - np.sum((q.T @ z) ** 2))
+    rss = float(z @ z - np.sum(projection.coordinates(z) ** 2))
     return -0.5 * total_weight * np.log(rss / total_weight) + (lam - 1.0) * log_x_weighted
 
 
@@ -49,8 +85,8 @@ def transform_log_slope(log_x: np.ndarray, lam: float) -> np.ndarray:
     return (lam * log_x * np.exp(lam * log_x) - np.expm1(lam * log_x)) / lam**2
 
 
-def profile_score(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndarray, log_x_weighted: float,
-                  total_weight: float) -> float:
+def profile_score(lam: float, log_x: np.ndarray, projection: Projection, sqrt_w: np.ndarray,
+                  log_x_weighted: float, total_weight: float) -> float:
     """d profile_loglik / d lambda: -N/2 (d rss / d lambda) / rss + sum(w log x)."""
     if abs(lam) < 1e-6:
         value, slope_t = transform_log(log_x, lam), transform_log_slope(log_x, lam)
@@ -59,7 +95,7 @@ def profile_score(lam: float, log_x: np.ndarray, q: np.ndarray, sqrt_w: np.ndarr
         value = grown / lam
         slope_t = (lam * log_x * (grown + 1.0) - grown) / lam**2
     z = np.column_stack([sqrt_w * value, sqrt_w * slope_t])
-    qz = q.T @ z  # both projections in one product
+    qz = projection.coordinates(z)  # both projections in one product
     rss = float(z[:, 0] @ z[:, 0] - qz[:, 0] @ qz[:, 0])
     slope = 2.0 * float(z[:, 0] @ z[:, 1] - qz[:, 0] @ qz[:, 1])
     return -0.5 * total_weight * slope / rss + log_x_weighted
@@ -116,8 +152,8 @@ def falling_throughout(score, loss, bounds: tuple[float, float], from_edge: floa
 def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarray,
                      near: np.ndarray | None = None, radius: float = 0.05) -> np.ndarray:
     """Per column of `amounts`, the lambda in LAMBDA_BOUNDS maximizing the weighted profile
-    likelihood of that column given `design` (one QR serves every column); an interior maximum
-    is then polished to the root of the profile score.
+    likelihood of that column given `design` (one projection serves every column); an interior
+    maximum is then polished to the root of the profile score.
 
     `near`: known nearby maxima (the full sample's, for a replicate): an interior one is followed
     by secant steps on the score (the same root, in a few evaluations); otherwise the search
@@ -126,7 +162,7 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
     keep = weights > 0
     amounts, design, weights = amounts[keep], design[keep], weights[keep]
     sqrt_w = np.sqrt(weights)
-    q, _ = np.linalg.qr(design * sqrt_w[:, None])
+    projection = Projection(design, sqrt_w)
     total = float(weights.sum())
     lambdas = []
     for j, x in enumerate(amounts.T):
@@ -134,10 +170,10 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
         log_x_weighted = float(weights @ log_x)
 
         def loss(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
-            return -profile_loglik(lam, log_x, q, sqrt_w, log_x_weighted, total)
+            return -profile_loglik(lam, log_x, projection, sqrt_w, log_x_weighted, total)
 
         def score(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
-            return profile_score(lam, log_x, q, sqrt_w, log_x_weighted, total)
+            return profile_score(lam, log_x, projection, sqrt_w, log_x_weighted, total)
 
         def search(bounds: tuple[float, float], loss=loss, score=score) -> float:
             found = float(optimize.minimize_scalar(loss, bounds=bounds, method="bounded",

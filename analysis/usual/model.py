@@ -28,6 +28,7 @@ these nutrients, is set to half the smallest positive amount), covariates measur
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,20 @@ class RecallData:
     @property
     def n_recalls(self) -> np.ndarray:
         return 1 + self.has_day2.astype(int)
+
+    @cached_property
+    def recall_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed-effects regression's rows, built once for every replicate's fit: one per
+        recall (day 1 of everyone, then day 2 of those with one), its design (person covariates,
+        day-2 indicator, weekend flag) and the transformed amounts' log (persons x nutrients)."""
+        second = self.has_day2
+        rows_day1 = np.column_stack([self.design, np.zeros(len(self.design))])
+        rows_day2 = np.column_stack([self.design[second], np.ones(second.sum())])
+        if self.weekend is not None:
+            rows_day1 = np.column_stack([rows_day1, self.weekend[:, 0]])
+            rows_day2 = np.column_stack([rows_day2, self.weekend[second, 1]])
+        log_amounts = np.log(np.concatenate([self.amounts[:, 0, :], self.amounts[second, 1, :]]))
+        return np.vstack([rows_day1, rows_day2]), log_amounts
 
 
 def person_design(frame: pd.DataFrame, numeric: list[str], categorical: dict[str, str]) -> tuple[np.ndarray, list[str]]:
@@ -190,17 +205,11 @@ def fit(data: RecallData, factor: np.ndarray | None = None, near: Parameters | N
 
     terms = list(data.names) + [DAY2] + ([WEEKEND] if data.weekend is not None else [])
     second = data.has_day2
-    rows_day1 = np.column_stack([data.design, np.zeros(len(data.design))])
-    rows_day2 = np.column_stack([data.design[second], np.ones(second.sum())])
-    if data.weekend is not None:
-        rows_day1 = np.column_stack([rows_day1, data.weekend[:, 0]])
-        rows_day2 = np.column_stack([rows_day2, data.weekend[second, 1]])
-    x = np.vstack([rows_day1, rows_day2])
-    w = np.concatenate([w1, w1[second]])
-    y = np.column_stack([np.concatenate([boxcox.transform(data.amounts[:, 0, j], lambdas[j]),
-                                         boxcox.transform(data.amounts[second, 1, j], lambdas[j])]) for j in range(k)])
-    xw = x * w[:, None]
-    beta = np.linalg.solve(xw.T @ x, xw.T @ y)
+    x, log_amounts = data.recall_rows
+    sqrt_w = np.sqrt(np.concatenate([w1, w1[second]]))
+    y = np.column_stack([boxcox.transform_log(log_amounts[:, j], lambdas[j]) for j in range(k)])
+    root = x * sqrt_w[:, None]  # x' W x as root' root (a symmetric product)
+    beta = np.linalg.solve(root.T @ root, root.T @ (y * sqrt_w[:, None]))
 
     residual = y - x @ beta
     n = len(data.design)

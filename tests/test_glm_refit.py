@@ -1,0 +1,45 @@
+"""Replicate refits of survey GLMs: the chord iterations (the full sample's information held
+fixed) reach the same root of the score equations as Newton's, and hand over to Newton when
+they would not."""
+
+import numpy as np
+import pytest
+
+from analysis.survey import ModelSpec, Refit, chord_glm_coef, glm_information, weighted_glm_coef
+
+
+def data(family: str, seed: int = 4, n: int = 6000):
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.random(n) < 0.3, rng.normal(50, 15, n) / 10])
+    eta = x @ np.array([-1.0, 0.5, 0.4, 0.1])
+    y = rng.random(n) < 1 / (1 + np.exp(-eta)) if family == "binomial" else rng.poisson(np.exp(eta - 0.5))
+    w = rng.uniform(0.5, 3.0, n)
+    factor = np.where(np.arange(n) < 150, 0.0, np.where(np.arange(n) < 300, 2.0, 1.0))  # one PSU out, its pair doubled
+    moved = x.copy()
+    moved[:, 1] += rng.normal(0, 0.01, n)  # a replicate's calibrated column moves a little
+    return x, y.astype(float), w, factor, moved
+
+
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_chord_steps_reach_newtons_root(family):
+    x, y, w, factor, moved = data(family)
+    full = weighted_glm_coef(x, y, w, family)
+    inverse = np.linalg.inv(glm_information(x, w, family, full))
+    newton = weighted_glm_coef(moved, y, w * factor, family, start=full)
+    chord = chord_glm_coef(moved, y, w * factor, family, full, inverse)
+    assert chord is not None and not np.allclose(newton, full, rtol=1e-6)
+    np.testing.assert_allclose(chord, newton, rtol=1e-11, atol=1e-12)
+
+
+def test_chord_hands_over_when_its_steps_do_not_shrink():
+    x, y, w, factor, moved = data("binomial")
+    full = weighted_glm_coef(x, y, w, "binomial")
+    inverse = np.linalg.inv(glm_information(x, w, "binomial", full))
+    assert chord_glm_coef(moved, y, w * factor, "binomial", full, 3 * inverse) is None  # overshoots: factor 2 per step
+    refit = Refit(ModelSpec("y", ("x",), family="binomial"), y, w)
+    assert refit.inverse_information is None
+    np.testing.assert_allclose(refit.coef(x, w), full, rtol=1e-12)  # the full fit leaves its information
+    assert refit.inverse_information is not None
+    refit.inverse_information = 3 * inverse
+    np.testing.assert_allclose(refit.coef(moved, w * factor, start=full),
+                               weighted_glm_coef(moved, y, w * factor, "binomial", start=full), rtol=1e-12)
