@@ -120,17 +120,19 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
             raise DataError(f"calibrated model {m.name}: domain {m.domain} reaches beyond the usual-intake model's persons")
         fitted = ctx.fit(m.spec, m.weight, m.domain)
         members = ctx.frame.iloc[rows]
-        build = fitted.matrix_builder(members, varying & set(p for t in fitted.names for p in t.split(":")))
+        needs = varying & set(p for t in fitted.names for p in t.split(":"))  # the usual columns it uses
+        build = fitted.matrix_builder(members, needs)
         y = outcome_arrays(m.spec, members)
         w = members[m.weight].to_numpy(dtype=float)
         values = [q.value(fitted, fitted.coef) for q in m.quantities]
         # the replicate refit must reproduce the survey layer's full-sample estimate
         refit = Refit(m.spec, y, w)
-        check = refit.coef(build({c: full_columns[c][position] for c in varying}), w)
+        check = refit.coef(build({c: full_columns[c][position] for c in needs}), w)
         if not np.allclose(check, fitted.coef, rtol=1e-6, atol=1e-8):
             raise DataError(f"calibrated model {m.name}: refit differs from the survey layer's fit")
-        fits.append({"model": m, "fitted": fitted, "position": position, "build": build, "refit": refit, "w": w,
-                     "rows": rows, "full": np.concatenate([fitted.coef, values]), "replicates": []})
+        fits.append({"model": m, "fitted": fitted, "position": position, "needs": needs, "build": build,
+                     "refit": refit, "w": w, "rows": rows, "full": np.concatenate([fitted.coef, values]),
+                     "replicates": []})
 
     ones = np.ones(len(ctx.frame))
     statistic_full = [np.asarray(st.compute(on_frame(full_columns), ones), dtype=float) for st in statistics]
@@ -141,7 +143,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         factor = replicates.factors[:, r]
         out = [np.asarray(st.compute(on_frame(columns), factor), dtype=float) for st in statistics]
         for f in fits:
-            x = f["build"]({c: columns[c][f["position"]] for c in varying})
+            x = f["build"]({c: columns[c][f["position"]] for c in f["needs"]})
             beta = f["refit"].coef(x, f["w"] * factor[f["rows"]], start=f["fitted"].coef)
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out

@@ -25,7 +25,9 @@ def inverse(y: np.ndarray, lam: float) -> np.ndarray:
     """The back-transformation; amounts below the transform's floor (-1/lambda) become 0."""
     if lam == 0:
         return np.exp(y)
-    return np.power(np.maximum(1.0 + lam * y, 0.0), 1.0 / lam)
+    with np.errstate(divide="ignore"):  # log 0 = -inf: exp gives the floor's 0
+        # exp(log(.) / lambda) rather than power(., 1 / lambda): the same to ~1e-15, and SIMD-fast
+        return np.exp(np.log(np.maximum(1.0 + lam * y, 0.0)) * (1.0 / lam))
 
 
 class Projection:
