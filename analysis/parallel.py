@@ -39,13 +39,14 @@ def _run(index: int):
     return _TASK(index)
 
 
-def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, processes: bool = True) -> list[R]:
+def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, processes: bool = True,
+                unit: str = "replicate") -> list[R]:
     """[func(item) for item in items], computed in parallel, in order, with a progress bar.
     `processes`: in forked workers (func must not touch polars/svy); False: in threads."""
     global _TASK
     items = list(items)
     n = min(workers(), len(items))
-    progress = dict(total=len(items), desc=desc, unit="replicate", disable=None, leave=False)
+    progress = dict(total=len(items), desc=desc, unit=unit, disable=None, leave=False)
     with threadpool_limits(1):
         if n <= 1:
             return [func(item) for item in tqdm(items, **progress)]

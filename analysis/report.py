@@ -17,7 +17,7 @@ import jinja2
 import pandas as pd
 import yaml
 
-from analysis import atomic, figures, findings
+from analysis import atomic, figures, findings, parallel
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.fetch import read_manifest
@@ -89,17 +89,22 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
         "supplement_models": (["supplement_models"], lambda: figures.supplement_models(t["supplement_models"])),
         "exclusion_flow": (["flow"], lambda: figures.flow(t["flow"])),
     }
-    skipped = {}
     paths.figures.mkdir(parents=True, exist_ok=True)
-    for name, (sources, make) in makers.items():
+
+    def draw(name: str) -> str | None:
+        """Draw and save one figure (or its placeholder); the reason it was skipped, if it was."""
+        sources, make = makers[name]
         target = paths.figures / f"{name}.png"
         if all(is_testable(t[s]) for s in sources):
             figures.save(make(), target)
-        else:
-            reason = "; ".join(t[s]["note"].iloc[0] for s in sources if not is_testable(t[s]))
-            figures.save(figures.placeholder(FIGURES[name], reason), target)
-            skipped[name] = reason
-    return skipped
+            return None
+        reason = "; ".join(t[s]["note"].iloc[0] for s in sources if not is_testable(t[s]))
+        figures.save(figures.placeholder(FIGURES[name], reason), target)
+        return reason
+
+    # rendering is most of the stage: the figures are drawn side by side in forked workers (Agg, no threads)
+    reasons = parallel.map_ordered(draw, list(makers), "report: figures", unit="figure")
+    return {name: reason for name, reason in zip(makers, reasons) if reason is not None}
 
 
 def embed(path: Path) -> str:

@@ -113,14 +113,16 @@ def independent_columns(design: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     of those kept before it (relative residual below `tol`)."""
     scaled = design / np.maximum(np.abs(design).max(axis=0), 1e-300)
     keep = np.zeros(design.shape[1], bool)
-    basis = np.empty((design.shape[0], 0))
+    basis = np.empty((design.shape[1], design.shape[0]))  # orthonormal rows, filled in order (no regrowing)
+    size = 0
     for j in range(design.shape[1]):
         column = scaled[:, j]
-        residual = column - basis @ (basis.T @ column) if basis.shape[1] else column
+        residual = column - (basis[:size] @ column) @ basis[:size] if size else column
         norm = np.linalg.norm(residual)
         if norm > tol * max(np.linalg.norm(column), 1e-300):
             keep[j] = True
-            basis = np.column_stack([basis, residual / norm])
+            basis[size] = residual / norm
+            size += 1
     return keep
 
 
