@@ -22,6 +22,9 @@ from scipy import sparse
 from analysis.errors import DataError
 
 TOLERANCE = 1e-8  # in standard errors of each coefficient, before a final Newton step
+# ... or a step after which Newton's quadratic pace (the next step ~ this one squared, scaled as
+# the last two steps were) predicts the next below this, in standard errors: nothing left to take
+NEGLIGIBLE = 1e-12
 MAX_ITERATIONS = 60
 
 
@@ -132,12 +135,14 @@ def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: n
                  tolerance: float = TOLERANCE, residuals: bool = True) -> CoxFit:
     """Maximise the weighted Breslow partial likelihood by Newton-Raphson (step halving if the
     likelihood falls), from `beta` (default 0), until no coefficient would move by `tolerance` of
-    its (model-based) standard error, then one more step. `residuals`: also the score residuals
+    its (model-based) standard error, then one more step; a step after which the next is
+    predicted negligible (`NEGLIGIBLE`) is the last one too. `residuals`: also the score residuals
     (the variance needs them); without them (a replicate refit, which needs the coefficients
     alone) the information and log-likelihood returned are those before the last step."""
     d = _Data(followup, x, weights)
     beta = np.zeros(d.x.shape[1]) if beta is None else np.array(beta, dtype=float)
     loglik, score, information, _ = _evaluate(d, beta)
+    previous = np.inf  # the last step's size, in standard errors
     for iteration in range(1, MAX_ITERATIONS + 1):
         try:
             step = np.linalg.solve(information, score)
@@ -145,7 +150,10 @@ def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: n
         except np.linalg.LinAlgError as exc:
             raise DataError("Cox model: the information matrix is singular (a covariate constant in the "
                             "domain, or collinear terms)") from exc
-        if np.all(np.abs(step) < tolerance * scale):
+        size = float(np.max(np.abs(step) / scale))
+        # converged, or quadratic convergence (next ~ size * size / previous^2 * size, 10x margin) predicts nothing left
+        if size < tolerance or (np.isfinite(previous) and size < 1e-2 * previous
+                                  and 10 * size**3 / previous**2 < NEGLIGIBLE):
             # converged: every coefficient would move by less than `tolerance` of its standard error
             # (a coefficient per kcal is 1e4 times smaller than one per 25 nmol/L: no common scale);
             # one last Newton step, quadratic this close, lands at machine precision
@@ -159,6 +167,7 @@ def fit_followup(followup: Followup, x: np.ndarray, weights: np.ndarray, beta: n
             if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * abs(loglik):
                 break
             step = step / 2
+        previous = float(np.max(np.abs(step) / scale))
         beta, (loglik, score, information, _) = candidate, new
     else:
         raise DataError(f"Cox model: Newton-Raphson did not converge in {MAX_ITERATIONS} steps "

@@ -81,6 +81,24 @@ def test_recovers_planted_log_hazard_ratios():
     assert np.all(np.abs(fit.coef - truth) < 3 * se)
 
 
+def test_newton_stops_when_its_pace_predicts_nothing_left(monkeypatch):
+    """Newton's steps shrink quadratically: once the last two predict a negligible next step
+    the fit stops, one evaluation earlier than the 1e-8-SE rule alone, where that rule (with its
+    extra step) lands, to 1e-11 (here from 0, as every full-sample fit starts)."""
+    rng = np.random.default_rng(9)
+    n = 20_000
+    x = np.column_stack([rng.normal(size=n), rng.random(n) < 0.3, rng.normal(size=n)])
+    t = rng.exponential(50 * np.exp(-x @ np.array([0.3, -0.5, 0.1])))
+    c = rng.uniform(0, 60, n)
+    stop, event, w = np.minimum(t, c), t <= c, rng.uniform(0.5, 2.0, n)
+    quick = cox.fit(x, stop, event, w)
+    monkeypatch.setattr(cox, "NEGLIGIBLE", 0.0)  # the 1e-8-SE rule alone
+    strict = cox.fit(x, stop, event, w)
+    assert quick.iterations == strict.iterations - 1
+    np.testing.assert_allclose(quick.coef, strict.coef, rtol=1e-11)
+    np.testing.assert_allclose(quick.score_residuals, strict.score_residuals, rtol=1e-9, atol=1e-12)
+
+
 def test_weights_scale_free_and_residuals_sum_to_the_score(frame):
     members = frame[frame["in_cox"] & (frame["wt_mec"] > 0)]
     x = members[["vitd_25", "age"]].to_numpy()
