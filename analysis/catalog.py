@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
+from analysis.config import load_yaml
 from analysis.errors import ConfigError
 
 
@@ -123,7 +122,7 @@ def _component(name: str, spec: dict, all_cycles: tuple[str, ...]) -> Component:
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     text = resources.files("analysis").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text)
     cycles = {str(k): v for k, v in raw["cycles"].items()}
     all_cycles = tuple(cycles)
     components = {name: _component(name, spec, all_cycles) for name, spec in raw["components"].items()}

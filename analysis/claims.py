@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
+from analysis.config import load_yaml
 from analysis.errors import ConfigError
 
 SUPPORTED = "supported"
@@ -36,7 +35,7 @@ class Claim:
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Claim]:
-    raw = yaml.safe_load(resources.files("analysis").joinpath("claims.yaml").read_text(encoding="utf-8"))
+    raw = load_yaml(resources.files("analysis").joinpath("claims.yaml").read_text(encoding="utf-8"))
     return {cid: Claim(id=cid, claim=" ".join(spec["claim"].split()), words=spec["words"],
                        hypothesis=" ".join(spec["hypothesis"].split()), analysis=spec["analysis"],
                        needs=tuple(spec.get("needs", [])), source_note=" ".join(spec.get("source_note", "").split()),

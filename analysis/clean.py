@@ -10,11 +10,10 @@ import logging
 from importlib import resources
 
 import pandas as pd
-import yaml
 
 from analysis import atomic, data_rules, derive, domains, raw, validate
 from analysis.catalog import load_catalog
-from analysis.config import Paths
+from analysis.config import Paths, load_yaml
 from analysis.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ ANALYTIC_FILE = "analytic.parquet"
 def load_dictionary() -> pd.DataFrame:
     """Every documented column of the files in data_clean/, with the file that holds it."""
     text = resources.files("analysis").joinpath("dictionary.yaml").read_text(encoding="utf-8")
-    entries = yaml.safe_load(text)
+    entries = load_yaml(text)
     return pd.DataFrame(
         [{"column": name, "file": ANALYTIC_FILE, **{k: str(v) for k, v in spec.items()}} for name, spec in entries.items()],
         columns=["column", "file", "sample", "description", "unit", "source", "rule"],

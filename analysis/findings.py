@@ -9,7 +9,8 @@ from __future__ import annotations
 from importlib import resources
 
 import pandas as pd
-import yaml
+
+from analysis.config import load_yaml
 
 
 def _number(value: float) -> str:
@@ -42,7 +43,7 @@ def log_scale_interaction(tables: dict[str, pd.DataFrame]) -> str:
 
 def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[dict]:
     """[{claim_id, verdict, text}] in the claims table's order."""
-    caveats = yaml.safe_load(resources.files("analysis").joinpath("findings.yaml").read_text(encoding="utf-8"))
+    caveats = load_yaml(resources.files("analysis").joinpath("findings.yaml").read_text(encoding="utf-8"))
     out = []
     for row in claims.itertuples():
         if pd.notna(row.estimate):

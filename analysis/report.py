@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from analysis import atomic, figures, findings, parallel
-from analysis.config import Paths
+from analysis.config import Paths, load_yaml
 from analysis.errors import DataError
 from analysis.fetch import read_manifest
 
@@ -216,7 +216,7 @@ def risk_section(paths: Paths) -> dict[str, str]:
 
 def strobe() -> list[dict]:
     """The STROBE checklist (analysis/strobe.yaml), each item with its links."""
-    items = yaml.safe_load(resources.files("analysis").joinpath("strobe.yaml").read_text(encoding="utf-8"))
+    items = load_yaml(resources.files("analysis").joinpath("strobe.yaml").read_text(encoding="utf-8"))
     return [{**item, "where": list(item.get("where") or []), "note": item.get("note", "")} for item in items]
 
 
