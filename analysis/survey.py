@@ -528,7 +528,10 @@ class Refit:
                 return beta
         beta = weighted_glm_coef(x, self.outcome, w, family, start=start)
         if start is None and family in ("binomial", "poisson"):
-            self.inverse_information = np.linalg.inv(glm_information(x, w, family, beta))
+            try:
+                self.inverse_information = np.linalg.inv(glm_information(x, w, family, beta))
+            except np.linalg.LinAlgError:  # no chord matrix: the replicates take Newton's steps
+                self.inverse_information = None
         return beta
 
 
