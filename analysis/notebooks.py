@@ -27,8 +27,10 @@ def execute(path: Path, root: Path):
     notebook = jupytext.read(path)
     for number, cell in enumerate(notebook.cells):  # stable ids (nbformat draws random ones): same bytes every run
         cell["id"] = f"cell-{number}"
+    # coalesce_streams: a cell's printed text arrives in as many chunks as the kernel happened to
+    # flush; merged into one output per stream, the exported HTML is the same bytes every run
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", record_timing=False,
-                                     resources={"metadata": {"path": str(root)}})
+                                     coalesce_streams=True, resources={"metadata": {"path": str(root)}})
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as exc:

@@ -47,3 +47,14 @@ def test_a_failing_notebook_names_itself(project, tmp_path):
     broken.write_text("# %%\nraise ValueError('planted')\n", encoding="utf-8")
     with pytest.raises(AnalysisError, match="broken.py: a cell failed"):
         notebooks.execute(broken, project)
+
+
+def test_printed_text_is_one_output_however_the_kernel_flushed_it(tmp_path):
+    """A cell's stdout reaches the client in as many chunks as the kernel flushed: merged into
+    one stream output, so the exported page is the same bytes on every run."""
+    source = tmp_path / "chunks.py"
+    source.write_text("# %%\nimport sys, time\nprint('first', flush=True)\ntime.sleep(0.3)\nprint('second')\n",
+                      encoding="utf-8")
+    cell = notebooks.execute(source, tmp_path).cells[0]
+    streams = [o for o in cell.outputs if o["output_type"] == "stream"]
+    assert len(streams) == 1 and streams[0]["text"] == "first\nsecond\n"
