@@ -288,3 +288,16 @@ def test_projection_equals_the_qr_projection_and_survives_a_dropped_group():
     c = fallback.coordinates(z * dropped[:, None])
     e = q2.T @ (z * dropped[:, None])
     np.testing.assert_allclose(c.T @ c, e.T @ e, rtol=1e-10)
+
+
+def test_loglik_at_many_lambdas_equals_one_at_a_time():
+    rng = np.random.default_rng(12)
+    n = 3000
+    design = np.column_stack([np.ones(n), rng.normal(size=n)])
+    amounts = np.exp(rng.normal(5, 0.5, n) + 0.2 * design[:, 1])
+    sqrt_w = np.sqrt(rng.uniform(0.5, 3.0, n))
+    args = (np.log(amounts), boxcox.Projection(design, sqrt_w), sqrt_w, float(sqrt_w**2 @ np.log(amounts)),
+            float((sqrt_w**2).sum()))
+    lams = np.array([0.0, 0.01, 0.2, 0.5, 1.0])
+    np.testing.assert_allclose(boxcox.profile_logliks(lams, *args), [boxcox.profile_loglik(lam, *args) for lam in lams],
+                               rtol=1e-12)

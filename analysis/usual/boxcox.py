@@ -79,6 +79,17 @@ def profile_loglik(lam: float, log_x: np.ndarray, projection: Projection, sqrt_w
     return -0.5 * total_weight * np.log(rss / total_weight) + (lam - 1.0) * log_x_weighted
 
 
+def profile_logliks(lams: np.ndarray, log_x: np.ndarray, projection: Projection, sqrt_w: np.ndarray,
+                    log_x_weighted: float, total_weight: float) -> np.ndarray:
+    """`profile_loglik` at several lambdas at once: one matrix product with the basis for all
+    of them (it is read once, not once per lambda)."""
+    lams = np.asarray(lams, dtype=float)
+    z = np.column_stack([sqrt_w * transform_log(log_x, float(lam)) for lam in lams])
+    c = projection.coordinates(z)
+    rss = np.einsum("ij,ij->j", z, z) - np.einsum("ij,ij->j", c, c)
+    return -0.5 * total_weight * np.log(rss / total_weight) + (lams - 1.0) * log_x_weighted
+
+
 def transform_log_slope(log_x: np.ndarray, lam: float) -> np.ndarray:
     """d/d lambda of the transformation: (lambda L e^(lambda L) - expm1(lambda L)) / lambda^2, L = log x
     (its series L^2/2 + lambda L^3/3 near 0)."""
@@ -138,17 +149,17 @@ def secant_root(score, start: float, bounds: tuple[float, float], max_steps: int
     return x1 if abs(x1 - x0) < settled else None
 
 
-def falling_throughout(score, loss, bounds: tuple[float, float], from_edge: float, points: int = 6) -> bool:
+def falling_throughout(score, losses, bounds: tuple[float, float], from_edge: float, points: int = 6) -> bool:
     """Whether the likelihood falls all the way from the edge `from_edge` across `bounds`: the
     score points away from the interior at the edge and the loss rises at `points` evenly spaced
-    lambdas. The maximum is then the edge itself, as a search on function values concludes
-    with several times more steps."""
+    lambdas (`losses`: the loss at an array of lambdas). The maximum is then the edge itself,
+    as a search on function values concludes with several times more steps."""
     away = 1.0 if from_edge == bounds[0] else -1.0
     if away * score(from_edge) >= 0:
         return False
     grid = np.linspace(bounds[0], bounds[1], points)
-    values = [loss(lam) for lam in (grid if away > 0 else grid[::-1])]
-    return all(b > a for a, b in zip(values, values[1:]))
+    values = losses(grid if away > 0 else grid[::-1])
+    return bool(np.all(values[1:] > values[:-1]))
 
 
 def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarray,
@@ -174,6 +185,9 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
         def loss(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
             return -profile_loglik(lam, log_x, projection, sqrt_w, log_x_weighted, total)
 
+        def losses(lams: np.ndarray, log_x=log_x, log_x_weighted=log_x_weighted) -> np.ndarray:
+            return -profile_logliks(lams, log_x, projection, sqrt_w, log_x_weighted, total)
+
         def score(lam: float, log_x=log_x, log_x_weighted=log_x_weighted) -> float:
             return profile_score(lam, log_x, projection, sqrt_w, log_x_weighted, total)
 
@@ -193,7 +207,7 @@ def estimate_lambdas(amounts: np.ndarray, design: np.ndarray, weights: np.ndarra
             if root is not None:
                 lambdas.append(root)
                 continue
-        elif falling_throughout(score, loss, bounds, from_edge=near[j]):  # still at its edge (e.g. the log transform)
+        elif falling_throughout(score, losses, bounds, from_edge=near[j]):  # still at its edge (e.g. the log transform)
             lambdas.append(float(near[j]))
             continue
         found = search(bounds)
