@@ -1,0 +1,98 @@
+"""Every module a stage runs is one of its DVC dependencies: otherwise a change to that code
+leaves `dvc repro` reusing outputs the new code would not give (the same numbers must come
+from the same code, byte for byte)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "analysis"
+ENTRY = {"fetch": "analysis.fetch", "clean": "analysis.clean", "usual": "analysis.usual.stage",
+         "analyze": "analysis.analyze", "risk": "analysis.risk", "notebooks": "analysis.notebooks",
+         "report": "analysis.report"}
+RUNNER = ["analysis.__main__", "analysis.cli"]  # `python -m analysis <stage>` runs these first
+
+
+def module_file(name: str) -> Path | None:
+    path = REPO.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def imported(path: Path, name: str) -> set[str]:
+    """The analysis modules `path` imports anywhere in its body (lazy imports included)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "analysis"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            if base.split(".")[0] != "analysis":
+                continue
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names if module_file(f"{base}.{a.name}")}
+    return {m for m in found if module_file(m)}
+
+
+def closure(start: list[str], skip_cli_commands: bool = True) -> set[Path]:
+    """Files of the modules reachable from `start`; the CLI's other commands are not followed."""
+    seen, todo = set(), list(start)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(name)
+        parents = [".".join(name.split(".")[:i]) for i in range(1, len(name.split(".")))]
+        todo += [p for p in parents if p not in seen]  # importing a.b runs a/__init__.py
+        if skip_cli_commands and name == "analysis.cli":
+            continue  # each command imports its own stage lazily: followed from ENTRY instead
+        todo += sorted(imported(path, name) - seen)
+    return {module_file(n) for n in seen}
+
+
+def covered(path: Path, deps: list[str]) -> bool:
+    relative = path.relative_to(REPO).as_posix()
+    return any(relative == d or relative.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+
+
+def starts(stage: str) -> list[str]:
+    """Where a stage's code begins: the runner, its module, and for the notebooks stage what
+    the notebooks themselves import (they run in their own kernels)."""
+    extra = []
+    if stage == "notebooks":
+        for path in sorted((REPO / "notebooks").glob("*.py")):
+            extra += sorted(imported(path, f"notebooks.{path.stem}"))
+    return RUNNER + [ENTRY[stage]] + extra
+
+
+@pytest.mark.parametrize("stage", sorted(ENTRY))
+def test_every_module_a_stage_runs_is_a_dependency(stage):
+    deps = [d for d in STAGES[stage]["deps"] if isinstance(d, str)]
+    files = closure(starts(stage))
+    missing = sorted(p.relative_to(REPO).as_posix() for p in files if not covered(p, deps))
+    assert not missing, f"dvc.yaml stage {stage!r}: code it runs is not among its deps: {missing}"
+
+
+def test_the_check_follows_lazy_and_relative_imports():
+    files = {p.relative_to(REPO).as_posix() for p in closure(["analysis.report"])}
+    assert "analysis/figures.py" in files  # imported at the top
+    assert "analysis/parallel.py" in files
+    assert "analysis/config.py" in files  # through `from analysis.config import ...`
+    assert not covered(PACKAGE / "config.py", ["analysis/usual", "analysis/configs.py"])
+    assert covered(PACKAGE / "usual" / "stage.py", ["analysis/usual"])
+    assert "analysis.estimate" in starts("notebooks")  # what the notebooks import
