@@ -592,11 +592,16 @@ def _mean_and_variance(x: np.ndarray, beta: np.ndarray, family: str) -> tuple[np
     return mu, mu
 
 
-def glm_information(x: np.ndarray, w: np.ndarray, family: str, beta: np.ndarray) -> np.ndarray:
-    """x' W V(mu) x at beta, as a symmetric product."""
-    _, variance = _mean_and_variance(x, beta, family)
-    root = x * np.sqrt(w * variance)[:, None]
+def _weighted_cross(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """x' diag(weights) x as root' root with root = sqrt(weights) x: a symmetric product, half the work."""
+    root = x * np.sqrt(weights)[:, None]
     return root.T @ root
+
+
+def glm_information(x: np.ndarray, w: np.ndarray, family: str, beta: np.ndarray) -> np.ndarray:
+    """x' W V(mu) x at beta."""
+    _, variance = _mean_and_variance(x, beta, family)
+    return _weighted_cross(x, w * variance)
 
 
 def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
@@ -605,15 +610,13 @@ def weighted_glm_coef(x: np.ndarray, y: np.ndarray, w: np.ndarray, family: str,
     point estimate svyglm and svy give) for one set of weights; for replicate refits."""
     xw = x * w[:, None]
     if family == "gaussian":
-        root = x * np.sqrt(w)[:, None]  # x' W x as root' root (a symmetric product: half the work)
-        return np.linalg.solve(root.T @ root, xw.T @ y)
+        return np.linalg.solve(_weighted_cross(x, w), xw.T @ y)
     if family not in ("binomial", "poisson"):
         raise DataError(f"family {family!r}: replicate refits support gaussian, binomial and poisson")
     beta = np.zeros(x.shape[1]) if start is None else start.copy()
     for _ in range(100):
         mu, variance = _mean_and_variance(x, beta, family)
-        root = x * np.sqrt(w * variance)[:, None]
-        step = np.linalg.solve(root.T @ root, xw.T @ (y - mu))
+        step = np.linalg.solve(_weighted_cross(x, w * variance), xw.T @ (y - mu))
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             break

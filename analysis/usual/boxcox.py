@@ -76,6 +76,11 @@ def profile_loglik(lam: float, log_x: np.ndarray, projection: Projection, sqrt_w
     """
     z = sqrt_w * transform_log(log_x, lam)
     rss = float(z @ z - np.sum(projection.coordinates(z) ** 2))
+    return _profiled(rss, lam, log_x_weighted, total_weight)
+
+
+def _profiled(rss, lam, log_x_weighted: float, total_weight: float):
+    """The profile log-likelihood from the weighted residual sum of squares (scalars or arrays)."""
     return -0.5 * total_weight * np.log(rss / total_weight) + (lam - 1.0) * log_x_weighted
 
 
@@ -87,7 +92,7 @@ def profile_logliks(lams: np.ndarray, log_x: np.ndarray, projection: Projection,
     z = np.column_stack([sqrt_w * transform_log(log_x, float(lam)) for lam in lams])
     c = projection.coordinates(z)
     rss = np.einsum("ij,ij->j", z, z) - np.einsum("ij,ij->j", c, c)
-    return -0.5 * total_weight * np.log(rss / total_weight) + (lams - 1.0) * log_x_weighted
+    return _profiled(rss, lams, log_x_weighted, total_weight)
 
 
 def transform_log_slope(log_x: np.ndarray, lam: float) -> np.ndarray:
