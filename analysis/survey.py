@@ -37,7 +37,7 @@ TIDY_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "statistic
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A regression: outcome, terms ("a" or "a:b" for a product) and reference levels.
+    """A regression: outcome, terms ("a", "a:b" for a product; "a:b:c" in Cox models) and reference levels.
 
     Columns of string dtype are categorical (indicator terms against `references[col]`);
     numeric and boolean columns enter as numbers. A Cox model (family "cox") has the event

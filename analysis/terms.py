@@ -1,8 +1,10 @@
 """Design matrices from a model's coefficient names: "x", a dummy "sex_female", or a product
-"a:b" of either. Shared by the survey GLMs (whose dummies svy names) and the Cox models
+"a:b" (or "a:b:c") of them. Shared by the survey GLMs (whose dummies svy names) and the Cox models
 (whose dummies `coding` names the same way), for predictions and replicate refits."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ Dummies = dict[str, tuple[str, str]]  # dummy coefficient name -> (column, level
 def coding(terms: tuple[str, ...], frame: pd.DataFrame, references: dict[str, str]) -> tuple[list[str], Dummies]:
     """Coefficient names and dummies for `terms` on the rows of `frame`: a text column gets
     one indicator per level present other than its reference (levels sorted), named
-    "<column>_<level>"; a product of two terms crosses their columns."""
+    "<column>_<level>"; a product of terms ("a:b", "a:b:c") crosses their columns."""
     names, dummies = [], {}
 
     def columns_of(part: str) -> list[str]:
@@ -28,10 +30,7 @@ def coding(terms: tuple[str, ...], frame: pd.DataFrame, references: dict[str, st
     for term in terms:
         parts = term.split(":")
         expanded = [columns_of(p) for p in parts]
-        if len(parts) == 1:
-            names += expanded[0]
-        else:
-            names += [f"{a}:{b}" for a in expanded[0] for b in expanded[1]]
+        names += [":".join(crossed) for crossed in itertools.product(*expanded)]
     return names, dummies
 
 

@@ -206,8 +206,12 @@ def test_mortality_runs_on_the_genuine_linked_files(cdc_project):
     assert "one day's intake" in claim["reason"]
     checks = table[table["model"].str.endswith("_ph_check")]
     assert set(checks["model"]) == {"died_cvd_by_vitd_per_unit_ph_check", "died_by_vitd_per_unit_ph_check",
-                                    "died_cvd_by_joint_day1_ph_check", "died_by_joint_day1_ph_check"}
-    assert checks["term"].str.endswith(":late").sum() == 8 and checks["term"].str.startswith("proportional").sum() == 2
+                                    "died_cvd_by_joint_day1_ph_check", "died_by_joint_day1_ph_check",
+                                    "died_cvd_by_mg_x_vitd_usual_ph_check", "died_by_mg_x_vitd_usual_ph_check"}
+    # 1 + 1 + 3 + 3 Taylor rows, and on usual magnesium 3 terms and "both vs neither" each, jackknife
+    assert checks["term"].str.endswith(":late").sum() == 16 and checks["term"].str.startswith("proportional").sum() == 2
+    calibrated_checks = checks[checks["model"].str.contains("_usual_")]
+    assert (calibrated_checks["variance"] == "jackknife").all() and (calibrated_checks["std_error"] > 0).all()
     survival = pd.read_csv(cdc_project / "reports/tables/mortality_survival.csv")
     assert set(survival["group"]) == {"both adequate", "magnesium only", "25(OH)D only", "neither"}
     assert (survival["ci_low"] <= survival["estimate"]).all() and (survival["estimate"] <= survival["ci_high"]).all()

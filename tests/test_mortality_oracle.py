@@ -95,6 +95,22 @@ def test_calibrated_point_estimates(ctx, table, tmp_path):
     assert both["estimate"] == pytest.approx(rows.set_index("term").loc[list(mortality.JOINT_TERMS), "estimate"].prod())
 
 
+@pytest.mark.parametrize("outcome", mortality.PH_CHECKED)
+def test_calibrated_proportional_hazards_check_point_estimates(ctx, table, tmp_path, outcome):
+    """The calibrated joint model on split follow-up (its SEs from the replicates): R's svycoxph
+    on the same split rows, with the full-sample usual magnesium adequacy, gives the same ratios."""
+    model = f"{outcome}_by_mg_x_vitd_usual_ph_check"
+    rows = table[(table["model"] == model) & (table["term"] != f"{mortality.BOTH}:late")]
+    late = [f"{t}:late" for t in mortality.JOINT_TERMS]
+    assert list(rows["term"]) == late and (rows["variance"] == "jackknife").all()
+    split = mortality.split_follow_up(ctx.frame, outcome, float(ctx.params["analyze"]["mortality"]["ph_split_months"]))
+    r = r_cox(split, tmp_path, rows, "period_event", "period_end", "in_mort_diet", "wt_day1",
+              list(mortality.JOINT_TERMS) + late, entry="period_entry")
+    assert_agree(rows, r[r["term"].isin(late)], columns=("estimate", "df"))
+    both = table[(table["model"] == model) & (table["term"] == f"{mortality.BOTH}:late")].iloc[0]
+    assert both["estimate"] == pytest.approx(rows["estimate"].prod())
+
+
 def test_c11_has_a_verdict_and_the_synthetic_report_says_so(analyzed_project):
     claim = pd.read_csv(analyzed_project / "reports/claims.csv").set_index("claim_id").loc["C11"]
     assert claim["verdict"] in (claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE)

@@ -26,7 +26,7 @@ from scipy import stats
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
 from analysis import replicates as engine
-from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, outcome_arrays
+from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, SurveyData, outcome_arrays
 from analysis.usual.intake_model import UsualIntakeModel
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class CalibratedModel:
     quantities: list[Quantity] = field(default_factory=list)
     ratio_scale: str | None = None  # e.g. OR_SCALE: coefficients reported exponentiated
     note: str = ""
+    # a model on a copy of the frame whose rows repeat (e.g. follow-up split into periods): from
+    # the frame (its usual columns in place), that copy and, per row of it, the frame row it repeats
+    expand: Callable[[pd.DataFrame], tuple[pd.DataFrame, np.ndarray]] | None = None
 
 
 @dataclass
@@ -114,12 +117,20 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         ctx.frame[name] = column
     fits = []
     for m in models:
-        rows = np.flatnonzero(ctx.frame[m.domain].to_numpy())
-        position = np.searchsorted(calib_index, rows)
-        if not np.array_equal(calib_index[np.minimum(position, len(calib_index) - 1)], rows):
+        if m.expand is None:
+            frame, survey = ctx.frame, ctx.survey
+            rows = np.flatnonzero(frame[m.domain].to_numpy())
+            origin = rows  # each model row's person: its row of ctx.frame
+        else:
+            frame, repeats = m.expand(ctx.frame)
+            survey = SurveyData(frame)
+            rows = np.flatnonzero(frame[m.domain].to_numpy())
+            origin = repeats[rows]
+        position = np.searchsorted(calib_index, origin)
+        if not np.array_equal(calib_index[np.minimum(position, len(calib_index) - 1)], origin):
             raise DataError(f"calibrated model {m.name}: domain {m.domain} reaches beyond the usual-intake model's persons")
-        fitted = ctx.fit(m.spec, m.weight, m.domain)
-        members = ctx.frame.iloc[rows]
+        fitted = ctx.fit(m.spec, m.weight, m.domain, survey)
+        members = frame.iloc[rows]
         needs = varying & set(p for t in fitted.names for p in t.split(":"))  # the usual columns it uses
         build = fitted.matrix_builder(members, needs)
         y = outcome_arrays(m.spec, members)
@@ -131,7 +142,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         if not np.allclose(check, fitted.coef, rtol=1e-6, atol=1e-8):
             raise DataError(f"calibrated model {m.name}: refit differs from the survey layer's fit")
         fits.append({"model": m, "fitted": fitted, "position": position, "needs": needs, "build": build,
-                     "refit": refit, "w": w, "rows": rows, "full": np.concatenate([fitted.coef, values]),
+                     "refit": refit, "w": w, "origin": origin, "full": np.concatenate([fitted.coef, values]),
                      "replicates": []})
 
     ones = np.ones(len(ctx.frame))
@@ -144,7 +155,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         out = [np.asarray(st.compute(on_frame(columns), factor), dtype=float) for st in statistics]
         for f in fits:
             x = f["build"]({c: columns[c][f["position"]] for c in f["needs"]})
-            beta = f["refit"].coef(x, f["w"] * factor[f["rows"]], start=f["fitted"].coef)
+            beta = f["refit"].coef(x, f["w"] * factor[f["origin"]], start=f["fitted"].coef)
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 

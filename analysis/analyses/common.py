@@ -74,11 +74,13 @@ class Context:
         self.frame[name] = np.where(self.frame["cycle"].isin(cycles), self.frame[base] * factor, 0.0)
         return name
 
-    def fit(self, spec: ModelSpec, weight: str, domain: str) -> FittedModel | FittedCox:
-        """The survey GLM, or for family "cox" the design-based Cox model."""
+    def fit(self, spec: ModelSpec, weight: str, domain: str, survey: SurveyData | None = None) -> FittedModel | FittedCox:
+        """The survey GLM, or for family "cox" the design-based Cox model; on this context's
+        frame, or on `survey`'s (e.g. follow-up split into periods)."""
+        survey = survey or self.survey
         if spec.family == "cox":
-            return self.survey.coxph(spec, weight, domain)
-        return self.survey.glm(spec, weight, domain)
+            return survey.coxph(spec, weight, domain)
+        return survey.glm(spec, weight, domain)
 
     @staticmethod
     def covariate_text(spec: ModelSpec, exposures: list[str]) -> str:

@@ -41,6 +41,8 @@ DAY1_TERMS = ["mg_adequate_day1", "vitd_adequate", "mg_adequate_day1:vitd_adequa
 SUPPLEMENT_TERMS = ["supp_vitd_and_mg", "supp_vitd_only", "supp_mg_only"]
 JOINT_DAY1 = ["both_adequate_day1", "mg_only_day1", "vitd_only_day1"]  # reference: neither
 BOTH = "both adequate vs neither"
+PH_CHECKED = ("died_cvd", "died")  # outcomes whose proportional hazards are checked
+PH_TABLE = "mortality_ph_check"  # the calibrated checks' table, before their ':late' rows join mortality.csv
 SELF_SELECTED = ("self-selected supplement use (day-1 24-hour supplement recall): confounded by whatever makes "
                  "people take supplements")
 
@@ -105,7 +107,7 @@ def calibrated_models(ctx: Context) -> list[CalibratedModel]:
             quantities=[Quantity(BOTH, combination({t: 1.0 for t in JOINT_TERMS}), "log")], ratio_scale=HR_SCALE,
             note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration) x 25(OH)D >= "
                  f"{settings(ctx)['vitd_adequate_nmol']:g} nmol/L; reference: neither; {events} events"))
-    return out
+    return out + calibrated_ph_checks(ctx, covariates)
 
 
 def cox_table(ctx: Context, outcome: str, exposures: list[str], domain: str, weight: str, covariates: list[str],
@@ -134,14 +136,39 @@ def serum_models(ctx: Context) -> list[pd.DataFrame]:
 
 def split_follow_up(frame: pd.DataFrame, outcome: str, at: float) -> pd.DataFrame:
     """Every row's follow-up cut at `at` months: (.., at] for everyone (the whole design stays),
-    (at, end] again for those followed beyond; `late` marks the second period."""
+    (at, end] again for those followed beyond; `late` marks the second period, `frame_row` the
+    row of `frame` each row repeats."""
     end = frame[TIME]
     early = frame.assign(period_entry=-1.0, period_end=end.clip(upper=at),
-                         period_event=frame[outcome].astype("boolean") & (end <= at), late=0.0)
+                         period_event=frame[outcome].astype("boolean") & (end <= at), late=0.0,
+                         frame_row=np.arange(len(frame)))
     beyond = (end > at).fillna(False).to_numpy()
     late = frame[beyond].assign(period_entry=at, period_end=end[beyond],
-                                period_event=frame.loc[beyond, outcome].astype("boolean"), late=1.0)
+                                period_event=frame.loc[beyond, outcome].astype("boolean"), late=1.0,
+                                frame_row=np.flatnonzero(beyond))
     return pd.concat([early, late], ignore_index=True)
+
+
+def ph_check_spec(ctx: Context, exposures: list[str], covariates: list[str]):
+    """Exposures and each exposure x later follow-up, on the split data. No "late" main effect: a
+    function of time alone, it is the baseline hazard's (not identifiable)."""
+    late = [f"{e}:late" for e in exposures]
+    spec = ctx.spec("period_event", list(exposures) + late, "cox", covariates=covariates, time="period_end",
+                    entry="period_entry")
+    return spec, late
+
+
+def split_for(ctx: Context, frame: pd.DataFrame, outcome: str, exposures: list[str], domain: str, weight: str,
+              covariates: list[str]) -> pd.DataFrame:
+    """`frame`'s follow-up split at params ph_split_months, with only the columns the model uses."""
+    needed = ["seqn", "sdmvstra", "sdmvpsu", weight, domain, outcome, TIME] + \
+        [p for e in exposures for p in e.split(":")] + covariates
+    return split_follow_up(frame[list(dict.fromkeys(needed))], outcome, float(settings(ctx)["ph_split_months"]))
+
+
+def ph_note(ctx: Context, outcome: str) -> str:
+    return (f"proportional-hazards check: hazard ratio of each exposure after {settings(ctx)['ph_split_months']:g} "
+            f"months of follow-up over before (1 = proportional); {OUTCOMES[outcome]}")
 
 
 def proportional_hazards(ctx: Context, outcome: str, exposures: list[str], domain: str, weight: str,
@@ -149,21 +176,37 @@ def proportional_hazards(ctx: Context, outcome: str, exposures: list[str], domai
     """Each exposure x later follow-up in the split data: its hazard ratio is the exposure's HR
     after the split over its HR before; near 1 (CI including 1) is consistent with proportional
     hazards. With several exposures, a Wald F test that all their ratios are 1 follows."""
-    at = float(settings(ctx)["ph_split_months"])
-    needed = ["seqn", "sdmvstra", "sdmvpsu", weight, domain, outcome, TIME] + exposures + covariates
-    split = split_follow_up(ctx.frame[list(dict.fromkeys(needed))], outcome, at)  # only what the model uses
-    # no "late" main effect: a function of time alone, it is the baseline hazard's (not identifiable)
-    late = [f"{e}:late" for e in exposures]
-    terms = exposures + late
-    spec = ctx.spec("period_event", terms, "cox", covariates=covariates, time="period_end", entry="period_entry")
+    split = split_for(ctx, ctx.frame, outcome, exposures, domain, weight, covariates)
+    spec, late = ph_check_spec(ctx, exposures, covariates)
     fitted = SurveyData(split).coxph(spec, weight, domain)
     walds = [fitted.wald(late, "proportional hazards: all exposure x later follow-up terms = 0")] if len(late) > 1 else []
-    table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, terms), walds=walds, scale=HR_SCALE)
+    table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, list(exposures) + late),
+                        walds=walds, scale=HR_SCALE)
     table = table[table["term"].isin(late) | table["term"].str.startswith("proportional hazards")].copy()
-    table["note"] = (f"proportional-hazards check: hazard ratio of each exposure after {at:g} months of follow-up "
-                     f"over before (1 = proportional); {OUTCOMES[outcome]}")
+    table["note"] = ph_note(ctx, outcome)
     table["variance"] = "taylor"
     return table
+
+
+def calibrated_ph_checks(ctx: Context, covariates: list[str]) -> list[CalibratedModel]:
+    """The proportional-hazards check of the calibrated joint-category model: the same split
+    follow-up, its usual magnesium adequacy recomputed on every replicate with the person's
+    repeated rows sharing it (analyses/calibrated.py's `expand`). Reported: each term x later
+    follow-up and "both adequate vs neither" later over earlier (the claim's contrast)."""
+    domain = "in_mort_diet"
+    spec, late = ph_check_spec(ctx, JOINT_TERMS, covariates)
+    out = []
+    for outcome in PH_CHECKED:
+        def expand(frame: pd.DataFrame, outcome: str = outcome) -> tuple[pd.DataFrame, np.ndarray]:
+            split = split_for(ctx, frame, outcome, JOINT_TERMS, domain, "wt_day1", covariates)
+            return split, split["frame_row"].to_numpy()
+
+        out.append(CalibratedModel(
+            f"{outcome}_by_mg_x_vitd_usual_ph_check", PH_TABLE, spec, tuple(JOINT_TERMS + late), domain,
+            "wt_day1", quantities=[Quantity(f"{BOTH}:late", combination({t: 1.0 for t in late}), "log")],
+            ratio_scale=HR_SCALE, note=ph_note(ctx, outcome) + "; usual magnesium adequacy (regression calibration)",
+            expand=expand))
+    return out
 
 
 def day1_models(ctx: Context) -> list[pd.DataFrame]:
@@ -259,11 +302,15 @@ def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
     primary = calibrated_tables.get("mortality")
     parts = serum_models(ctx)
     parts += [proportional_hazards(ctx, outcome, [per_unit], DOMAIN, "wt_mec", serum_covariates(ctx, DOMAIN),
-                                   f"{outcome}_by_vitd_per_unit_ph_check") for outcome in ("died_cvd", "died")]
-    # the joint categories (one day's magnesium: the calibrated model's split follow-up has no replicate engine)
+                                   f"{outcome}_by_vitd_per_unit_ph_check") for outcome in PH_CHECKED]
+    # the joint categories on one day's magnesium (Taylor, with a Wald F of the three) ...
     parts += [proportional_hazards(ctx, outcome, JOINT_DAY1, "in_mort_diet", "wt_day1",
                                    diet_covariates(ctx, "in_mort_diet", usual=False), f"{outcome}_by_joint_day1_ph_check")
-              for outcome in ("died_cvd", "died")]
+              for outcome in PH_CHECKED]
+    # ... and on usual magnesium (regression calibration, replicate SEs): only the ':late' rows
+    calibrated_checks = calibrated_tables.get(PH_TABLE)
+    if calibrated_checks is not None:
+        parts.append(calibrated_checks[calibrated_checks["term"].str.endswith(":late")])
     day1 = day1_models(ctx)
     parts += ([primary] if primary is not None else []) + day1 + supplement_models(ctx)
     table = pd.concat(parts, ignore_index=True)
