@@ -83,6 +83,16 @@ class Followup:
         self.upto_start = np.searchsorted(self.times, self.start, side="right")
         self.event_time = np.searchsorted(self.times, self.stop)  # meaningful for events only
         self.risk_sets = _risk_set_operator(self.upto_start, self.upto_stop, len(self.times))
+        self._scaled = self.risk_sets.copy()  # the operator with each row's entries times its weight
+        self._signs = self.risk_sets.data.copy()
+
+    def weighted_at_risk_sums(self, row_weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """at_risk_sums of row_weights[:, None] * x without forming that (rows x p) product: the
+        operator's two entries per row scaled by the row's weight, then one product with x (the
+        same products and sums, so the same numbers; an n x p pass fewer on every evaluation).
+        The scaled operator is one buffer, overwritten by each call."""
+        np.multiply(self._signs, row_weights[self._scaled.indices], out=self._scaled.data)
+        return np.cumsum(self._scaled @ x, axis=0)
 
 
 class _Data:
@@ -106,7 +116,7 @@ def _evaluate(d: _Data, beta: np.ndarray, residuals: bool = False):
     r = np.exp(eta - shift)
     wr = d.w * r
     s0 = at_risk_sums(f.risk_sets, wr)
-    s1 = at_risk_sums(f.risk_sets, wr[:, None] * d.x)
+    s1 = f.weighted_at_risk_sums(wr, d.x)
     xbar = s1 / s0[:, None]
     alive = s0 > 0  # a time with no one weighted at risk has no deaths weighted either
     hazard = np.divide(d.deaths, s0, out=np.zeros_like(s0), where=alive)  # Breslow increments (shifted scale)

@@ -16,6 +16,7 @@ FALSE`). The clean stage refuses data whose design strata have fewer than 2 PSUs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -95,31 +96,36 @@ class SurveyData:
         in_domain = self._check_domain(weight, domain) & (self.frame[weight] > 0)
         if not in_domain.any():
             raise DataError(f"domain {domain!r} has no participant with a positive {weight}")
-        data = {self.strata: self.frame[self.strata], self.psu: self.frame[self.psu],
-                "_w": self.frame[weight].fillna(0.0).astype(float), "_domain": in_domain}
+        # Rows outside the domain add nothing to any estimate or score; one row per PSU is
+        # enough to keep every PSU, and so every stratum's PSU count, in the design. Dropping
+        # the rest changes no number (the R oracle tests check this) and halves the work; the
+        # columns are prepared on the rows kept only.
+        keep = in_domain.to_numpy() | self._first_row_of_psu
+        inside = in_domain[keep]
+        data = {self.strata: self.frame[self.strata][keep], self.psu: self.frame[self.psu][keep],
+                "_w": self.frame[weight][keep].fillna(0.0).astype(float), "_domain": inside}
         for name in columns:
-            values = self.frame[name]
-            missing_inside = values.isna() & in_domain
+            values = self.frame[name][keep]
+            missing_inside = values.isna() & inside
             if missing_inside.any():
                 raise DataError(
                     f"column {name!r} is missing for {int(missing_inside.sum())} participant(s) in domain "
-                    f"{domain!r} (e.g. SEQN {self.frame.loc[missing_inside, 'seqn'].head(3).tolist()})"
+                    f"{domain!r} (e.g. SEQN {self.frame['seqn'][keep][missing_inside].head(3).tolist()})"
                 )
             if categorical and name in categorical:
                 data[name] = values.astype("string").fillna(categorical[name])
-            elif pd.api.types.is_string_dtype(values):
-                data[name] = values.astype("string").fillna(values.dropna().iloc[0])
+            elif pd.api.types.is_string_dtype(values):  # outside the domain: the column's first value
+                data[name] = values.astype("string").fillna(self.frame[name].dropna().iloc[0])
             else:  # numbers, and booleans as 0.0/1.0
                 data[name] = values.astype(float).fillna(0.0)
-        prepared = pd.DataFrame(data)
-        # Rows outside the domain add nothing to any estimate or score; one row per PSU is
-        # enough to keep every PSU, and so every stratum's PSU count, in the design. Dropping
-        # the rest changes no number (the R oracle tests check this) and halves the work.
-        placeholder = ~prepared.duplicated([self.strata, self.psu])
-        prepared = prepared[in_domain | placeholder]
-        frame = pl.from_pandas(prepared)  # arrow-backed strings pass to polars without copying
+        frame = pl.from_pandas(pd.DataFrame(data))  # arrow-backed strings pass to polars without copying
         design = svy.Design(stratum=self.strata, psu=self.psu, wgt="_w", singleton=SINGLETON_RULE)
         return svy.Sample(frame, design), in_domain
+
+    @cached_property
+    def _first_row_of_psu(self) -> np.ndarray:
+        """Each PSU's first row (the placeholders that keep every PSU in a domain's design)."""
+        return ~self.frame.duplicated([self.strata, self.psu]).to_numpy()
 
     def _n_weighted(self, in_domain: pd.Series, weight: str) -> float:
         return float(self.frame.loc[in_domain, weight].sum())
