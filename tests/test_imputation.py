@@ -1,6 +1,6 @@
 """Multiple imputation: Rubin's rules with Barnard-Rubin df equal R's mitools::MIcombine on the
 same fitted survey GLMs; imputation keeps the outcome and exposures as they are; the pipeline's
-table puts complete cases beside the combined imputations."""
+table puts complete cases beside the combined imputations; the fits see the whole design."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ import pandas as pd
 import pytest
 
 from analysis.analyses import imputation
+from analysis.analyses.common import Context
+from analysis.config import load_params
 from analysis.survey import ModelSpec, SurveyData
 from tests import synthetic
+from tests.conftest import REPO
 from tests.oracle_tools import require_r
 
 ORACLE = Path(__file__).parent / "oracle" / "mi_oracle.R"
@@ -78,3 +81,28 @@ def test_table_puts_complete_cases_beside_imputations(analyzed_project):
     assert mi["missing_information"].between(0, 1).all()
     assert (mi["df"] <= cc["df"].max() + 1e-9).all()
     assert table["note"].str.contains("imputed: ").all() and not table["note"].str.contains("vitd_serum").any()
+
+
+def test_fits_see_the_whole_design_even_a_psu_without_a_completed_person():
+    """The imputed (and complete-case) fits take their persons as a domain of the whole design:
+    a PSU none of them is in stays in the frame (one row, outside the domain), never dropped."""
+    params = load_params(REPO / "params.yaml")
+    frame = synthetic.usual_intake_table(n_per_psu=10, cycles=synthetic.CYCLES[:1], seed=5)
+    first = frame[["sdmvstra", "sdmvpsu"]].iloc[0]
+    in_first_psu = ((frame["sdmvstra"] == first["sdmvstra"]) & (frame["sdmvpsu"] == first["sdmvpsu"])).to_numpy()
+    members = frame["in_main"].to_numpy(dtype=bool) & ~in_first_psu
+    design = imputation.WholeDesign(Context(frame, params), members)
+    n = int(members.sum())
+    bmi = np.arange(n, dtype=float)
+    out = design.frame({"bmi": bmi}, np.ones(n, bool), np.ones(n, bool))
+    assert set(zip(out["sdmvstra"], out["sdmvpsu"])) == set(zip(frame["sdmvstra"], frame["sdmvpsu"]))
+    placeholder = (out["sdmvstra"] == first["sdmvstra"]) & (out["sdmvpsu"] == first["sdmvpsu"])
+    assert placeholder.sum() == 1 and not out.loc[placeholder, "_domain"].any()
+    assert out["_domain"].sum() == n
+    np.testing.assert_array_equal(out.loc[out["_domain"], "seqn"], frame.loc[members, "seqn"])
+    np.testing.assert_array_equal(out.loc[out["_domain"], "bmi"], bmi)
+    # complete cases: a subset of the persons, the domain a subset of those
+    rows = np.arange(n) % 2 == 0
+    cc = design.frame({"bmi": bmi[rows]}, rows, np.arange(rows.sum()) % 3 > 0)
+    assert cc["_domain"].sum() == (np.arange(rows.sum()) % 3 > 0).sum()
+    np.testing.assert_array_equal(cc.loc[cc["_domain"], "bmi"], bmi[rows][np.arange(rows.sum()) % 3 > 0])

@@ -15,7 +15,8 @@ PSU-level means of the outcome and of the exposure. The outcome and the exposure
 imputed (the domain requires them). Each imputed person's usual-intake columns are computed
 with the calibration model fitted on complete cases and their imputed covariates.
 
-Within each data set the variance is Taylor-linearized with the usual-intake columns held
+Within each data set the persons are a domain of the whole design (every PSU stays, as in
+every other analysis) and the variance is Taylor-linearized with the usual-intake columns held
 fixed (the replicate-weight variance of interaction_usual.csv reruns the first step too);
 complete cases are computed the same way here, so the two columns differ by the handling of
 missing covariates alone.
@@ -141,29 +142,65 @@ def fit(ctx: Context, frame: pd.DataFrame, name: str, domain_column: str):
     return sub.fit(spec, "wt_day1", domain_column), spec, exposures
 
 
+class WholeDesign:
+    """Completed (or complete-case) persons placed back in the whole design, the fits taking
+    them as their domain (`_domain`), never a filtered frame: a PSU without any of them still
+    counts. Of the other rows one per PSU is kept (outside the domain), which is all that
+    domain estimation sees of them (survey.SurveyData._sample keeps the same)."""
+
+    def __init__(self, ctx: Context, members: np.ndarray):
+        keep = members | ~ctx.frame.duplicated(["sdmvstra", "sdmvpsu"]).to_numpy()
+        self.positions = np.flatnonzero(members[keep])  # each completed person's row, in order
+        needed = {"seqn", "sdmvstra", "sdmvpsu", "wt_day1", "cycle", "kcal"}  # the design; what a Context reads
+        for outcome, exposures, family in models(ctx).values():
+            needed |= set(ctx.spec(outcome, exposures, family, usual=True).columns())
+        self.skeleton = ctx.frame.loc[keep, [c for c in ctx.frame.columns if c in needed]].reset_index(drop=True)
+
+    def frame(self, values: dict[str, object], rows: np.ndarray, domain: np.ndarray) -> pd.DataFrame:
+        """The whole table with `values` (one entry per completed person in `rows`, a mask over
+        them) in those persons' rows, NaN in every other row of a number column it replaces,
+        and `_domain` = `domain` (one flag per person in `rows`)."""
+        frame = self.skeleton.copy()
+        where = self.positions[rows]
+        for column, column_values in values.items():
+            if column in frame and not pd.api.types.is_float_dtype(frame[column]):  # text: its own dtype
+                full = frame[column].copy()
+                full.iloc[where] = column_values
+            else:
+                full = np.full(len(frame), np.nan)
+                full[where] = np.asarray(column_values, dtype=float)
+            frame[column] = full
+        inside = np.zeros(len(frame), bool)
+        inside[where] = domain
+        frame["_domain"] = inside
+        return frame
+
+
 def run(ctx: Context, usual_model_path) -> pd.DataFrame:
     p = ctx.params["imputation"]
     usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
     rows = ctx.frame[domain(ctx)]
-    imputed = [c for c in p["covariates"] if ctx.frame.loc[rows, c].isna().any()]
-    base = ctx.frame[rows].reset_index(drop=True)
+    members = rows.to_numpy()
+    base = ctx.frame[members].reset_index(drop=True)
+    imputed = [c for c in p["covariates"] if base[c].isna().any()]
     complete = base[imputed].notna().all(axis=1)
     calibration_rows = covered(base, ctx.params)
     log.info("imputation: %d adults, %d with a covariate missing (%s); m = %d", len(base), int((~complete).sum()),
              ", ".join(imputed), p["m"])
-    # complete cases: the same domain restricted to those with every covariate (and the usual columns)
-    cc_frame = base[calibration_rows].reset_index(drop=True)
-    cc_frame = cc_frame.assign(**usual.columns_for(cc_frame))
-    cc_frame["_domain"] = cc_frame["in_main"]
+    design = WholeDesign(ctx, members)
+    everyone = np.ones(len(base), bool)
+    # complete cases: the same domain restricted to those with every covariate (and the usual columns), i.e. in_main
+    cc_base = base[calibration_rows].reset_index(drop=True)
+    cc_frame = design.frame(usual.columns_for(cc_base), calibration_rows, cc_base["in_main"].to_numpy(dtype=bool))
     draws = imputations(ctx, rows, imputed, p["m"], p["seed"], p["burn_in"], p["between"], p["chains"])
 
     def analysed(draw: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, float, int]]:
         """One completed data set: its usual-intake columns, then every model's (coef, variances, df, n)."""
-        frame = base.copy()
+        completed = base.copy()
         for column in imputed:
-            frame[column] = draw[column].to_numpy()
-        frame = frame.assign(**usual.columns_for(frame))
-        frame["_domain"] = True
+            completed[column] = draw[column].to_numpy()
+        values = {column: completed[column].array for column in imputed} | usual.columns_for(completed)
+        frame = design.frame(values, everyone, everyone)
         fits = {name: fit(ctx, frame, name, "_domain")[0] for name in models(ctx)}
         return {name: (f.coef, np.diag(f.vcov), f.df, f.n, f.names) for name, f in fits.items()}
 
