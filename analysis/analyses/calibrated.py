@@ -70,6 +70,7 @@ class CalibratedStatistic:
     table: str
     compute: Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]
     tidy: Callable[[np.ndarray, np.ndarray, float], pd.DataFrame]
+    needs: tuple[str, ...] | None = None  # the usual-intake columns `compute` reads (None: all of them)
 
 
 def coefficient(term: str) -> Callable[[FittedModel, np.ndarray], float]:
@@ -80,15 +81,27 @@ def combination(weights: dict[str, float]) -> Callable[[FittedModel, np.ndarray]
     return lambda fitted, beta: float(sum(w * beta[fitted.index_of(t)] for t, w in weights.items()))
 
 
+# columns built from the calibration columns, and the calibration columns each is built from
+DERIVED_FROM = {"mg_total_usual_100": ("mg_total_usual_mg",), "mg_inadequate_usual": ("mg_adequate_usual",),
+                "mg_vitd_both_adequate_usual": ("mg_vitd_adequate_usual",),
+                "mg_vitd_one_adequate_usual": ("mg_adequate_usual", "vitd_adequate_usual", "mg_vitd_adequate_usual")}
+
+
 def derived_columns(columns: dict[str, np.ndarray], per_mg: float) -> dict[str, np.ndarray]:
     """Columns built from the calibration columns (products are probabilities of both, never
-    products of probabilities)."""
-    both = columns["mg_vitd_adequate_usual"]
-    return {**columns,
-            "mg_total_usual_100": columns["mg_total_usual_mg"] / per_mg,
-            "mg_inadequate_usual": 1 - columns["mg_adequate_usual"],
-            "mg_vitd_both_adequate_usual": both,
-            "mg_vitd_one_adequate_usual": columns["mg_adequate_usual"] + columns["vitd_adequate_usual"] - 2 * both}
+    products of probabilities): each one whose sources `columns` holds."""
+    formulas = {"mg_total_usual_100": lambda c: c["mg_total_usual_mg"] / per_mg,
+                "mg_inadequate_usual": lambda c: 1 - c["mg_adequate_usual"],
+                "mg_vitd_both_adequate_usual": lambda c: c["mg_vitd_adequate_usual"],
+                "mg_vitd_one_adequate_usual": lambda c: (c["mg_adequate_usual"] + c["vitd_adequate_usual"]
+                                                         - 2 * c["mg_vitd_adequate_usual"])}
+    return {**columns, **{name: formula(columns) for name, formula in formulas.items()
+                          if all(source in columns for source in DERIVED_FROM[name])}}
+
+
+def sources(names: set[str]) -> set[str]:
+    """The calibration columns that `names` (calibration or derived columns) are computed from."""
+    return {source for name in names for source in DERIVED_FROM.get(name, (name,))}
 
 
 def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
@@ -148,9 +161,13 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
     ones = np.ones(len(ctx.frame))
     statistic_full = [np.asarray(st.compute(on_frame(full_columns), ones), dtype=float) for st in statistics]
 
+    # a replicate computes only the usual-intake columns some model or statistic reads
+    wanted = None if any(st.needs is None for st in statistics) else \
+        sources(set().union(*(f["needs"] for f in fits), *(st.needs for st in statistics)))
+
     def replicate(r: int) -> list[np.ndarray]:
         """Both steps on replicate r: its usual-intake columns, then every outcome model."""
-        columns = derived_columns(usual.columns(r), per_mg)
+        columns = derived_columns(usual.columns(r, wanted), per_mg)
         factor = replicates.factors[:, r]
         out = [np.asarray(st.compute(on_frame(columns), factor), dtype=float) for st in statistics]
         for f in fits:

@@ -281,7 +281,8 @@ def survival_statistic(ctx: Context) -> CalibratedStatistic:
     curves = SurvivalCurves(ctx, "mg_adequate_usual")
     return CalibratedStatistic("mortality_survival", curves.compute,
                                lambda est, se, df: curves.tidy(est, se, df, "usual magnesium (regression calibration)",
-                                                               ctx.params["usual_intake"]["replicates"] + ", both steps"))
+                                                               ctx.params["usual_intake"]["replicates"] + ", both steps"),
+                               needs=(curves.magnesium,))
 
 
 def survival_day1(ctx: Context) -> pd.DataFrame:

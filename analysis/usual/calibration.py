@@ -11,6 +11,8 @@ approximation. The same function serves the full sample and every replicate.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 
@@ -32,28 +34,27 @@ COLUMNS = {
 
 
 def columns(ind: Individuals, frame: pd.DataFrame, vitd_ear_ug: float, high_ratio: float,
-            joint_rows: np.ndarray | None = None, ratio_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The calibration columns for the persons of `ind` (rows of `frame`, same order).
+            joint_rows: np.ndarray | None = None, ratio_rows: np.ndarray | None = None,
+            wanted: set[str] | None = None) -> dict[str, np.ndarray]:
+    """The calibration columns for the persons of `ind` (rows of `frame`, same order): those in
+    `wanted` (None: all of COLUMNS), so that a replicate computes only what its models use.
 
     `joint_rows` and `ratio_rows` limit the slower integrals (the joint probability of
     magnesium and vitamin D adequacy; the Ca:Mg ratio probabilities) to the rows that need
     them; elsewhere they are NaN. None: every row.
     """
+    unknown = set(wanted or ()) - set(COLUMNS)
+    if unknown:
+        raise KeyError(f"calibration columns {sorted(unknown)}: not among {list(COLUMNS)}")
     ear = frame["mg_ear_mg"].to_numpy(dtype=float)
     supp_mg = frame["mg_supp_usual_mg"].to_numpy(dtype=float)
     supp_ca = frame["ca_supp_usual_mg"].to_numpy(dtype=float)
     supp_vd = frame["vitd_supp_usual_ug"].to_numpy(dtype=float)
     vd_ear = np.full(len(frame), float(vitd_ear_ug))
-    mg_food = ind.expected_usual("mg")
-    out = {
-        "mg_food_usual_mg": mg_food,
-        "mg_total_usual_mg": mg_food + supp_mg,
-        "mg_adequate_usual": ind.prob_at_least("mg", ear, supp_mg),
-        "kcal_usual": ind.expected_usual("kcal"),
-        "ca_total_usual_mg": ind.expected_usual("ca") + supp_ca,
-        "vitd_total_usual_ug": ind.expected_usual("vitd") + supp_vd,
-        "vitd_adequate_usual": ind.prob_at_least("vitd", vd_ear, supp_vd),
-    }
+
+    @cache
+    def mg_food() -> np.ndarray:  # two columns share it
+        return ind.expected_usual("mg")
 
     def on(rows: np.ndarray | None, compute) -> np.ndarray:
         rows = np.ones(len(frame), bool) if rows is None else rows
@@ -62,10 +63,19 @@ def columns(ind: Individuals, frame: pd.DataFrame, vitd_ear_ug: float, high_rati
             values[rows] = compute(ind.subset(rows), rows)
         return values
 
-    out["high_ca_mg_ratio_usual"] = on(ratio_rows, lambda sub, r: sub.prob_ratio_above(
-        "ca", supp_ca[r], "mg", supp_mg[r], high_ratio))
-    out["high_ca_mg_ratio_mg_adequate_usual"] = on(ratio_rows, lambda sub, r: sub.prob_ratio_above(
-        "ca", supp_ca[r], "mg", supp_mg[r], high_ratio, denominator_at_least=ear[r]))
-    out["mg_vitd_adequate_usual"] = on(joint_rows, lambda sub, r: sub.prob_both_at_least(
-        "mg", ear[r], supp_mg[r], "vitd", vd_ear[r], supp_vd[r]))
-    return out
+    compute = {
+        "mg_food_usual_mg": mg_food,
+        "mg_total_usual_mg": lambda: mg_food() + supp_mg,
+        "mg_adequate_usual": lambda: ind.prob_at_least("mg", ear, supp_mg),
+        "kcal_usual": lambda: ind.expected_usual("kcal"),
+        "ca_total_usual_mg": lambda: ind.expected_usual("ca") + supp_ca,
+        "vitd_total_usual_ug": lambda: ind.expected_usual("vitd") + supp_vd,
+        "vitd_adequate_usual": lambda: ind.prob_at_least("vitd", vd_ear, supp_vd),
+        "high_ca_mg_ratio_usual": lambda: on(ratio_rows, lambda sub, r: sub.prob_ratio_above(
+            "ca", supp_ca[r], "mg", supp_mg[r], high_ratio)),
+        "high_ca_mg_ratio_mg_adequate_usual": lambda: on(ratio_rows, lambda sub, r: sub.prob_ratio_above(
+            "ca", supp_ca[r], "mg", supp_mg[r], high_ratio, denominator_at_least=ear[r])),
+        "mg_vitd_adequate_usual": lambda: on(joint_rows, lambda sub, r: sub.prob_both_at_least(
+            "mg", ear[r], supp_mg[r], "vitd", vd_ear[r], supp_vd[r])),
+    }
+    return {name: compute[name]() for name in COLUMNS if wanted is None or name in wanted}

@@ -85,13 +85,13 @@ class UsualIntakeModel:
         """The full-sample fit (None), or replicate r's: of the jackknife ("replicates") or the bootstrap."""
         return Parameters.from_dict(self.stored["full"] if replicate is None else self.stored[kind][replicate])
 
-    def columns(self, replicate: int | None) -> dict[str, np.ndarray]:
-        """The calibration columns of the covered persons on the full sample (None) or a
-        replicate; the slow joint probabilities only where an outcome model uses them (main and
-        bone domains)."""
+    def columns(self, replicate: int | None, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
+        """The calibration columns (those in `wanted`; None: all) of the covered persons on the
+        full sample (None) or a replicate; the slow joint probabilities only where an outcome
+        model uses them (main and bone domains)."""
         bone = self.frame["in_bone"].to_numpy()
         return self._columns(self.data, self.frame, self.parameters(replicate), joint_rows=bone,
-                             ratio_rows=self.frame["in_main"].to_numpy() | bone)
+                             ratio_rows=self.frame["in_main"].to_numpy() | bone, wanted=wanted)
 
     def person_columns(self) -> dict[str, np.ndarray]:
         """Every calibration column of every covered person, full sample (data_clean/usual_intake.parquet)."""
@@ -113,10 +113,10 @@ class UsualIntakeModel:
             "mg", self.frame["mg_ear_mg"].to_numpy(dtype=float), self.frame["mg_supp_usual_mg"].to_numpy(dtype=float))
 
     def _columns(self, data, frame: pd.DataFrame, fitted: Parameters, joint_rows: np.ndarray | None,
-                 ratio_rows: np.ndarray | None) -> dict[str, np.ndarray]:
+                 ratio_rows: np.ndarray | None, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
         a = self.params["analyze"]
         return calibration.columns(Individuals(data, fitted), frame, a["vitd_ear_ug"], a["high_ca_mg_ratio"],
-                                   joint_rows=joint_rows, ratio_rows=ratio_rows)
+                                   joint_rows=joint_rows, ratio_rows=ratio_rows, wanted=wanted)
 
 
 def covered(frame: pd.DataFrame, params: dict) -> np.ndarray:

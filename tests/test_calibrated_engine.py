@@ -1,8 +1,14 @@
-"""A calibrated model on a frame whose rows repeat (`CalibratedModel.expand`, used for the
-proportional-hazards check on split follow-up): each repeated row takes its person's usual-intake
-columns and replicate factors. A model on every row twice, with the same weights, has the same
+"""The calibrated engine (analyses/calibrated.py) beyond what the R oracles check.
+
+A model on a frame whose rows repeat (`CalibratedModel.expand`, used for the proportional-
+hazards check on split follow-up): each repeated row takes its person's usual-intake columns
+and replicate factors. A model on every row twice, with the same weights, has the same
 coefficients and replicate SEs as on the rows once — only if the repeats are mapped to their
-persons (a repeat given another row's factor or usual column would move both)."""
+persons (a repeat given another row's factor or usual column would move both).
+
+A replicate computes only the usual-intake columns its models read: the same numbers as all
+of them, and a model's table the same either way.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from analysis.analyses.common import Context
 from analysis.config import load_params
 from analysis.errors import DataError
 from analysis.usual import definition
+from analysis.usual.intake_model import UsualIntakeModel
 from tests import synthetic
 from tests.conftest import REPO
 from tests.usual_model import write_calibration_model
@@ -69,3 +76,17 @@ def test_repeats_reaching_beyond_the_usual_intake_persons_are_refused(setting):
 
     with pytest.raises(DataError, match="reaches beyond the usual-intake model's persons"):
         calibrated.run(ctx, [dataclasses.replace(once, expand=stray)], model_file)
+
+
+def test_a_replicate_computes_only_the_columns_asked_for(setting):
+    frame, p, model_file = setting
+    usual = UsualIntakeModel.load(model_file, Context(frame.copy(), p).frame, p)
+    everything = usual.columns(3)
+    some = usual.columns(3, {"mg_adequate_usual", "high_ca_mg_ratio_usual"})
+    assert set(some) == {"mg_adequate_usual", "high_ca_mg_ratio_usual"}
+    for name, values in some.items():
+        np.testing.assert_array_equal(values, everything[name])
+    assert calibrated.sources({"mg_vitd_one_adequate_usual", "kcal_usual"}) == {
+        "mg_adequate_usual", "vitd_adequate_usual", "mg_vitd_adequate_usual", "kcal_usual"}
+    with pytest.raises(KeyError, match="not among"):
+        usual.columns(3, {"mg_adequate_usual_typo"})
