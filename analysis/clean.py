@@ -7,36 +7,15 @@ design); who is in which analysis is said by the in_* flags and counted in the f
 from __future__ import annotations
 
 import logging
-from importlib import resources
-
 import pandas as pd
 
 from analysis import atomic, data_rules, derive, domains, raw, validate
 from analysis.catalog import load_catalog
-from analysis.config import Paths, load_yaml
+from analysis.config import Paths
+from analysis.dictionary import ANALYTIC_FILE, load_dictionary, undocumented
 from analysis.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-ANALYTIC_FILE = "analytic.parquet"
-
-
-def load_dictionary() -> pd.DataFrame:
-    """Every documented column of the files in data_clean/, with the file that holds it."""
-    text = resources.files("analysis").joinpath("dictionary.yaml").read_text(encoding="utf-8")
-    entries = load_yaml(text)
-    return pd.DataFrame(
-        [{"column": name, "file": ANALYTIC_FILE, **{k: str(v) for k, v in spec.items()}} for name, spec in entries.items()],
-        columns=["column", "file", "sample", "description", "unit", "source", "rule"],
-    )
-
-
-def undocumented(frame: pd.DataFrame, file: str) -> list[str]:
-    """Columns of `frame` that the dictionary does not document for `file` (seqn, the join
-    key of every file, is documented once, with the analytic table)."""
-    dictionary = load_dictionary()
-    return sorted(set(frame.columns) - set(dictionary.loc[dictionary["file"] == file, "column"]) - {"seqn"})
 
 
 def build(raw_frame: pd.DataFrame, params: dict,

@@ -17,7 +17,7 @@ import pyreadstat
 
 from analysis import weights, xpt
 from analysis.catalog import load_catalog
-from analysis.clean import load_dictionary
+from analysis.dictionary import load_dictionary
 from analysis.config import Paths
 from analysis.errors import ConfigError, DataError
 from analysis.fetch import RECORDED, VERIFIED, read_manifest

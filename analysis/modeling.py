@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import query, weights
-from analysis.clean import load_dictionary
+from analysis.dictionary import load_dictionary
 from analysis.config import Paths, load_params
 from analysis.errors import ConfigError, DataError
 

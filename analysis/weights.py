@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.clean import load_dictionary
+from analysis.dictionary import load_dictionary
 from analysis.errors import ConfigError
 
 ORDER = ["interview", "mec", "day1", "day2"]

@@ -1,6 +1,6 @@
 """Every module a stage runs is one of its DVC dependencies: otherwise a change to that code
 leaves `dvc repro` reusing outputs the new code would not give (the same numbers must come
-from the same code, byte for byte)."""
+from the same code, byte for byte); and no module it never runs is one (a needless rerun)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,16 @@ def test_every_module_a_stage_runs_is_a_dependency(stage):
     files = closure(starts(stage))
     missing = sorted(p.relative_to(REPO).as_posix() for p in files if not covered(p, deps))
     assert not missing, f"dvc.yaml stage {stage!r}: code it runs is not among its deps: {missing}"
+
+
+@pytest.mark.parametrize("stage", sorted(ENTRY))
+def test_no_stage_depends_on_a_module_it_never_runs(stage):
+    """A module listed but never run only reruns the stage (and those after it) for nothing:
+    e.g. an edit to the clean stage's reader rerunning the usual-intake fits."""
+    runs = {p.relative_to(REPO).as_posix() for p in closure(starts(stage))}
+    listed = [d for d in STAGES[stage]["deps"] if isinstance(d, str) and d.startswith("analysis/") and d.endswith(".py")]
+    stale = sorted(d for d in listed if d not in runs)
+    assert not stale, f"dvc.yaml stage {stage!r}: lists modules it never runs: {stale}"
 
 
 def test_the_check_follows_lazy_and_relative_imports():

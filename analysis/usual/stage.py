@@ -26,7 +26,7 @@ from scipy import special, stats
 
 from analysis import atomic
 from analysis.analyses import features
-from analysis.clean import undocumented
+from analysis.dictionary import undocumented
 from analysis.config import Paths
 from analysis.fetch import RECORDED, VERIFIED, read_manifest
 from analysis.errors import DataError
