@@ -196,7 +196,7 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
 
     def analysed(draw: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray, float, int]]:
         """One completed data set: its usual-intake columns, then every model's (coef, variances, df, n)."""
-        completed = base.copy()
+        completed = base.copy(deep=False)  # shares base's columns; replacing one leaves base as it is
         for column in imputed:
             completed[column] = draw[column].to_numpy()
         values = {column: completed[column].array for column in imputed} | usual.columns_for(completed)
