@@ -6,7 +6,8 @@ in forked worker processes instead (Linux: the workers inherit the parent's arra
 copying them; only each replicate's small result travels back). BLAS is held to one thread
 everywhere, so every replicate's numbers are the same whatever the number of workers.
 
-Work that calls svy (polars, whose thread pool must not be forked) asks for threads.
+Work that calls svy (polars, whose thread pool must not be forked) stays out of these loops.
+Where fork is not available (not Linux) the loops run in threads.
 """
 
 from __future__ import annotations
@@ -39,10 +40,9 @@ def _run(index: int):
     return _TASK(index)
 
 
-def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, processes: bool = True,
-                unit: str = "replicate") -> list[R]:
-    """[func(item) for item in items], computed in parallel, in order, with a progress bar.
-    `processes`: in forked workers (func must not touch polars/svy); False: in threads."""
+def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, unit: str = "replicate") -> list[R]:
+    """[func(item) for item in items], computed in forked workers, in order, with a progress bar
+    (func must not touch polars/svy)."""
     global _TASK
     items = list(items)
     n = min(workers(), len(items))
@@ -50,7 +50,7 @@ def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, processes
     with threadpool_limits(1):
         if n <= 1:
             return [func(item) for item in tqdm(items, **progress)]
-        if not processes or "fork" not in multiprocessing.get_all_start_methods():
+        if "fork" not in multiprocessing.get_all_start_methods():
             with ThreadPoolExecutor(n) as pool:
                 return list(tqdm(pool.map(func, items), **progress))
         _TASK = lambda i: func(items[i])  # noqa: E731 (inherited by the workers at fork)
