@@ -100,7 +100,7 @@ class SurveyData:
         # enough to keep every PSU, and so every stratum's PSU count, in the design. Dropping
         # the rest changes no number (the R oracle tests check this) and halves the work; the
         # columns are prepared on the rows kept only.
-        keep = in_domain.to_numpy() | self._first_row_of_psu
+        keep = in_domain.to_numpy() | self.first_row_of_psu
         inside = in_domain[keep]
         data = {self.strata: self.frame[self.strata][keep], self.psu: self.frame[self.psu][keep],
                 "_w": self.frame[weight][keep].fillna(0.0).astype(float), "_domain": inside}
@@ -123,7 +123,7 @@ class SurveyData:
         return svy.Sample(frame, design), in_domain
 
     @cached_property
-    def _first_row_of_psu(self) -> np.ndarray:
+    def first_row_of_psu(self) -> np.ndarray:
         """Each PSU's first row (the placeholders that keep every PSU in a domain's design)."""
         return ~self.frame.duplicated([self.strata, self.psu]).to_numpy()
 

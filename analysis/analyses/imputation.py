@@ -150,7 +150,7 @@ class WholeDesign:
     domain estimation sees of them (survey.SurveyData._sample keeps the same)."""
 
     def __init__(self, ctx: Context, members: np.ndarray):
-        keep = members | ~ctx.frame.duplicated(["sdmvstra", "sdmvpsu"]).to_numpy()
+        keep = members | ctx.survey.first_row_of_psu
         self.positions = np.flatnonzero(members[keep])  # each completed person's row, in order
         needed = {"seqn", "sdmvstra", "sdmvpsu", "wt_day1", "cycle", "kcal"}  # the design; what a Context reads
         for outcome, exposures, family in models(ctx).values():
@@ -202,7 +202,7 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
             completed[column] = draw[column].to_numpy()
         return {column: completed[column].array for column in imputed} | usual.columns_for(completed)
 
-    def analysed(values: dict[str, object]) -> dict[str, tuple[np.ndarray, np.ndarray, float, int]]:
+    def analysed(values: dict[str, object]) -> dict[str, tuple[np.ndarray, np.ndarray, float, int, list[str]]]:
         """Every model on one completed data set: (coef, variances, df, n, names)."""
         frame = design.frame(values, everyone, everyone)
         fits = {name: fit(ctx, frame, name, "_domain")[0] for name in models(ctx)}
