@@ -6,7 +6,9 @@ in forked worker processes instead (Linux: the workers inherit the parent's arra
 copying them; only each replicate's small result travels back). BLAS is held to one thread
 everywhere, so every replicate's numbers are the same whatever the number of workers.
 
-Work that calls svy (polars, whose thread pool must not be forked) stays out of these loops.
+Work that calls svy (polars, whose thread pool must not be forked) stays out of these loops;
+a loop may be started (`start_ordered`) so that the parent does that work meanwhile: on two
+cores the analyze stage's svy fits then use the core a waiting parent would leave idle.
 Where fork is not available (not Linux) the loops run in threads.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -40,22 +42,50 @@ def _run(index: int):
     return _TASK(index)
 
 
-def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, unit: str = "replicate") -> list[R]:
-    """[func(item) for item in items], computed in forked workers, in order, with a progress bar
-    (func must not touch polars/svy)."""
-    global _TASK
+class Pending(Generic[R]):
+    """Results being computed in forked workers while the caller goes on with other work (e.g.
+    the survey layer's fits, which stay in the parent process): `result()` waits for them."""
+
+    def __init__(self, results: Iterable[R] | list[R], total: int, progress: dict, pool=None):
+        self._results, self._total, self._progress, self._pool = results, total, progress, pool
+        self._done: list[R] | None = results if isinstance(results, list) else None
+
+    def result(self) -> list[R]:
+        """The results, in order (waiting, with a progress bar, for those not yet back)."""
+        if self._done is None:
+            try:
+                self._done = list(tqdm(self._results, **self._progress))
+            finally:
+                if self._pool is not None:
+                    self._pool.terminate()
+                    self._pool = None
+        return self._done
+
+
+def start_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, unit: str = "replicate") -> Pending[R]:
+    """[func(item) for item in items] started in forked workers, in order; the caller goes on
+    (the parent's own work is unchanged: only the workers hold BLAS to one thread) and takes
+    the results with `.result()`. func must not touch polars/svy."""
     items = list(items)
     n = min(workers(), len(items))
     progress = dict(total=len(items), desc=desc, unit=unit, disable=None, leave=False)
+    if n <= 1:
+        with threadpool_limits(1):
+            return Pending([func(item) for item in tqdm(items, **progress)], len(items), progress)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        with threadpool_limits(1), ThreadPoolExecutor(n) as pool:
+            return Pending(list(tqdm(pool.map(func, items), **progress)), len(items), progress)
+    global _TASK
+    _TASK = lambda i: func(items[i])  # noqa: E731 (each worker keeps the one it inherited at fork)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(n, initializer=_one_blas_thread)
+    finally:
+        _TASK = None
+    return Pending(pool.imap(_run, range(len(items))), len(items), progress, pool)
+
+
+def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, unit: str = "replicate") -> list[R]:
+    """[func(item) for item in items], computed in forked workers, in order, with a progress bar
+    (func must not touch polars/svy)."""
     with threadpool_limits(1):
-        if n <= 1:
-            return [func(item) for item in tqdm(items, **progress)]
-        if "fork" not in multiprocessing.get_all_start_methods():
-            with ThreadPoolExecutor(n) as pool:
-                return list(tqdm(pool.map(func, items), **progress))
-        _TASK = lambda i: func(items[i])  # noqa: E731 (inherited by the workers at fork)
-        try:
-            with multiprocessing.get_context("fork").Pool(n, initializer=_one_blas_thread) as pool:
-                return list(tqdm(pool.imap(_run, range(len(items))), **progress))
-        finally:
-            _TASK = None
+        return start_ordered(func, items, desc, unit).result()

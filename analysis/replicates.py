@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import parallel
+from analysis.parallel import Pending
 from analysis.survey import Replicates, replicate_factors
 
 T = TypeVar("T")
@@ -40,8 +41,14 @@ def bootstrap(frame: pd.DataFrame, params: dict) -> Replicates | None:
 
 def each(func: Callable[[int], T], replicates: Replicates | int, desc: str) -> list[T]:
     """[func(r) for every replicate r], in forked workers, in order (func must not use svy)."""
+    return start(func, replicates, desc).result()
+
+
+def start(func: Callable[[int], T], replicates: Replicates | int, desc: str) -> Pending[T]:
+    """`each`, started: the caller goes on with other work (e.g. svy fits) while the workers
+    compute, and takes the results with `.result()`."""
     n = replicates if isinstance(replicates, int) else replicates.factors.shape[1]
-    return parallel.map_ordered(func, range(n), desc)
+    return parallel.start_ordered(func, range(n), desc)
 
 
 @dataclass(frozen=True)
