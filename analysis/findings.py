@@ -2,7 +2,9 @@
 CI (from reports/claims.csv), and the caveat that matters most (analysis/findings.yaml).
 C1 adds the same interaction on the log scale (reports/tables/interaction_usual.csv): a
 ceiling - adults with adequate magnesium starting higher - would shrink an absolute
-difference but leave a ratio near 1."""
+difference but leave a ratio near 1. C11 adds the proportional-hazards check of its own
+test (reports/tables/mortality.csv): a hazard ratio that changes over follow-up would make
+one ratio a poor summary."""
 
 from __future__ import annotations
 
@@ -41,7 +43,35 @@ def log_scale_interaction(tables: dict[str, pd.DataFrame]) -> str:
             f"inadequate and {_ci(high)} times where it is adequate; the ratio of the two is {_ci(inter)}, {reading}.")
 
 
-def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[dict]:
+# C11's check: the test's contrast, later vs earlier follow-up (usual magnesium, else one day's)
+PH_CHECK_ROWS = {"cardiovascular death": [("died_cvd_by_mg_x_vitd_usual_ph_check", "both adequate vs neither:late"),
+                                          ("died_cvd_by_joint_day1_ph_check", "both_adequate_day1:late")],
+                 "death from any cause": [("died_by_mg_x_vitd_usual_ph_check", "both adequate vs neither:late"),
+                                          ("died_by_joint_day1_ph_check", "both_adequate_day1:late")]}
+
+
+def proportional_hazards(tables: dict[str, pd.DataFrame], split_months: float) -> str:
+    """C11's proportional-hazards check in words: the 'both adequate vs neither' hazard ratio of
+    the later follow-up period relative to the earlier, per outcome."""
+    table = tables.get("mortality")
+    if table is None or "model" not in table:
+        return ""
+    rows = table.set_index(["model", "term"])
+    parts, departs = [], []
+    for outcome, candidates in PH_CHECK_ROWS.items():
+        found = next((rows.loc[key] for key in candidates if key in rows.index), None)
+        if found is not None:
+            parts.append(f"{_ci(found)} for {outcome}")
+            departs.append(found.ci_low > 1 or found.ci_high < 1)
+    if not parts:
+        return ""
+    reading = ("a departure from proportional hazards: the one hazard ratio averages over a ratio that changes"
+               if any(departs) else "no departure from proportional hazards is detected")
+    return (f" Proportional hazards (follow-up split at {split_months:g} months): the 'both adequate vs neither' "
+            f"hazard ratio after the split relative to before is {' and '.join(parts)}; {reading}.")
+
+
+def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame], ph_split_months: float = 60) -> list[dict]:
     """[{claim_id, verdict, text}] in the claims table's order."""
     caveats = load_yaml(resources.files("analysis").joinpath("findings.yaml").read_text(encoding="utf-8"))
     out = []
@@ -50,7 +80,8 @@ def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[di
             finding = f"The test ({row.test}) gives {_ci(row)}."
         else:
             finding = str(row.reason) if pd.notna(row.reason) else ""
-        extra = log_scale_interaction(tables) if row.claim_id == "C1" else ""
+        extra = log_scale_interaction(tables) if row.claim_id == "C1" else \
+            proportional_hazards(tables, ph_split_months) if row.claim_id == "C11" else ""
         detail = ""
         if pd.notna(row.estimate) and isinstance(row.reason, str) and row.reason:
             reason = row.reason.rstrip(". ")
