@@ -56,3 +56,12 @@ def test_a_single_worker_computes_at_once(monkeypatch):
     pending = parallel.start_ordered(lambda i: calls.append(i) or i, range(4), "test")
     assert calls == [0, 1, 2, 3]  # no workers to wait for: done before the caller goes on
     assert pending.result() == [0, 1, 2, 3]
+
+
+def test_without_fork_the_loop_runs_in_threads_in_order(monkeypatch):
+    """Where fork is unavailable (not Linux) the workers are threads: same results, same order."""
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda *a: pytest.fail("no process pool without fork"))
+    assert parallel.start_ordered(lambda i: i * 3, range(25), "test").result() == [i * 3 for i in range(25)]
+    assert parallel.map_ordered(lambda i: -i, range(5), "test") == [0, -1, -2, -3, -4]
