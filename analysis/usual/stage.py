@@ -171,12 +171,13 @@ def distribution_table(data: RecallData, full: Parameters, reps: list[Parameters
     probs = [q / 100 for q in p["percentiles"]]
     pattern = distribution.Population.patterns(data.design, sub["mg_supp_usual_mg"].to_numpy(dtype=float))
     full_values = distribution_values(data, full, sub, groups, probs, pattern=pattern)
-    rep_values = engine.each(
+    pending = engine.start(
         lambda i: distribution_values(data, reps[i], sub, groups, probs, factors[:, i], pattern, full_values),
         len(reps), "usual: distributions on replicates")
-    shares = {term for term, _ in full_values if term.endswith("_below_ear")}
-    table = summarize(full_values, rep_values, replicates, shares)
+    # the Monte Carlo check in this process while the workers integrate the replicates
     mc = monte_carlo_values(data, full, sub, groups, probs, p["monte_carlo_draws"], p["monte_carlo_seed"])
+    shares = {term for term, _ in full_values if term.endswith("_below_ear")}
+    table = summarize(full_values, pending.result(), replicates, shares)
     table["monte_carlo"] = [mc[(t, g)] for t, g in zip(table["term"], table["group"])]
     table["model"] = "usual_intake_distribution"
     table["n"] = [int(groups[g].sum()) for g in table["group"]]
