@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -63,15 +64,34 @@ class Estimate:
 
 
 def load(root: Path) -> pd.DataFrame:
-    """The analytic table, joined to the usual-intake columns when the usual stage has run."""
+    """The analytic table, joined to the usual-intake columns when the usual stage has run.
+
+    A notebook asks many questions of the same files: the table read is kept (per files'
+    path, size and modification time, so a rerun of the pipeline is read afresh) and each
+    call gets its own copy."""
     paths = Paths(Path(root))
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`)")
-    frame = pd.read_parquet(paths.analytic)
     usual = paths.data_clean / "usual_intake.parquet"
-    if usual.exists():
-        frame = frame.merge(pd.read_parquet(usual), on="seqn", how="left", validate="one_to_one")
-    params = load_params(paths.params)
+    kept = _read(_version(paths.analytic), _version(usual) if usual.exists() else None, _version(paths.params))
+    return kept.copy(deep=not _COPY_ON_WRITE)
+
+
+# pandas >= 3 always copies on write: a shallow copy is already the caller's own (pandas 2: a deep one)
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _version(path: Path) -> tuple[str, int, int]:
+    status = path.stat()
+    return str(path.resolve()), status.st_mtime_ns, status.st_size
+
+
+@lru_cache(maxsize=2)
+def _read(analytic: tuple, usual: tuple | None, params_file: tuple) -> pd.DataFrame:
+    frame = pd.read_parquet(analytic[0])
+    if usual is not None:
+        frame = frame.merge(pd.read_parquet(usual[0]), on="seqn", how="left", validate="one_to_one")
+    params = load_params(Path(params_file[0]))
     frame["age_group"] = pd.Series(pd.NA, index=frame.index, dtype="string")
     for label, low, high in params["analyze"]["age_groups"]:
         frame.loc[(frame["age"] >= low) & (frame["age"] <= high), "age_group"] = label

@@ -133,11 +133,6 @@ def out_of_fold(frame: pd.DataFrame, s: Setup, outcome: str, params: dict) -> pd
     folds = psu_folds(frame, params["risk"]["folds"])
     preds = pd.DataFrame({"fold": folds, "logistic": np.nan, "boosting": np.nan}, index=frame.index)
     splits = [(inside & (folds != k), inside & (folds == k)) for k in range(params["risk"]["folds"])]
-    for train, test in splits:
-        work = frame.assign(_train=train)
-        model = fit_logistic(work, s, outcome, params, "_train")
-        x_test = model.design_matrix(frame.loc[test])
-        preds.loc[test, "logistic"] = 1 / (1 + np.exp(-(x_test @ model.coef)))
 
     def boosted(split: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         train, test = split
@@ -147,9 +142,15 @@ def out_of_fold(frame: pd.DataFrame, s: Setup, outcome: str, params: dict) -> pd
                                            sample_weight=frame.loc[train, WEIGHT])
             return booster.predict_proba(boosting_matrix(frame.loc[test], s))[:, 1]
 
-    # the folds' boosted trees (no svy) side by side in forked workers; the same trees in any order
-    for (_, test), predicted in zip(splits, parallel.map_ordered(boosted, splits, "risk: boosted trees by fold",
-                                                                 unit="fold")):
+    # the folds' boosted trees (no svy) side by side in forked workers, the same trees in any
+    # order; meanwhile the folds' survey-weighted logistic models (svy) here
+    trees = parallel.start_ordered(boosted, splits, "risk: boosted trees by fold", unit="fold")
+    for train, test in splits:
+        work = frame.assign(_train=train)
+        model = fit_logistic(work, s, outcome, params, "_train")
+        x_test = model.design_matrix(frame.loc[test])
+        preds.loc[test, "logistic"] = 1 / (1 + np.exp(-(x_test @ model.coef)))
+    for (_, test), predicted in zip(splits, trees.result()):
         preds.loc[test, "boosting"] = predicted
     return preds[inside]
 

@@ -205,3 +205,38 @@ def test_cli_prints_the_weight_and_formats(analyzed_project):
     data = json.loads(subprocess.run(command + ["--format", "json"], capture_output=True, text=True, cwd=REPO,
                                      check=True).stdout)
     assert data["weight"] == "wt_mec" and 0 < data["rows"][0]["estimate"] < 1
+
+
+def test_load_reads_each_version_of_the_files_once_and_hands_out_copies(frame, tmp_path, monkeypatch):
+    """A notebook's many questions read the files once; a caller's change stays in its copy; a
+    pipeline rerun (files rewritten) is read afresh."""
+    import os
+    import shutil
+
+    from analysis import estimate as module
+
+    (tmp_path / "data_clean").mkdir()
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    table = frame.drop(columns=["age_group"])
+    analytic = tmp_path / "data_clean" / "analytic.parquet"
+    table.to_parquet(analytic)
+    reads = []
+    read_parquet = pd.read_parquet
+    monkeypatch.setattr(module.pd, "read_parquet", lambda path, **kw: reads.append(path) or read_parquet(path, **kw))
+    module._read.cache_clear()
+
+    first = module.load(tmp_path)
+    first["vitd_serum_nmol"] = -1.0
+    first.loc[first.index[0], "age"] = -5  # in place, too
+    second = module.load(tmp_path)
+    assert len(reads) == 1
+    assert second["age"].iloc[0] == table["age"].iloc[0]
+    np.testing.assert_array_equal(second["vitd_serum_nmol"].to_numpy(), table["vitd_serum_nmol"].to_numpy())
+    assert set(second["age_group"].dropna()) == {"20-39", "40-59", "60+"}
+
+    table.assign(vitd_serum_nmol=table["vitd_serum_nmol"] + 1).to_parquet(analytic)
+    status = analytic.stat()
+    os.utime(analytic, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    third = module.load(tmp_path)
+    assert len(reads) == 2
+    np.testing.assert_array_equal(third["vitd_serum_nmol"].to_numpy(), table["vitd_serum_nmol"].to_numpy() + 1)
