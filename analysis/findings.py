@@ -71,8 +71,9 @@ def proportional_hazards(tables: dict[str, pd.DataFrame], split_months: float) -
             f"hazard ratio after the split relative to before is {' and '.join(parts)}; {reading}.")
 
 
-def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame], ph_split_months: float = 60) -> list[dict]:
-    """[{claim_id, verdict, text}] in the claims table's order."""
+def paragraphs(claims: pd.DataFrame, tables: dict[str, pd.DataFrame], ph_split_months: float) -> list[dict]:
+    """[{claim_id, verdict, text}] in the claims table's order (`ph_split_months`: params
+    analyze.mortality.ph_split_months, where C11's check splits follow-up)."""
     caveats = load_yaml(resources.files("analysis").joinpath("findings.yaml").read_text(encoding="utf-8"))
     out = []
     for row in claims.itertuples():

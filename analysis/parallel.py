@@ -4,7 +4,7 @@ A two-step estimate refits its models on each of ~180 replicates, independently.
 refit is small array work that holds Python's GIL, so threads barely overlap: the loops run
 in forked worker processes instead (Linux: the workers inherit the parent's arrays without
 copying them; only each replicate's small result travels back). BLAS is held to one thread
-everywhere, so every replicate's numbers are the same whatever the number of workers.
+in every worker, so every replicate's numbers are the same whatever the number of workers.
 
 Work that calls svy (polars, whose thread pool must not be forked) stays out of these loops;
 a loop may be started (`start_ordered`) so that the parent does that work meanwhile: on two
@@ -46,8 +46,8 @@ class Pending(Generic[R]):
     """Results being computed in forked workers while the caller goes on with other work (e.g.
     the survey layer's fits, which stay in the parent process): `result()` waits for them."""
 
-    def __init__(self, results: Iterable[R] | list[R], total: int, progress: dict, pool=None):
-        self._results, self._total, self._progress, self._pool = results, total, progress, pool
+    def __init__(self, results: Iterable[R] | list[R], progress: dict, pool=None):
+        self._results, self._progress, self._pool = results, progress, pool
         self._done: list[R] | None = results if isinstance(results, list) else None
 
     def result(self) -> list[R]:
@@ -71,17 +71,17 @@ def start_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, unit: s
     progress = dict(total=len(items), desc=desc, unit=unit, disable=None, leave=False)
     if n <= 1:
         with threadpool_limits(1):
-            return Pending([func(item) for item in tqdm(items, **progress)], len(items), progress)
+            return Pending([func(item) for item in tqdm(items, **progress)], progress)
     if "fork" not in multiprocessing.get_all_start_methods():
         with threadpool_limits(1), ThreadPoolExecutor(n) as pool:
-            return Pending(list(tqdm(pool.map(func, items), **progress)), len(items), progress)
+            return Pending(list(tqdm(pool.map(func, items), **progress)), progress)
     global _TASK
     _TASK = lambda i: func(items[i])  # noqa: E731 (each worker keeps the one it inherited at fork)
     try:
         pool = multiprocessing.get_context("fork").Pool(n, initializer=_one_blas_thread)
     finally:
         _TASK = None
-    return Pending(pool.imap(_run, range(len(items))), len(items), progress, pool)
+    return Pending(pool.imap(_run, range(len(items))), progress, pool)
 
 
 def map_ordered(func: Callable[[T], R], items: Iterable[T], desc: str, unit: str = "replicate") -> list[R]:

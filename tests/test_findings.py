@@ -27,7 +27,7 @@ def log_table(interaction: tuple[float, float, float]) -> pd.DataFrame:
 
 
 def test_one_paragraph_per_claim_with_its_numbers_and_caveat():
-    out = findings.paragraphs(claims_table(), {})
+    out = findings.paragraphs(claims_table(), {}, 60)
     assert [p["claim_id"] for p in out] == ["C1", "C8"]
     assert "-5.7 (95% CI -9.6 to -1.8)" in out[0]["text"] and "Sensitivity, one day's intake" in out[0]["text"]
     assert "Caveat: Supplement users chose" in out[0]["text"]
@@ -35,9 +35,9 @@ def test_one_paragraph_per_claim_with_its_numbers_and_caveat():
 
 
 def test_c1_log_scale_reading_separates_a_ceiling_from_a_real_difference():
-    smaller = findings.paragraphs(claims_table(), {"interaction_usual": log_table((0.88, 0.84, 0.92))})[0]["text"]
+    smaller = findings.paragraphs(claims_table(), {"interaction_usual": log_table((0.88, 0.84, 0.92))}, 60)[0]["text"]
     assert "the ratio of the two is 0.88 (95% CI 0.84 to 0.92)" in smaller and "not only a ceiling" in smaller
-    unclear = findings.paragraphs(claims_table(), {"interaction_usual": log_table((0.97, 0.90, 1.04))})[0]["text"]
+    unclear = findings.paragraphs(claims_table(), {"interaction_usual": log_table((0.97, 0.90, 1.04))}, 60)[0]["text"]
     assert "compatible with a ceiling" in unclear
 
 
