@@ -78,18 +78,6 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
         "C5": ratio.run,
     }
     results: dict[str, common.Result] = {}
-    usual_available = "C1" in testable and usual_model_available(paths)
-    if usual_available:
-        # the models on usual intake are fitted first; their replicate refits run in forked workers
-        # while this process goes on with the analyses that need no calibrated table (svy fits)
-        log.info("analyze: claims on usual intake (regression calibration, both steps on every replicate, "
-                 "in the background)")
-        models = usual_intake.models(ctx)
-        models += calcification.calibrated_models(ctx) if "C9" in testable else []
-        models += inflammation.calibrated_models(ctx) if "C10" in testable else []
-        models += mortality.calibrated_models(ctx) if "C11" in testable else []
-        statistics = [mortality.survival_statistic(ctx)] if "C11" in testable else []
-        pending = calibrated.start(ctx, models, paths.data_clean / "usual_model.json", statistics)
     for cid, runner in runners.items():
         if cid in testable:
             log.info("analyze: %s (day-1 intake)", cid)
@@ -97,30 +85,23 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
     if "C1" in testable:
         results["C1_day1"].tables.update(deficiency.run(ctx))
         results["C1_day1"].tables.update(sensitivity.run(ctx))
-    if "C6" in testable:
-        log.info("analyze: C6, C7 (prevalence)")
-        results["C6_day1"], results["C7"] = prevalence.run(ctx)
-        results["C6"] = usual_prevalence(paths, results["C6_day1"]) if usual_available else results["C6_day1"]
-    if "supplements" in testable:
-        log.info("analyze: supplement-only models")
-        results["C1_fallback"], results["C2_fallback"] = supplements.run(ctx)
-    if "status" in testable:
-        log.info("analyze: vitamin D status and validation")
-        results["status"] = common.Result(tables=status.run(ctx))
-    if "published" in testable:
-        log.info("analyze: published NHANES figures recomputed")
-        present = {c for c in availability.inventory.manifest["component"].unique() if availability.has(c)}
-        results["published"] = common.Result(tables={"published_checks": published.run(ctx, present)})
-    calibrated_tables = {}
+    usual_available = "C1" in testable and usual_model_available(paths)
     if usual_available:
-        log.info("analyze: claims on usual intake: waiting for the replicate refits")
-        calibrated_tables = pending.tables()
+        log.info("analyze: claims on usual intake (regression calibration, both steps on every replicate)")
+        models = usual_intake.models(ctx)
+        models += calcification.calibrated_models(ctx) if "C9" in testable else []
+        models += inflammation.calibrated_models(ctx) if "C10" in testable else []
+        models += mortality.calibrated_models(ctx) if "C11" in testable else []
+        statistics = [mortality.survival_statistic(ctx)] if "C11" in testable else []
+        calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json", statistics)
         results.update(usual_intake.results(ctx, calibrated_tables))
         log.info("analyze: C1b (25(OH)D percentiles by usual magnesium adequacy)")
         results["C1b"] = quantiles.run(ctx, paths.data_clean / "usual_model.json")
         log.info("analyze: multiple imputation of missing covariates")
         results["imputation"] = common.Result(tables={"multiple_imputation": imputation.run(
             ctx, paths.data_clean / "usual_model.json")})
+    else:
+        calibrated_tables = {}
     if "C9" in testable:
         log.info("analyze: C9 (aortic calcification)")
         results["C9"] = calcification.run(ctx, calibrated_tables)
@@ -138,6 +119,20 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
     for cid in runners:
         if cid not in results and f"{cid}_day1" in results:  # no usual-intake model: day 1 is all there is
             results[cid] = results[f"{cid}_day1"]
+    if "C6" in testable:
+        log.info("analyze: C6, C7 (prevalence)")
+        results["C6_day1"], results["C7"] = prevalence.run(ctx)
+        results["C6"] = usual_prevalence(paths, results["C6_day1"]) if usual_available else results["C6_day1"]
+    if "supplements" in testable:
+        log.info("analyze: supplement-only models")
+        results["C1_fallback"], results["C2_fallback"] = supplements.run(ctx)
+    if "status" in testable:
+        log.info("analyze: vitamin D status and validation")
+        results["status"] = common.Result(tables=status.run(ctx))
+    if "published" in testable:
+        log.info("analyze: published NHANES figures recomputed")
+        present = {c for c in availability.inventory.manifest["component"].unique() if availability.has(c)}
+        results["published"] = common.Result(tables={"published_checks": published.run(ctx, present)})
     return results
 
 

@@ -108,39 +108,6 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         statistics: list[CalibratedStatistic] = ()) -> dict[str, pd.DataFrame]:
     """Fit every model (and compute every other statistic) on the full sample, refit on every
     replicate, and return tidy tables (by table name) with replicate-weight SEs."""
-    return start(ctx, models, usual_model_path, statistics).tables()
-
-
-@dataclass
-class PendingTables:
-    """Calibrated models fitted on the full sample, their replicate refits running in forked
-    workers: the caller may go on with other (svy) work meanwhile; `tables()` waits for them."""
-
-    replicates: Replicates
-    fits: list[dict]
-    statistics: list[CalibratedStatistic]
-    statistic_full: list[np.ndarray]
-    per_replicate: engine.Pending  # per replicate: the statistics' estimates, then the models'
-    ctx: Context
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """Tidy tables (by table name) with replicate-weight SEs."""
-        per_replicate = self.per_replicate.result()
-        n_stats = len(self.statistics)
-        tables: dict[str, list[pd.DataFrame]] = {}
-        for i, st in enumerate(self.statistics):
-            estimates = np.array([values[i] for values in per_replicate])
-            se = self.replicates.standard_error(self.statistic_full[i], estimates)
-            tables.setdefault(st.table, []).append(st.tidy(self.statistic_full[i], se, self.replicates.df))
-        for i, f in enumerate(self.fits):
-            f["replicates"] = [values[n_stats + i] for values in per_replicate]
-            tables.setdefault(f["model"].table, []).append(tidy(f, self.replicates, self.ctx))
-        return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
-
-
-def start(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
-          statistics: list[CalibratedStatistic] = ()) -> PendingTables:
-    """`run`, started: the full-sample fits done, the replicate refits under way in the background."""
     usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
     replicates = engine.design(ctx.frame, ctx.params)
     if replicates.factors.shape[1] != usual.n_replicates:
@@ -209,8 +176,18 @@ def start(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 
-    per_replicate = engine.start(replicate, replicates, "analyze: both steps on replicates")
-    return PendingTables(replicates, fits, list(statistics), statistic_full, per_replicate, ctx)
+    per_replicate = engine.each(replicate, replicates, "analyze: both steps on replicates")
+    n_stats = len(statistics)
+    for i, f in enumerate(fits):
+        f["replicates"] = [estimates[n_stats + i] for estimates in per_replicate]
+
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for i, st in enumerate(statistics):
+        se = replicates.standard_error(statistic_full[i], np.array([estimates[i] for estimates in per_replicate]))
+        tables.setdefault(st.table, []).append(st.tidy(statistic_full[i], se, replicates.df))
+    for f in fits:
+        tables.setdefault(f["model"].table, []).append(tidy(f, replicates, ctx))
+    return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
 
 
 def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
