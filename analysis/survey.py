@@ -100,27 +100,39 @@ class SurveyData:
         # enough to keep every PSU, and so every stratum's PSU count, in the design. Dropping
         # the rest changes no number (the R oracle tests check this) and halves the work; the
         # columns are prepared on the rows kept only.
-        keep = in_domain.to_numpy() | self.first_row_of_psu
-        inside = in_domain[keep]
-        data = {self.strata: self.frame[self.strata][keep], self.psu: self.frame[self.psu][keep],
-                "_w": self.frame[weight][keep].fillna(0.0).astype(float), "_domain": inside}
+        inside = in_domain.to_numpy()
+        keep = np.flatnonzero(inside | self.first_row_of_psu)
+        inside = inside[keep]
+        data = {self.strata: pl.Series(self.strata, self.frame[self.strata].to_numpy()[keep]),
+                self.psu: pl.Series(self.psu, self.frame[self.psu].to_numpy()[keep]),
+                "_w": pl.Series("_w", self._numbers(weight, keep)), "_domain": pl.Series("_domain", inside)}
         for name in columns:
-            values = self.frame[name][keep]
-            missing_inside = values.isna() & inside
-            if missing_inside.any():
-                raise DataError(
-                    f"column {name!r} is missing for {int(missing_inside.sum())} participant(s) in domain "
-                    f"{domain!r} (e.g. SEQN {self.frame['seqn'][keep][missing_inside].head(3).tolist()})"
-                )
-            if categorical and name in categorical:
-                data[name] = values.astype("string").fillna(categorical[name])
-            elif pd.api.types.is_string_dtype(values):  # outside the domain: the column's first value
-                data[name] = values.astype("string").fillna(self.frame[name].dropna().iloc[0])
-            else:  # numbers, and booleans as 0.0/1.0
-                data[name] = values.astype(float).fillna(0.0)
-        frame = pl.from_pandas(pd.DataFrame(data))  # arrow-backed strings pass to polars without copying
+            data[name] = self._prepared(name, keep, inside, domain, (categorical or {}).get(name))
+        frame = pl.DataFrame(list(data.values()))
         design = svy.Design(stratum=self.strata, psu=self.psu, wgt="_w", singleton=SINGLETON_RULE)
         return svy.Sample(frame, design), in_domain
+
+    def _numbers(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """A numeric or boolean column on `rows` as floats (booleans 0.0/1.0), missing as 0.0."""
+        values = self.frame[name].to_numpy(dtype=float, na_value=np.nan)[rows]
+        values[np.isnan(values)] = 0.0
+        return values
+
+    def _prepared(self, name: str, keep: np.ndarray, inside: np.ndarray, domain: str | None,
+                  reference: str | None) -> pl.Series:
+        """Column `name` on the rows kept: complete inside the domain (else an error), and outside
+        it filled with a constant (the reference level, a text column's first value, or 0.0)."""
+        values = self.frame[name]
+        missing_inside = values.isna().to_numpy()[keep] & inside
+        if missing_inside.any():
+            seqn = self.frame["seqn"].to_numpy()[keep][missing_inside][:3].tolist()
+            raise DataError(f"column {name!r} is missing for {int(missing_inside.sum())} participant(s) in domain "
+                            f"{domain!r} (e.g. SEQN {seqn})")
+        if reference is not None or pd.api.types.is_string_dtype(values):
+            fill = reference if reference is not None else values.dropna().iloc[0]
+            text = values.iloc[keep].astype("string").fillna(fill)
+            return pl.from_pandas(text.reset_index(drop=True)).rename(name)
+        return pl.Series(name, self._numbers(name, keep))
 
     @cached_property
     def first_row_of_psu(self) -> np.ndarray:
