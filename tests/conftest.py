@@ -15,6 +15,21 @@ SYNTHETIC_MIRROR = Path(os.environ.get("NHANES_MIRROR", REPO.parent / "shared" /
 CDC_MIRROR = Path(os.environ.get("NHANES_CDC_MIRROR", REPO.parent / "shared" / "nhanes-cdc")).resolve()
 
 
+# Fixtures that run pipeline stages once per test session, and the xdist group of the tests using them.
+PIPELINE_FIXTURES = {"mirror_project": "synthetic-pipeline", "analyzed_project": "synthetic-pipeline",
+                     "cdc_project": "genuine-pipeline"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`, pyproject's default) every test sharing a pipeline
+    fixture runs on one worker: each pipeline runs once, the two side by side."""
+    for item in items:
+        groups = sorted({group for name, group in PIPELINE_FIXTURES.items() if name in item.fixturenames})
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
+
+
 def write_xpt(path: Path, frame: pd.DataFrame, table_name: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pyreadstat.write_xport(frame, str(path), table_name=table_name or path.stem[:8], file_format_version=5)
