@@ -1,6 +1,6 @@
 """Replicate refits of survey GLMs: the chord iterations (the full sample's information held
 fixed) reach the same root of the score equations as Newton's, and hand over to Newton when
-they would not."""
+they would not; a Cox model's replicate refits start from the linearized change of weights."""
 
 import numpy as np
 import pytest
@@ -43,3 +43,36 @@ def test_chord_hands_over_when_its_steps_do_not_shrink():
     refit.inverse_information = 3 * inverse
     np.testing.assert_allclose(refit.coef(moved, w * factor, start=full),
                                weighted_glm_coef(moved, y, w * factor, "binomial", start=full), rtol=1e-12)
+
+
+def cox_data(seed: int = 7, n: int = 5000):
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.normal(size=n), rng.random(n) < 0.4, rng.normal(size=n)])
+    months = rng.exponential(120 * np.exp(-(x @ np.array([0.3, -0.4, 0.2]))))
+    stop = np.minimum(np.ceil(months), 130.0)
+    event = (months <= 130).astype(float)
+    w = rng.uniform(0.5, 3.0, n)
+    factor = np.where(np.arange(n) < 120, 0.0, np.where(np.arange(n) < 240, 2.0, 1.0))
+    moved = x.copy()
+    moved[:, 0] += rng.normal(0, 0.01, n)
+    return x, (stop, event, None), w, factor, moved
+
+
+def test_cox_replicate_starts_from_the_linearized_change_and_reaches_the_same_root(monkeypatch):
+    from analysis import cox
+
+    x, outcome, w, factor, moved = cox_data()
+    refit = Refit(ModelSpec("event", ("a", "b", "c"), family="cox", time="stop"), outcome, w)
+    full = refit.coef(x, w)  # the full sample's fit leaves its linearization
+    assert refit.cox_linearization is not None
+    root = cox.fit(moved, outcome[0], outcome[1], w * factor, beta=full, residuals=False).coef
+    start = refit.cox_start(full, w * factor)
+    assert np.max(np.abs(start - root)) < np.max(np.abs(full - root)) / 5  # much nearer than the full fit
+    evaluations = []
+    evaluate = cox._evaluate
+    monkeypatch.setattr(cox, "_evaluate", lambda *a, **k: evaluations.append(1) or evaluate(*a, **k))
+    np.testing.assert_allclose(refit.coef(moved, w * factor, start=full), root, rtol=1e-10)
+    from_linearized = len(evaluations)
+    evaluations.clear()
+    cox.fit(moved, outcome[0], outcome[1], w * factor, beta=full, residuals=False)
+    assert from_linearized < len(evaluations)  # fewer Newton evaluations
