@@ -62,16 +62,19 @@ def test_cox_replicate_starts_from_the_linearized_change_and_reaches_the_same_ro
     from analysis import cox
 
     x, outcome, w, factor, moved = cox_data()
+    factors = np.column_stack([factor, np.ones(len(w))])  # a replicate, and one equal to the full sample
     refit = Refit(ModelSpec("event", ("a", "b", "c"), family="cox", time="stop"), outcome, w)
-    full = refit.coef(x, w)  # the full sample's fit leaves its linearization
-    assert refit.cox_linearization is not None
+    untouched = refit.replicate_starts(np.zeros(3), factors, np.arange(len(w)))
+    np.testing.assert_array_equal(untouched, 0.0)  # before the full sample's fit: its coefficients
+    full = refit.coef(x, w)  # the full sample's fit leaves its score residuals
+    starts = refit.replicate_starts(full, factors, np.arange(len(w)))
+    np.testing.assert_allclose(starts[1], full, rtol=1e-12)  # unchanged weights: no move
     root = cox.fit(moved, outcome[0], outcome[1], w * factor, beta=full, residuals=False).coef
-    start = refit.cox_start(full, w * factor)
-    assert np.max(np.abs(start - root)) < np.max(np.abs(full - root)) / 5  # much nearer than the full fit
+    assert np.max(np.abs(starts[0] - root)) < np.max(np.abs(full - root)) / 5  # much nearer than the full fit
     evaluations = []
     evaluate = cox._evaluate
     monkeypatch.setattr(cox, "_evaluate", lambda *a, **k: evaluations.append(1) or evaluate(*a, **k))
-    np.testing.assert_allclose(refit.coef(moved, w * factor, start=full), root, rtol=1e-10)
+    np.testing.assert_allclose(refit.coef(moved, w * factor, start=starts[0]), root, rtol=1e-10)
     from_linearized = len(evaluations)
     evaluations.clear()
     cox.fit(moved, outcome[0], outcome[1], w * factor, beta=full, residuals=False)

@@ -156,7 +156,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
             raise DataError(f"calibrated model {m.name}: refit differs from the survey layer's fit")
         fits.append({"model": m, "fitted": fitted, "position": position, "needs": needs, "build": build,
                      "refit": refit, "w": w, "origin": origin, "full": np.concatenate([fitted.coef, values]),
-                     "replicates": []})
+                     "starts": refit.replicate_starts(fitted.coef, replicates.factors, origin), "replicates": []})
 
     ones = np.ones(len(ctx.frame))
     statistic_full = [np.asarray(st.compute(on_frame(full_columns), ones), dtype=float) for st in statistics]
@@ -172,7 +172,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         out = [np.asarray(st.compute(on_frame(columns), factor), dtype=float) for st in statistics]
         for f in fits:
             x = f["build"]({c: columns[c][f["position"]] for c in f["needs"]})
-            beta = f["refit"].coef(x, f["w"] * factor[f["origin"]], start=f["fitted"].coef)
+            beta = f["refit"].coef(x, f["w"] * factor[f["origin"]], start=f["starts"][r])
             out.append(np.concatenate([beta, [q.value(f["fitted"], beta) for q in f["model"].quantities]]))
         return out
 
