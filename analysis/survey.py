@@ -571,10 +571,10 @@ class Refit:
             return starts
         weights, fitted = self._cox_full
         self._cox_full = None
-        slope = fitted.score_residuals @ np.linalg.inv(fitted.information)
+        influence = fitted.influence(weights)  # w_i L_i I^-1, each row's
         for block in range(0, len(rows), 4096):
             part = slice(block, block + 4096)
-            starts += ((factors[rows[part]] - 1) * weights[part, None]).T @ slope[part]
+            starts += (factors[rows[part]] - 1).T @ influence[part]
         return starts
 
 
