@@ -15,7 +15,7 @@ FALSE`). The clean stage refuses data whose design strata have fewer than 2 PSUs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -252,6 +252,7 @@ class SurveyData:
         influence = np.zeros((len(self.frame), len(names)))
         influence[in_domain.to_numpy()] = fitted.influence(w)
         vcov, design_df = self.linearized_vcov(influence, in_domain)
+        fitted = replace(fitted, score_residuals=None)  # (rows x terms): spent on the variance
         return FittedCox(spec, names, dummies, fitted, vcov, design_df + 1 - len(names), n=int(in_domain.sum()),
                          n_weighted=self._n_weighted(in_domain, weight),
                          events=int(members[spec.outcome].astype(bool).sum()))
@@ -514,11 +515,14 @@ class FittedCox(Coefficients):
 
 
 def outcome_arrays(spec: ModelSpec, frame: pd.DataFrame):
-    """A model's outcome for `frame`'s rows: y, or for a Cox model (stop, event, start)."""
+    """A model's outcome for `frame`'s rows: y, or for a Cox model (stop, event, start). Copies,
+    never views: a view of one column keeps the frame's whole block of number columns alive."""
+    def column(name: str) -> np.ndarray:
+        return frame[name].to_numpy(dtype=float, na_value=np.nan, copy=True)
+
     if spec.family != "cox":
-        return frame[spec.outcome].astype(float).to_numpy()
-    return (frame[spec.time].to_numpy(dtype=float), frame[spec.outcome].astype(float).to_numpy(),
-            None if spec.entry is None else frame[spec.entry].to_numpy(dtype=float))
+        return column(spec.outcome)
+    return column(spec.time), column(spec.outcome), None if spec.entry is None else column(spec.entry)
 
 
 class Refit:

@@ -79,3 +79,43 @@ def test_cox_replicate_starts_from_the_linearized_change_and_reaches_the_same_ro
     evaluations.clear()
     cox.fit(moved, outcome[0], outcome[1], w * factor, beta=full, residuals=False)
     assert from_linearized < len(evaluations)  # fewer Newton evaluations
+
+
+def test_refit_inputs_are_copies_that_do_not_keep_the_frame_alive():
+    """A view of one column holds the frame's whole block of number columns: the calibrated
+    analyses keep ~25 models' outcomes for every replicate, so they must be copies."""
+    import pandas as pd
+
+    from analysis.survey import outcome_arrays
+
+    frame = pd.DataFrame({"stop": [3.0, 5.0, 7.0], "event": [1.0, 0.0, 1.0], "entry": [0.0, 1.0, 2.0],
+                          "other": [9.0, 9.0, 9.0], "flag": pd.array([True, False, True], dtype="boolean")})
+    block = frame._mgr.blocks[0].values  # the float columns' one 2-D block
+    stop, event, entry = outcome_arrays(ModelSpec("event", ("other",), family="cox", time="stop", entry="entry"),
+                                        frame)
+    y = outcome_arrays(ModelSpec("flag", ("other",), family="binomial"), frame)
+    for values in (stop, event, entry):
+        assert not np.shares_memory(values, block)
+    np.testing.assert_array_equal(stop, [3, 5, 7])
+    np.testing.assert_array_equal(entry, [0, 1, 2])
+    np.testing.assert_array_equal(y, [1.0, 0.0, 1.0])
+    assert y.dtype == float
+
+
+def test_a_fitted_cox_model_keeps_no_per_row_residuals():
+    """Its (rows x terms) score residuals are spent on the variance; a calibrated analysis holds
+    a dozen fitted Cox models through all its replicates."""
+    import pandas as pd
+
+    from analysis.survey import SurveyData
+
+    rng = np.random.default_rng(2)
+    n = 400
+    frame = pd.DataFrame({"sdmvstra": np.repeat([1, 2], n // 2), "sdmvpsu": np.tile([1, 2], n // 2),
+                          "wt": rng.uniform(1, 3, n), "x": rng.normal(size=n), "domain": True})
+    frame["months"] = np.ceil(rng.exponential(50 * np.exp(-0.5 * frame["x"])))
+    frame["died"] = frame["months"] < 60
+    frame["months"] = frame["months"].clip(upper=60)
+    fitted = SurveyData(frame).coxph(ModelSpec("died", ("x",), family="cox", time="months"), "wt", "domain")
+    assert fitted.fitted.score_residuals is None
+    assert np.all(np.diag(fitted.vcov) > 0) and fitted.coef[0] == pytest.approx(0.5, abs=0.25)

@@ -147,7 +147,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         needs = varying & set(p for t in fitted.names for p in t.split(":"))  # the usual columns it uses
         build = fitted.matrix_builder(members, needs)
         y = outcome_arrays(m.spec, members)
-        w = members[m.weight].to_numpy(dtype=float)
+        w = members[m.weight].to_numpy(dtype=float, copy=True)  # not a view holding `members` alive
         values = [q.value(fitted, fitted.coef) for q in m.quantities]
         # the replicate refit must reproduce the survey layer's full-sample estimate
         refit = Refit(m.spec, y, w)
