@@ -3,9 +3,10 @@
 `python benchmarks/run.py` (about twelve minutes) measures, on the synthetic mirror
 (NHANES_MIRROR, default ../shared/nhanes), in a scratch clone of this repository's HEAD:
 forced end-to-end `dvc repro` (median of --runs, after a cold run), each stage's time and
-peak RSS, a no-op rerun (median), the quick test run (`pytest -m "not slow"`, once), XPT read
-throughput against pandas.read_sas, model fit times against R's svyglm on the same data in the
-same run, and whether two forced reruns give identical bytes.
+peak RSS (medians of --runs runs of the stage: a peak moves by tens of MB between runs), a
+no-op rerun (median), the quick test run (`pytest -m "not slow"`, once), XPT read throughput
+against pandas.read_sas, model fit times against R's svyglm on the same data in the same run,
+and whether two forced reruns give identical bytes.
 
 `python benchmarks/run.py --baseline REV` (about half an hour) also builds REV in a separate
 working tree (a clone checked out at REV) and times both trees in the same run, interleaved (baseline, HEAD, baseline,
@@ -139,8 +140,12 @@ def pipelines(trees: list[Tree], runs: int, tests: bool) -> dict[str, dict]:
         results[name]["noop_repro_seconds"] = seconds
     stages = {t.name: {} for t in trees}
     for stage in STAGES:
-        for t in trees:
-            stages[t.name][stage] = t.probe(stage)
+        probes = {t.name: [] for t in trees}
+        for _ in range(runs):  # a peak RSS moves by ±30 MB between runs of the same code
+            for t in trees:
+                probes[t.name].append(t.probe(stage))
+        for name, runs_of_stage in probes.items():
+            stages[name][stage] = {key: statistics.median(p[key] for p in runs_of_stage) for key in runs_of_stage[0]}
     for t in trees:
         results[t.name]["stages"] = stages[t.name]
         results[t.name]["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages[t.name].values())
@@ -239,7 +244,7 @@ def table(rows: list[tuple[str, float, str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of the pipeline (see the module docstring).")
     parser.add_argument("--baseline", metavar="REV", help="also time REV (a commit) in its own clone, interleaved")
-    parser.add_argument("--runs", type=int, default=3, help="forced and no-op repros per tree (median)")
+    parser.add_argument("--runs", type=int, default=3, help="forced and no-op repros, and runs of each stage, per tree (median)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the quick test run")
     args = parser.parse_args(argv)
     if not (MIRROR / "MANIFEST.tsv").exists():
