@@ -1,6 +1,6 @@
 """Benchmarks (not part of the test suite).
 
-`python benchmarks/run.py` (about twelve minutes) measures, on the synthetic mirror
+`python benchmarks/run.py` (10–15 minutes) measures, on the synthetic mirror
 (NHANES_MIRROR, default ../shared/nhanes), in a scratch clone of this repository's HEAD:
 forced end-to-end `dvc repro` (median of --runs, after a cold run), each stage's time and
 peak RSS (medians of --runs runs of the stage: a peak moves by tens of MB between runs), a
@@ -8,7 +8,7 @@ no-op rerun (median), the quick test run (`pytest -m "not slow"`, once), XPT rea
 against pandas.read_sas, model fit times against R's svyglm on the same data in the same run,
 and whether two forced reruns give identical bytes.
 
-`python benchmarks/run.py --baseline REV` (about half an hour) also builds REV in a separate
+`python benchmarks/run.py --baseline REV` (about twice that) also builds REV in a separate
 working tree (a clone checked out at REV) and times both trees in the same run, interleaved (baseline, HEAD, baseline,
 HEAD, ...: a machine that slows down slows both), and reports HEAD / REV ratios for the
 forced repro, the no-op repro, the quick tests, peak memory and every stage, with the number
