@@ -244,7 +244,8 @@ def table(rows: list[tuple[str, float, str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of the pipeline (see the module docstring).")
     parser.add_argument("--baseline", metavar="REV", help="also time REV (a commit) in its own clone, interleaved")
-    parser.add_argument("--runs", type=int, default=3, help="forced and no-op repros, and runs of each stage, per tree (median)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="forced and no-op repros, and runs of each stage, per tree (median)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the quick test run")
     args = parser.parse_args(argv)
     if not (MIRROR / "MANIFEST.tsv").exists():
