@@ -518,7 +518,7 @@ def outcome_arrays(spec: ModelSpec, frame: pd.DataFrame):
     """A model's outcome for `frame`'s rows: y, or for a Cox model (stop, event, start). Copies,
     never views: a view of one column keeps the frame's whole block of number columns alive."""
     def column(name: str) -> np.ndarray:
-        return frame[name].to_numpy(dtype=float, na_value=np.nan, copy=True)
+        return frame[name].to_numpy(dtype=float, copy=True)
 
     if spec.family != "cox":
         return column(spec.outcome)
