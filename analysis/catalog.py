@@ -26,6 +26,8 @@ class Component:
     file_name: str = ""  # a name pattern ({y1}, {y2}: the cycle's years) instead of <stem>_<suffix>.XPT
     source: str = "nhanes"  # where CDC publishes it: "nhanes" (params fetch.cdc_urls) or another key of fetch.source_urls
     layout: dict[str, tuple[int, int]] = field(default_factory=dict)  # fixed width: variable -> (first, last) column
+    # labels from CDC's / NCHS's documentation for files that carry none (fixed width; CSV-converted)
+    labels: dict[str, str] = field(default_factory=dict)
 
     def exists_in(self, cycle: str) -> bool:
         return cycle in self.cycles
@@ -116,6 +118,7 @@ def _component(name: str, spec: dict, all_cycles: tuple[str, ...]) -> Component:
         file_name=spec.get("file_name", ""),
         source=spec.get("source", "nhanes"),
         layout={name: (int(first), int(last)) for name, (first, last) in spec.get("layout", {}).items()},
+        labels={str(k): str(v) for k, v in spec.get("labels", {}).items()},
     )
 
 

@@ -61,8 +61,16 @@ def _risk(args: argparse.Namespace) -> None:
     paths = config.Paths(args.root)
     params = _params(paths)
     if args.profile:
-        table = risk.profile(params, paths, args.profile)
-        for row in table.itertuples():
+        answer = risk.profile(params, paths, args.profile)
+        given = [i for i in answer.inputs if i.source == "given"]
+        print("person: " + (", ".join(f"{i.name}={i.value:g}" if isinstance(i.value, float) else f"{i.name}={i.value}"
+                                      for i in given) or "nothing given"))
+        if answer.assumed:
+            print("assumed (not given; the risk moves with each, so give any that differ):")
+            for i in answer.assumed:
+                value = f"{i.value:g}" if isinstance(i.value, (int, float)) else str(i.value)
+                print(f"  {i.name} = {value}  ({i.source})")
+        for row in answer.table.itertuples():
             print(f"{row.outcome}: predicted risk {100 * row.risk:.1f}% (95% CI {100 * row.ci_low:.1f} to "
                   f"{100 * row.ci_high:.1f}%)  [{row.predictors}; design-based logistic model]")
         return
@@ -171,8 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m analysis",
         description="NHANES vitamin D and magnesium: a design-based analysis pipeline (run through `dvc repro`).",
     )
-    parser.add_argument("--root", type=Path, default=Path("."),
-                        help="project directory holding params.yaml (default: current directory)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="the project directory: the clone holding params.yaml and dvc.yaml, where the pipeline "
+                             "writes data_clean/ and reports/ (default: the current directory or the nearest one "
+                             "above it that holds both)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for name, (func, help_text) in STAGES.items():
@@ -215,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "--family binomial --exponentiate --where \"age >= 20\"")
     modeller.add_argument("formula", help="outcome ~ terms (formulaic syntax: a + b, a:b, a*b, C(column), "
                                           "C(column, contr.treatment('level')))")
-    modeller.add_argument("--family", choices=list(("gaussian", "binomial", "quasipoisson")), default="gaussian")
+    modeller.add_argument("--family", choices=list(("gaussian", "binomial", "quasipoisson")), default=None,
+                          help="gaussian (the default for a number outcome), binomial (a true/false outcome: name it), "
+                               "quasipoisson. Deaths: the pipeline's Cox models (reports/tables/mortality.csv)")
     modeller.add_argument("--where", help="the domain, as for estimate")
     modeller.add_argument("--cycles", nargs="+", metavar="CYCLE", help="restrict to these cycles (weights re-pooled)")
     modeller.add_argument("--weight", help="override the weight chosen from the variables")
@@ -233,7 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        from analysis import survey  # noqa: F401 (it quiets svy's INFO lines on import)
+
+        logging.getLogger("svy").setLevel(logging.DEBUG)
     try:
+        from analysis import config
+
+        args.root = config.project_root(args.root)
         # One BLAS thread: the matrices here are tall and thin, where BLAS threads cost more than
         # they give; the replicate loops use the cores instead (analysis/parallel.py).
         with threadpool_limits(1, user_api="blas"):

@@ -12,6 +12,31 @@ import yaml
 from analysis.errors import ConfigError
 
 MIRROR_ENV = "NHANES_MIRROR"
+# A directory holding both is a project root (DVC runs every stage there).
+ROOT_MARKERS = ("params.yaml", "dvc.yaml")
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The project root: `start` (default: the working directory) or the nearest directory above
+    it that holds params.yaml and dvc.yaml, as git and dvc find theirs."""
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    for candidate in (here, *here.parents):
+        if all((candidate / marker).is_file() for marker in ROOT_MARKERS):
+            return candidate
+    raise ConfigError(f"no project found at or above {here}: the project directory is the one holding "
+                      f"{' and '.join(ROOT_MARKERS)} (a clone of this repository); run the command inside it, "
+                      "or name it with --root PROJECT_DIR")
+
+
+def project_root(root: str | os.PathLike | None) -> Path:
+    """The root a command works in: the one named (which must hold params.yaml), else find_root()."""
+    if root is None:
+        return find_root()
+    path = Path(root).resolve()
+    if not (path / "params.yaml").is_file():
+        raise ConfigError(f"--root {root}: no params.yaml in {path}; --root names the project directory (the one "
+                          "holding params.yaml and dvc.yaml); leave it out to find it from the working directory")
+    return path
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 
 from analysis import nchs, query, weights
-from analysis.config import Paths, load_params
+from analysis.config import Paths, load_params, project_root
 from analysis.errors import ConfigError, DataError
-from analysis.survey import SurveyData
 
 STATISTICS = ("mean", "proportion", "percentiles", "total")
 CI_METHODS = {"korn-graubard": "Korn-Graubard (R svyciprop method 'beta'), as NCHS's standard uses",
               "logit": "logit (R svyciprop method 'logit')"}
 GROUP = "_group"
+TAYLOR = "Taylor linearization (svy; R survey), design df"
 COLUMNS = ["group", "statistic", "estimate", "std_error", "ci_low", "ci_high", "df", "n", "effective_n", "reliability",
            "reasons"]
 
@@ -39,9 +39,10 @@ class Estimate:
     domain_n: int
     excluded_missing: int
     notes: list[str] = field(default_factory=list)
+    variance: str = TAYLOR
 
     def header(self) -> list[str]:
-        lines = [self.question, f"weight: {self.weight} ({self.weight_reason})",
+        lines = [self.question, f"weight: {self.weight} ({self.weight_reason})", f"variance: {self.variance}",
                  f"domain: {self.domain_n:,} participants"
                  + (f"; {self.excluded_missing:,} left out because the variable is missing" if self.excluded_missing else "")]
         if self.ci_method:
@@ -58,7 +59,7 @@ class Estimate:
 
     def json(self) -> str:
         return json.dumps({"question": self.question, "weight": self.weight, "weight_reason": self.weight_reason,
-                           "ci_method": self.ci_method, "domain_n": self.domain_n,
+                           "variance": self.variance, "ci_method": self.ci_method, "domain_n": self.domain_n,
                            "excluded_missing": self.excluded_missing, "notes": self.notes,
                            "rows": json.loads(self.table.to_json(orient="records"))}, indent=2)
 
@@ -69,7 +70,7 @@ def load(root: Path) -> pd.DataFrame:
     A notebook asks many questions of the same files: the table read is kept (per files'
     path, size and modification time, so a rerun of the pipeline is read afresh) and each
     call gets its own copy."""
-    paths = Paths(Path(root))
+    paths = Paths(project_root(root))
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`)")
     usual = paths.data_clean / "usual_intake.parquet"
@@ -91,11 +92,36 @@ def _read(analytic: tuple, usual: tuple | None, params_file: tuple) -> pd.DataFr
     frame = pd.read_parquet(analytic[0])
     if usual is not None:
         frame = frame.merge(pd.read_parquet(usual[0]), on="seqn", how="left", validate="one_to_one")
-    params = load_params(Path(params_file[0]))
-    frame["age_group"] = pd.Series(pd.NA, index=frame.index, dtype="string")
-    for label, low, high in params["analyze"]["age_groups"]:
-        frame.loc[(frame["age"] >= low) & (frame["age"] <= high), "age_group"] = label
-    return frame
+    from analysis.analyses import features
+
+    # the analysis-time columns (vitd_below_50, dose10, age_group, ...): the vocabulary of `model` too
+    return features.add(frame, load_params(Path(params_file[0])))
+
+
+def column_names(root: Path) -> set[str]:
+    """Every column a question may name, read from the files' schemas (no data loaded), so that a
+    misspelt name is answered at once."""
+    import pyarrow.parquet as pq
+
+    paths = Paths(root)
+    if not paths.analytic.exists():
+        raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`)")
+    names = set(pq.read_schema(paths.analytic).names) | set(weights.DERIVED)
+    usual = paths.data_clean / "usual_intake.parquet"
+    if usual.exists():
+        names |= set(pq.read_schema(usual).names)
+    return names
+
+
+def check_names(names: set[str], column: str, by=(), where: str | None = None) -> None:
+    """Unknown columns, `--by a,b` and a --where outside the grammar, refused before any data is read."""
+    for name in by:
+        if "," in name:
+            parts = " ".join(p.strip() for p in name.split(",") if p.strip())
+            raise ConfigError(f"--by {name!r}: separate columns with spaces, not commas (--by {parts})")
+    for name in [column, *by, *(query.columns_of(where) if where else [])]:
+        if name not in names:
+            raise query.unknown_column(name, sorted(names))
 
 
 def check_column(name: str, frame: pd.DataFrame) -> None:
@@ -111,7 +137,7 @@ MAX_GROUPS = 100
 def estimate(statistic: str, column: str, where: str | None = None, by: list[str] | tuple = (),
              cycles: list[str] | tuple = (), below: float | None = None, above: float | None = None,
              percentiles: list[float] | tuple = (50,), weight: str | None = None, ci: str = "korn-graubard",
-             root: str | Path = ".", frame: pd.DataFrame | None = None, age_adjust: str | None = None,
+             root: str | Path | None = None, frame: pd.DataFrame | None = None, age_adjust: str | None = None,
              params: dict | None = None) -> Estimate:
     """The design-based `statistic` of `column` in the domain `where`, per group of `by`.
 
@@ -120,6 +146,7 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
     age_adjust: a standard of params estimate.age_standards, or one written out
     ("20-39:77670,40-59:72816,60-80:45364"): the directly age-standardized mean or share beside
     the crude one, the domain restricted to the standard's ages.
+    A column of the usual-intake model gets replicate SEs rerunning both steps (as `model`).
     """
     if statistic not in STATISTICS:
         raise ConfigError(f"statistic {statistic!r}: use one of {', '.join(STATISTICS)}")
@@ -130,22 +157,29 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         raise ConfigError(f"--percentiles {bad}: each percentile must lie strictly between 0 and 100")
     if age_adjust is not None and statistic not in ("mean", "proportion"):
         raise ConfigError(f"--age-adjust goes with mean or proportion, not {statistic}")
-    if age_adjust is not None:
-        params = load_params(Paths(Path(root)).params) if params is None else params
-        standard = age_standard(age_adjust, params)
-    frame = load(Path(root)) if frame is None else frame.copy()
-    check_column(column, frame)
+    if statistic != "proportion" and (below is not None or above is not None):
+        raise ConfigError("--below / --above go with proportion")
     by = list(by)
+    two_step = two_step_column(column)
+    if frame is None or two_step or (params is None and age_adjust is not None):
+        root = project_root(root)
+        params = load_params(Paths(root).params) if params is None else params
+    check_names(set(frame.columns) if frame is not None else column_names(root), column, by, where)
+    if weight is not None:
+        weights.checked_override(weight, [column] + by + (query.columns_of(where) if where else []))
+    if age_adjust is not None:
+        standard = age_standard(age_adjust, params)
+    if two_step:
+        refuse_two_step(statistic, column, by, where, below, above, age_adjust)
+    frame = load(Path(root)) if frame is None else frame.copy()
     for name in by:
-        check_column(name, frame)
         levels = frame[name].nunique()
         if levels > MAX_GROUPS:
             raise ConfigError(f"--by {name}: {levels} distinct values (at most {MAX_GROUPS}); group a number column "
                               "first (e.g. age_group for age) or narrow the domain with --where")
     used = [column] + by + (query.columns_of(where) if where else [])
-    for name in used:
-        check_column(name, frame)
-    frame["_weight"], weight, reason = weights.analysis_weight(frame, used, weight, cycles)
+    weighting = weights.analysis_weight(frame, used, weight, cycles, where, by)
+    frame["_weight"], weight, reason = weighting.values, weighting.column, weighting.reason
 
     y, label = outcome(frame, statistic, column, below, above)
     domain = frame["_weight"] > 0
@@ -153,14 +187,25 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         domain &= query.evaluate(where, frame)
     for name in by:
         domain &= frame[name].notna()
-    notes = []
+    notes = list(weighting.notes)
     if age_adjust is not None:
         frame["_age_standard"] = standard.groups(frame["age"])
-        outside = int((domain & frame["_age_standard"].isna()).sum())
-        domain &= frame["_age_standard"].notna()
+        inside_ages = domain & frame["_age_standard"].notna()
+        if domain.any() and not inside_ages.any():
+            raise DataError(f"--age-adjust {standard.name}: the standard covers ages {standard.ages}, and no one in "
+                            f"the domain ({where or 'everyone'}) is of those ages; choose a standard whose ages the "
+                            "domain covers, or write one (e.g. \"1-11:...,12-19:...\")")
+        outside = int((domain & ~inside_ages).sum())
+        domain = inside_ages
         if outside:
             notes.append(f"age adjustment: {outside:,} participant(s) outside the standard's ages "
                          f"({standard.ages}) left out of the domain")
+    if two_step:
+        inside = frame["in_usual_calibration"].fillna(False).astype(bool)
+        if (domain & ~inside).any():
+            notes.append(f"{int((domain & ~inside).sum()):,} participant(s) outside the usual-intake model's domain "
+                         "left out (its columns exist only there)")
+        domain &= inside
     missing = int((domain & frame[y].isna()).sum())
     domain &= frame[y].notna()
     if not domain.any():
@@ -172,6 +217,19 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         for name in by[1:]:
             labels = labels + f", {name}=" + frame[name].astype(str)
         frame[GROUP] = labels.where(domain).astype("string")
+    lonely = one_psu_strata(frame, by)
+    if lonely:
+        notes.append(lonely)
+    question = (f"{statistic} of {label}" + (f" where {where}" if where else "") + (f" by {', '.join(by)}" if by else "")
+                + (f" in {', '.join(weighting.cycles)}" if cycles or (where and "cycle" in query.columns_of(where))
+                   else ""))
+    if two_step:
+        from analysis import usual_estimates
+
+        table, variance = usual_estimates.replicate_table(frame, params, Paths(Path(root)), statistic, column, label, by)
+        return Estimate(question, table, weight, reason, "", int(domain.sum()), missing, notes, variance)
+    from analysis.survey import SurveyData
+
     table = compute(SurveyData(frame), statistic, y, label, by, percentiles, ci)
     if age_adjust is not None:
         table = pd.concat([table, adjusted(SurveyData(frame), statistic, y, label, by, standard)], ignore_index=True)
@@ -179,14 +237,47 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         notes.append(f"age-adjusted: direct standardization to {standard.name} ({standard.description}); "
                      "SEs linearized as R's svystandardize; CIs t-based"
                      + (" (logit for shares)" if statistic == "proportion" else ""))
-    question = (f"{statistic} of {label}" + (f" where {where}" if where else "") + (f" by {', '.join(by)}" if by else "")
-                + (f" in {', '.join(cycles)}" if cycles else ""))
-    if "usual" in column and statistic in ("percentiles", "proportion"):
-        notes.append(f"note: {column} is each person's expected usual intake given their recalls, pulled toward the "
-                     "mean; its spread understates the population's. For shares below the EAR and percentiles of usual "
-                     "intake use reports/tables/usual_intake.csv (the usual-intake distribution).")
     return Estimate(question, table, weight, reason, ci if statistic == "proportion" else "", int(domain.sum()), missing,
                     notes)
+
+
+def two_step_column(column: str) -> bool:
+    """Whether `column` is a per-person prediction of the usual-intake model (its SEs need both steps)."""
+    from analysis.modeling import usual_columns
+
+    return column in usual_columns()
+
+
+def refuse_two_step(statistic: str, column: str, by: list[str], where: str | None, below, above, age_adjust) -> None:
+    """What a usual-intake column cannot answer without being wrong."""
+    others = [c for c in by + (query.columns_of(where) if where else []) if two_step_column(c)]
+    if others:
+        raise ConfigError(f"{', '.join(others)} in --where or --by: a domain defined by a usual-intake prediction "
+                          "changes with the model on every replicate; not offered. Use the observed columns "
+                          "(e.g. mg_adequate) to define domains")
+    if statistic == "percentiles" or below is not None or above is not None:
+        raise ConfigError(f"{statistic} of {column}: {column} is each person's expected usual intake given their "
+                          "recalls, pulled toward the mean, so its percentiles and shares above or below a value "
+                          "understate the population's spread. The usual-intake distribution (share below the EAR, "
+                          "percentiles) is in reports/tables/usual_intake.csv; the mean (or, for a P(...) column, "
+                          "the mean probability = the share) is offered here")
+    if age_adjust is not None:
+        raise ConfigError(f"--age-adjust with {column}: age standardization of usual-intake predictions is not "
+                          "offered (it would need both steps rerun per age group); use --by age_group")
+
+
+def one_psu_strata(frame: pd.DataFrame, by: list[str]) -> str:
+    """A note, in words, when the domain (or a group of it) sits in one PSU of some design strata."""
+    inside = frame[frame["_domain"]]
+    keys = [GROUP] if by else []
+    psus = inside.groupby(keys + ["sdmvstra"], observed=True)["sdmvpsu"].nunique()
+    lonely = int((psus == 1).sum())
+    if not lonely:
+        return ""
+    what = f"{lonely} stratum × group pair(s)" if by else f"{lonely} design stratum/strata"
+    return (f"note: in {what} the domain's participants sit in one PSU. As R's survey does for a domain "
+            "(subset()), the stratum's other PSUs stay in the variance with zero values, and the stratum adds "
+            "nothing to the degrees of freedom: nothing is dropped, but those SEs and CIs rest on fewer PSUs")
 
 
 @dataclass(frozen=True)
@@ -199,7 +290,8 @@ class AgeStandard:
 
     @property
     def ages(self) -> str:
-        return f"{self.groups_spec[0][1]:g} to {self.groups_spec[-1][2]:g}"
+        low, high = self.groups_spec[0][1], self.groups_spec[-1][2]
+        return f"{low:g} and over" if high >= 120 else f"{low:g} to {high:g}"
 
     @property
     def description(self) -> str:

@@ -18,7 +18,7 @@ import pyreadstat
 from analysis import weights, xpt
 from analysis.catalog import load_catalog
 from analysis.dictionary import load_dictionary
-from analysis.config import Paths
+from analysis.config import Paths, project_root
 from analysis.errors import ConfigError, DataError
 from analysis.fetch import RECORDED, VERIFIED, read_manifest
 
@@ -35,10 +35,10 @@ def compile_pattern(text: str) -> re.Pattern:
                           "special characters such as ( [ * with a backslash") from None
 
 
-def file_labels(root: Path) -> pd.DataFrame:
+def file_labels(root: str | Path | None) -> pd.DataFrame:
     """Every variable of every downloaded file with its label (the catalog's description of the
     file where the file has no labels)."""
-    paths = Paths(root)
+    paths = Paths(project_root(root))
     manifest = read_manifest(paths.raw_manifest)
     if manifest.empty:
         raise DataError(f"{paths.raw_manifest}: not found; run the fetch stage first (`dvc repro`)")
@@ -55,9 +55,40 @@ def file_labels(root: Path) -> pd.DataFrame:
         else:
             labels = {name: None for name in component.layout}
         for name, label in labels.items():
-            rows.append({"where": f"file ({r.cycle})", "name": name,
-                         "label": label or f"(no label in the file) {component.description}", "file": r.file})
-    return pd.DataFrame(rows, columns=SEARCH_COLUMNS)
+            if not label and name in component.labels:
+                label = f"{component.labels[name]} (label from CDC's documentation; none in the file)"
+            rows.append({"where": f"file ({r.cycle})", "name": name, "label": label or None, "file": r.file,
+                         "description": component.description})
+    table = pd.DataFrame(rows, columns=SEARCH_COLUMNS + ["description"])
+    table["label"] = borrowed_labels(table)
+    return table[SEARCH_COLUMNS]
+
+
+# Day-2 files carry the day-1 file's variables under a day-2 prefix (CDC: DR1TOT's codes and
+# labels hold for DR2TOT; DS1TOT's for DS2TOT).
+DAY2_PREFIXES = {"DR2": "DR1", "DS2": "DS1"}
+
+
+def borrowed_labels(table: pd.DataFrame) -> pd.Series:
+    """Each variable's label; for a file without labels (the mirror's CSV-converted files, the
+    fixed-width mortality files), the label CDC gives the same variable in another file or cycle,
+    else that of its day-1 counterpart, else the catalog's description of the file; each borrowed
+    label says where it came from."""
+    known = table.dropna(subset=["label"]).drop_duplicates("name").set_index("name")
+    out = []
+    for r in table.itertuples():
+        if isinstance(r.label, str) and r.label:
+            out.append(r.label)
+            continue
+        day1 = DAY2_PREFIXES.get(r.name[:3], "") + r.name[3:] if r.name[:3] in DAY2_PREFIXES else None
+        if r.name in known.index:
+            out.append(f"{known.at[r.name, 'label']} (label from {known.at[r.name, 'file']}; none in this file)")
+        elif day1 in known.index:
+            out.append(f"{known.at[day1, 'label']} [day 2] (label of {day1} in {known.at[day1, 'file']}; none in "
+                       "this file)")
+        else:
+            out.append(f"(no label in the file) {r.description}")
+    return pd.Series(out, index=table.index, dtype=object)
 
 
 def catalog_entries() -> pd.DataFrame:
@@ -80,11 +111,11 @@ def cycles_text(cycles: list[str]) -> str:
     return f"files, {cycles[0]}" if len(cycles) == 1 else f"files, {len(cycles)} cycles {cycles[0][:4]}-{cycles[-1][-4:]}"
 
 
-def search(text: str, root: str | Path = ".") -> pd.DataFrame:
+def search(text: str, root: str | Path | None = None) -> pd.DataFrame:
     """Variables whose name or label matches `text` (case-insensitive regex): analytic columns
     first, then the catalog, then the files (one row per variable and label, cycles listed)."""
     pattern = compile_pattern(text)
-    files = file_labels(Path(root))
+    files = file_labels(project_root(root))
     if len(files):  # one row per variable and label across cycles
         files = (files.groupby(["name", "label"], sort=False)
                  .agg(where=("where", lambda w: cycles_text(sorted(v[6:-1] for v in w))),
@@ -109,13 +140,14 @@ class Description:
             "\n\ndistribution (participants with a value, unweighted):\n" + self.summary.to_string(index=False)
 
 
-def describe(column: str, root: str | Path = ".") -> Description:
+def describe(column: str, root: str | Path | None = None) -> Description:
     """What a column of the analytic table (or usual_intake.parquet) is, where it comes from, and
     what it holds: counts and missing by cycle, and a distribution summary."""
     from analysis import estimate  # the loaded table with the analysis-time columns
 
     dictionary = load_dictionary().set_index("column")
-    frame = estimate.load(Path(root))
+    root = project_root(root)
+    frame = estimate.load(root)
     if column not in dictionary.index or column not in frame:
         raw_hits = search(f"^{re.escape(column)}$", root)
         if len(raw_hits):

@@ -17,7 +17,7 @@ import pandas as pd
 from analysis.errors import ConfigError
 
 GRAMMAR = """  condition  := comparison | condition & condition | condition | condition | ~condition | (condition)
-  comparison := COLUMN OP VALUE | COLUMN in [VALUE, ...] | COLUMN not in [VALUE, ...]
+  comparison := COLUMN OP VALUE | COLUMN in [VALUE, ...] | COLUMN not in [VALUE, ...] | BOOLEAN_COLUMN
   OP         := == | != | < | <= | > | >=
   VALUE      := a number, 'text', "text", True or False
   e.g.       sex == 'female' & age >= 60 & cycle in ['2015-2016', '2017-2018']"""
@@ -67,8 +67,9 @@ def _parse(text: str) -> ast.Expression:
     return tree
 
 
-def evaluate(text: str, frame: pd.DataFrame) -> pd.Series:
-    """The rows of `frame` meeting the condition (a missing value meets no comparison)."""
+def evaluate(text: str, frame: pd.DataFrame, check_levels: bool = True) -> pd.Series:
+    """The rows of `frame` meeting the condition (a missing value meets no comparison); a text value
+    that is no level of its column is refused (unless `check_levels` is false)."""
     tree = _parse(text)
     known = list(frame.columns)
 
@@ -86,7 +87,26 @@ def evaluate(text: str, frame: pd.DataFrame) -> pd.Series:
             raise unknown_column(node.id, known)
         return frame[node.id]
 
+    def levels_of(name: str, series: pd.Series, values: list) -> None:
+        """A text value that is not a level of the column is a typo, not an empty domain."""
+        if not check_levels:
+            return
+        levels = sorted(series.dropna().astype(str).unique())
+        unknown = [v for v in values if isinstance(v, str) and v not in levels]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], levels, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(f"--where {text!r}: {', '.join(repr(v) for v in unknown)} is not a level of {name}"
+                              f"{hint} (levels: {', '.join(levels[:30])}{' ...' if len(levels) > 30 else ''})")
+
     def condition(node) -> pd.Series:
+        if isinstance(node, ast.Name):  # a bare true/false column: its true rows
+            series = column(node)
+            values = set(series.dropna().unique())
+            if not (pd.api.types.is_bool_dtype(series) or values <= {0, 1, True, False}):
+                raise refuse(text, f"{node.id} alone is a condition only for a true/false column; compare it, "
+                                   f"e.g. {node.id} == ...")
+            return series.fillna(False).astype(bool)
         if isinstance(node, ast.BoolOp):
             result = condition(node.values[0])
             for part in node.values[1:]:
@@ -103,6 +123,8 @@ def evaluate(text: str, frame: pd.DataFrame) -> pd.Series:
                     raise refuse(text, "`in` takes a list of values")
                 values = [value(v) for v in right.elts]
                 as_text = pd.api.types.is_string_dtype(series)
+                if as_text:
+                    levels_of(node.left.id, series, values)
                 met = series.astype("string").isin([str(v) for v in values]) if as_text else series.isin(values)
                 met = met.fillna(False).astype(bool) & series.notna()
                 return ~met & series.notna() if isinstance(op, ast.NotIn) else met
@@ -112,6 +134,8 @@ def evaluate(text: str, frame: pd.DataFrame) -> pd.Series:
             if not pd.api.types.is_string_dtype(series) and isinstance(target, str):
                 raise refuse(text, f"column {node.left.id!r} holds numbers: compare it with a number, "
                                    f"not the text {target!r}")
+            if isinstance(op, (ast.Eq, ast.NotEq)) and isinstance(target, str):
+                levels_of(node.left.id, series, [target])
             result = COMPARE[type(op)](series, target)
             return pd.Series(result, index=frame.index).fillna(False).astype(bool) & series.notna()
         raise refuse(text, "expected comparisons joined by & or |")

@@ -252,16 +252,44 @@ def run(params: dict, paths: Paths) -> None:
     figures.save(figures.calibration(pd.concat(calibration_rows, ignore_index=True)), paths.figures / "calibration.png")
 
 
-def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
-    """One person's predicted risk (logistic reference model) with a 95% CI. Values outside
-    the range the model was fitted on are refused: the model cannot speak for them."""
+@dataclass(frozen=True)
+class ProfileInput:
+    """One value of the profile: given on the command line, or assumed (and from where)."""
+
+    name: str
+    value: float | str
+    source: str
+
+
+@dataclass(frozen=True)
+class ProfileAnswer:
+    table: pd.DataFrame  # one row per outcome: risk, ci_low, ci_high, predictors
+    inputs: list[ProfileInput]  # every value the model used
+
+    @property
+    def assumed(self) -> list[ProfileInput]:
+        return [i for i in self.inputs if i.source != "given"]
+
+
+REFERENCE_SOURCE = "params.yaml analyze.reference_adult"
+DEFAULT_SOURCE = "params.yaml risk.profile_defaults"
+
+
+def profile(params: dict, paths: Paths, assignments: list[str]) -> ProfileAnswer:
+    """One person's predicted risk (logistic reference model) with a 95% CI, and every value the
+    model used: given, or assumed from the reference adult or the profile defaults (the answer
+    moves with them, so they are printed). Values outside the range the model was fitted on are
+    refused: the model cannot speak for them."""
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`, or "
                         "`python -m analysis fetch` and `python -m analysis clean`)")
     frame = prepare(pd.read_parquet(paths.analytic), params)
     s = setup(frame, params)
     person = dict(params["analyze"]["reference_adult"])
-    person.update({"vitd_supp_ug": 0.0, "mg_total_mg": 300.0, "mg_supp_mg": 0.0, "vitd_food_ug": 4.0})
+    source = {name: REFERENCE_SOURCE for name in person}
+    defaults = {name: float(value) for name, value in params["risk"]["profile_defaults"].items()}
+    person.update(defaults)
+    source.update({name: DEFAULT_SOURCE for name in defaults})
     known = set(person) | set(s.categorical) | {"age", "bmi"}
     for item in assignments:
         if "=" not in item:
@@ -274,9 +302,11 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
             if value not in levels:
                 raise DataError(f"--profile {key}={value}: not a level of {key}; use one of {levels}")
             person[key] = value
+            source[key] = "given"
             continue
         try:
             person[key] = float(value)
+            source[key] = "given"
         except ValueError as exc:
             raise DataError(f"--profile {key}={value}: expected a number") from exc
         if key in frame:
@@ -302,4 +332,11 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> pd.DataFrame:
         inv = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
         out.append({"outcome": f"25(OH)D < {cut} nmol/L", "risk": inv(eta), "ci_low": inv(eta - t * se),
                     "ci_high": inv(eta + t * se), "predictors": s.label})
-    return pd.DataFrame(out)
+    used = [n for n in dict.fromkeys([*MODEL_INPUTS.get(s.magnesium, ()), *s.predictors, *s.categorical]) if n in person]
+    inputs = [ProfileInput(name, person[name], source.get(name, "given")) for name in used]
+    return ProfileAnswer(pd.DataFrame(out), inputs)
+
+
+# the person's values behind a model's predictors (mg_total_100 is mg_total_mg / 100, ...)
+MODEL_INPUTS = {"mg_total_mg": ("mg_total_mg", "vitd_supp_ug", "vitd_food_ug", "ca_total_mg"),
+                "mg_supp_mg": ("mg_supp_mg", "vitd_supp_ug")}

@@ -15,6 +15,7 @@ FALSE`). The clean stage refuses data whose design strata have fewer than 2 PSUs
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -26,6 +27,10 @@ from scipy import special, stats
 
 from analysis import cox, terms
 from analysis.errors import DataError
+
+# svy reports a domain's one-PSU strata as INFO log lines with internal column names, once per call;
+# the commands say it once, in words (estimate.one_psu_strata). `-v` shows svy's lines again.
+logging.getLogger("svy").setLevel(logging.WARNING)
 
 STRATUM = "sdmvstra"
 PSU = "sdmvpsu"

@@ -108,9 +108,9 @@ def test_risk_stage_on_the_mirror(analyzed_project):
     assert {"observed", "magnesium_at_least_ear", "users_take_at_least_20ug", "both"} <= set(scenarios["term"])
     assert scenarios["assumption"].str.contains("no unmeasured confounding").all()
     assert (analyzed_project / "reports/figures/risk_surface.png").exists()
-    person = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=25"])
+    person = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=25"]).table
     assert ((person["ci_low"] < person["risk"]) & (person["risk"] < person["ci_high"])).all()
-    more_vitamin_d = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=50"])
+    more_vitamin_d = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=50"]).table
     assert (more_vitamin_d["risk"] < person["risk"]).all()
     from analysis.errors import DataError
 
