@@ -225,8 +225,13 @@ class SurveyData:
         # booleans (outcome or predictors) arrive in svy as 0.0/1.0, via _sample
         sample, in_domain = self._sample(spec.columns(), weight, domain, categorical)
         features = [self._feature(term, categorical) for term in spec.terms]
-        model = sample.glm.fit(y=spec.outcome, x=features, family=spec.family, where=svy.col("_domain"),
-                               tol=GLM_TOLERANCE, max_iter=100)
+        try:
+            model = sample.glm.fit(y=spec.outcome, x=features, family=spec.family, where=svy.col("_domain"),
+                                   tol=GLM_TOLERANCE, max_iter=100)
+        except (RuntimeError, svy.errors.SvyError) as exc:  # e.g. a term constant or collinear in the domain
+            lines = [line.strip() for line in str(exc).splitlines()]
+            reason = " ".join(line for line in lines if line and not line.startswith(("❌", "- where")))
+            raise DataError(f"model for {spec.outcome}: cannot be fitted in this domain: {reason}") from None
         return FittedModel(spec, model, n=int(in_domain.sum()), n_weighted=self._n_weighted(in_domain, weight))
 
     def coxph(self, spec: ModelSpec, weight: str, domain: str | None = None) -> "FittedCox":
