@@ -217,7 +217,11 @@ def test_load_reads_each_version_of_the_files_once_and_hands_out_copies(frame, t
 
     (tmp_path / "data_clean").mkdir()
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
-    table = frame.drop(columns=["age_group"])
+    # the analytic table's columns that the analysis-time columns (features.add) are made from
+    absent = ["aac24_score", "crp_mg_l", "mg_food_2day_mg", "mg_supp_mg", "mg_total_2day_mg", "vitd_supp_30d_ug",
+              "vitd_total_ug"]
+    table = frame.drop(columns=["age_group"]).assign(**{c: np.nan for c in absent}, wt_day2=0.0,
+                                                     mg_food_adequate=pd.array([pd.NA] * len(frame), "boolean"))
     analytic = tmp_path / "data_clean" / "analytic.parquet"
     table.to_parquet(analytic)
     reads = []

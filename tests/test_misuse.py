@@ -1,6 +1,7 @@
 """Every analyst command answers misuse with one clear message naming the argument, exit code 2,
-never a traceback: a battery of bad arguments for estimate, model, search and describe, on a
-project built from the synthetic mirror."""
+never a traceback: a battery of bad arguments for estimate, model, search and describe (and the
+questions that would answer wrongly: refused with the reason), on a project built from the
+synthetic mirror."""
 
 from __future__ import annotations
 
@@ -32,6 +33,22 @@ BATTERY = [
     (["model", "vitd_serum_nmol ~ C(education)", "--where", "age < 0"], "participant(s) in the domain"),
     (["model", "vitd_serum_nmol ~ age", "--family", "poisson"], "invalid choice"),
     (["model", "vitd_serum_nmol ~ age", "--exponentiate"], "--exponentiate"),
+    (["estimate", "mean", "vitd_serum_nmol", "--weight", "wt_int"], "use --weight wt_mec"),
+    (["estimate", "mean", "vitd_serum_nmol", "--weight", "age"], "not a survey weight"),
+    (["estimate", "mean", "vitd_serum_nmol", "--by", "sex,race_eth"], "separate columns with spaces"),
+    (["estimate", "mean", "vitd_serum_nmol", "--where", "sex == 'Female'"], "levels: female, male"),
+    (["estimate", "mean", "vitd_serum_nmol", "--where", "cycle == '2019-2020'"], "not a level of cycle"),
+    (["estimate", "mean", "vitd_serum_nmol", "--where", "age"], "only for a true/false column"),
+    (["estimate", "mean", "vitd_serum_nmol", "--age-adjust", "--where", "age < 20"], "covers ages 20 and over"),
+    (["estimate", "percentiles", "mg_total_usual_mg"], "understate the population's spread"),
+    (["estimate", "proportion", "mg_total_usual_mg", "--below", "300"], "understate the population's spread"),
+    (["estimate", "mean", "mg_adequate_usual", "--age-adjust"], "--age-adjust with mg_adequate_usual"),
+    (["estimate", "mean", "vitd_serum_nmol", "--where", "mg_adequate_usual > 0.5"], "usual-intake prediction"),
+    (["model", "vitd_below_50 ~ age"], "is true/false"),
+    (["model", "vitd_serum_nmol ~ "], "no terms on the right"),
+    (["model", "died ~ vitd_serum_nmol + age"], "linked mortality files"),
+    (["model", "vitd_serum_nmol ~ age", "--weight", "wt_int"], "use --weight wt_mec"),
+    (["model", "vitd_serum_nmol ~ age", "--where", "age == 40"], "cannot be fitted in this domain"),
     (["search", "("], "not a valid regular expression"),
     (["search", " "], "give a word"),
     (["describe", "no_such_column"], "unknown column"),
@@ -40,9 +57,9 @@ BATTERY = [
 
 
 @pytest.mark.parametrize("argv, message", BATTERY, ids=[" ".join(a)[:60] for a, _ in BATTERY])
-def test_misuse_is_one_clear_message(mirror_project, capsys, argv, message):
+def test_misuse_is_one_clear_message(analyzed_project, capsys, argv, message):
     try:
-        code = main(["--root", str(mirror_project)] + argv)
+        code = main(["--root", str(analyzed_project)] + argv)
     except SystemExit as exc:  # argparse's own usage errors
         code = exc.code
     err = capsys.readouterr().err

@@ -12,6 +12,9 @@
 #                   every replicate (column <prefix>0 = full sample, <prefix>1..R = replicates); the
 #                   model y ~ terms is refitted on each replicate with its weights and its covariates,
 #                   and the variance is combined by survey's svrVar with JKn coefficients
+#            twostep_mean : the domain mean (and total) of a column that takes a different value on every
+#                   replicate (column <y>0 = full sample, <y>1..R = replicates), each replicate's with its
+#                   own JKn weights, combined by svrVar (a usual-intake prediction's mean, as `estimate`)
 #   weight, domain, y, terms (";"-separated), family (gaussian | binomial), rho
 #   varying  "name=prefix;name=prefix" (twostep)
 suppressPackageStartupMessages(library(survey))
@@ -27,7 +30,7 @@ d <- read.csv(get1("data"))
 weight <- get1("weight")
 domain <- d[[get1("domain")]] == 1
 y <- get1("y")
-terms <- strsplit(get1("terms"), ";", fixed = TRUE)[[1]]
+terms <- strsplit(get1("terms", "1"), ";", fixed = TRUE)[[1]]
 fam <- if (get1("family", "gaussian") == "binomial") quasibinomial() else gaussian()
 fml <- as.formula(paste(y, "~", paste(terms, collapse = " + ")))
 control <- glm.control(epsilon = 1e-12, maxit = 100)
@@ -66,5 +69,18 @@ if (task %in% c("jkn", "fay")) {
   thetas <- t(sapply(seq_len(n_reps), function(r) fit_with(repw[, r], r)))
   v <- survey:::svrVar(thetas, rep$scale, rep$rscales, mse = TRUE, coef = full)
   for (i in seq_along(full)) add("coef", names(full)[i], full[i], sqrt(diag(as.matrix(v)))[i])
+} else if (task == "twostep_mean") {
+  des <- svydesign(ids = ~sdmvpsu, strata = ~sdmvstra, weights = as.formula(paste0("~", weight)), nest = TRUE, data = d)
+  rep <- as.svrepdesign(des, type = "JKn", mse = TRUE)
+  repw <- weights(rep, "analysis")
+  both <- function(w, r) {
+    v <- d[[paste0(y, r)]][domain]
+    c(mean = sum(w[domain] * v) / sum(w[domain]), total = sum(w[domain] * v))
+  }
+  full <- both(d[[weight]], 0)
+  thetas <- t(sapply(seq_len(ncol(repw)), function(r) both(repw[, r], r)))
+  v <- survey:::svrVar(thetas, rep$scale, rep$rscales, mse = TRUE, coef = full)
+  add("mean", y, full[1], sqrt(diag(as.matrix(v)))[1])
+  add("total", y, full[2], sqrt(diag(as.matrix(v)))[2])
 }
 write.csv(do.call(rbind, rows), get1("out"), row.names = FALSE)
