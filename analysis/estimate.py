@@ -169,8 +169,7 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
         weights.checked_override(weight, [column] + by + (query.columns_of(where) if where else []))
     if age_adjust is not None:
         standard = age_standard(age_adjust, params)
-    if two_step:
-        refuse_two_step(statistic, column, by, where, below, above, age_adjust)
+    refuse_two_step(statistic, column, by, where, below, above, age_adjust, two_step)
     frame = load(Path(root)) if frame is None else frame.copy()
     for name in by:
         levels = frame[name].nunique()
@@ -248,13 +247,16 @@ def two_step_column(column: str) -> bool:
     return column in usual_columns()
 
 
-def refuse_two_step(statistic: str, column: str, by: list[str], where: str | None, below, above, age_adjust) -> None:
-    """What a usual-intake column cannot answer without being wrong."""
+def refuse_two_step(statistic: str, column: str, by: list[str], where: str | None, below, above, age_adjust,
+                    two_step: bool) -> None:
+    """What a usual-intake prediction cannot answer without being wrong."""
     others = [c for c in by + (query.columns_of(where) if where else []) if two_step_column(c)]
     if others:
         raise ConfigError(f"{', '.join(others)} in --where or --by: a domain defined by a usual-intake prediction "
-                          "changes with the model on every replicate; not offered. Use the observed columns "
-                          "(e.g. mg_adequate) to define domains")
+                          "changes with the model on every replicate, and its SEs would ignore that; not offered. "
+                          "Use the observed columns (e.g. mg_adequate) to define domains")
+    if not two_step:
+        return
     if statistic == "percentiles" or below is not None or above is not None:
         raise ConfigError(f"{statistic} of {column}: {column} is each person's expected usual intake given their "
                           "recalls, pulled toward the mean, so its percentiles and shares above or below a value "

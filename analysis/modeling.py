@@ -189,6 +189,11 @@ def fit(formula: str, family: str | None = None, where: str | None = None, cycle
     for name in used:
         if name not in names:
             raise missing_column(name, names)
+    in_where = sorted(set(query.columns_of(where) if where else []) & usual_columns())
+    if in_where:
+        raise ConfigError(f"{', '.join(in_where)} in --where: a domain defined by a usual-intake prediction changes "
+                          "with the model on every replicate, and its SEs would ignore that; not offered. Use the "
+                          "observed columns (e.g. mg_adequate) to define domains")
     if weight is not None:
         weights.checked_override(weight, used)  # before the data are read
     frame = estimate.load(Path(root)) if frame is None else frame.copy()
