@@ -124,11 +124,6 @@ def check_names(names: set[str], column: str, by=(), where: str | None = None) -
             raise query.unknown_column(name, sorted(names))
 
 
-def check_column(name: str, frame: pd.DataFrame) -> None:
-    if name not in frame:
-        raise query.unknown_column(name, list(frame.columns))
-
-
 # More groups than this in one --by column is a mistake (an identifier or a continuous value),
 # and one domain per value would exhaust memory.
 MAX_GROUPS = 100

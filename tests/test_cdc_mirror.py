@@ -240,3 +240,52 @@ def test_genuine_mortality_headline_model_equals_r_svycoxph(cdc_project, tmp_pat
     for column in ("estimate", "ci_low", "ci_high"):  # R gives log hazard ratios; the table reports ratios
         r[column] = np.exp(r[column])
     assert_agree(rows, r, columns=("estimate", "std_error", "ci_low", "ci_high", "df", "p_value"))
+
+
+# ----------------------------------------------------------- the analysts' commands on the genuine files (issue 38)
+
+
+def test_a_cycle_chosen_in_where_gives_the_cycles_own_total_equal_to_r(cdc_project, tmp_path):
+    """2017-2018 adults taking vitamin D supplements: the same total (about 76 million) whether the
+    cycle is chosen in --where, with --cycles, or twice; R's svytotal on the 2-year weight agrees."""
+    from analysis.estimate import estimate, load
+
+    by_where = estimate("total", "vitd_supp_user", where="cycle == '2017-2018' & age >= 20", root=cdc_project).table
+    by_cycles = estimate("total", "vitd_supp_user", where="age >= 20", cycles=["2017-2018"], root=cdc_project).table
+    twice = estimate("total", "vitd_supp_user", where="age >= 20", cycles=["2017-2018", "2017-2018"],
+                     root=cdc_project).table
+    assert by_where["estimate"].iloc[0] == pytest.approx(by_cycles["estimate"].iloc[0], rel=1e-12)
+    assert twice["estimate"].iloc[0] == pytest.approx(by_cycles["estimate"].iloc[0], rel=1e-12)
+    assert 60e6 < by_where["estimate"].iloc[0] < 100e6
+    data = load(cdc_project)
+    data["wt_2yr"] = data["wt_day1"] * data["cycle"].nunique()
+    data["y"] = data["vitd_supp_user"].astype("Float64")
+    data["dom"] = (data["cycle"] == "2017-2018") & (data["age"] >= 20) & data["y"].notna() & (data["wt_2yr"] > 0)
+    r = run_oracle(tmp_path, data, ["sdmvstra", "sdmvpsu", "wt_2yr", "dom", "y"], task="total", weight="wt_2yr",
+                   domain="dom", y="y")
+    for column in ("estimate", "std_error", "ci_low", "ci_high", "df"):
+        assert by_where[column].iloc[0] == pytest.approx(r[column].iloc[0], rel=1e-6), column
+
+
+def test_usual_adequacy_by_sex_has_replicate_ses_like_the_pipelines(cdc_project):
+    """Men's mean probability of adequate usual magnesium: a replicate SE near the usual-intake
+    distribution's (about 0.0084), not the Taylor SE that treats the prediction as measured (0.0064)."""
+    from analysis.estimate import estimate
+
+    ours = estimate("mean", "mg_adequate_usual", by=["sex"], where="in_adults", root=cdc_project)
+    assert "rerunning the usual-intake model" in ours.variance
+    table = pd.read_csv(cdc_project / "reports/tables/usual_intake.csv")
+    below = table[(table["term"] == "mg_total_usual_below_ear") & (table["group_by"] == "sex")].set_index("group")
+    mine = ours.table.set_index("group")
+    for group in ("sex=male", "sex=female"):
+        assert mine.loc[group, "estimate"] == pytest.approx(1 - below.loc[group, "estimate"], abs=0.02)
+        assert 0.8 < mine.loc[group, "std_error"] / below.loc[group, "std_error"] < 1.25
+
+
+def test_search_finds_day_2_and_mortality_variables_by_their_labels(cdc_project):
+    from analysis import lookup
+
+    folate = lookup.search("folate", root=cdc_project).set_index("name")
+    assert {"DR2TFOLA", "DS2TFDFE"} <= set(folate.index)
+    assert "label of DR1TFOLA" in folate.loc["DR2TFOLA", "label"]
+    assert "ELIGSTAT" in set(lookup.search("eligibility status", root=cdc_project)["name"])

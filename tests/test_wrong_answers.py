@@ -391,16 +391,3 @@ def test_unlabelled_files_borrow_the_label_of_the_same_or_the_day_1_variable():
     assert labels[2].startswith("Total folate (mcg) [day 2] (label of DR1TFOLA in DR1TOT_J.XPT")
     assert labels[3].startswith("Dietary two-day sample weight (label from DR1TOT_J.XPT")
     assert labels[4] == "(no label in the file) day 2"
-
-
-@pytest.mark.mirror
-def test_search_finds_day_2_variables_by_their_label(cdc_mirror, tmp_path):
-    from analysis import fetch
-
-    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
-    (tmp_path / "nhanes.lock.tsv").write_text((REPO / "nhanes.lock.tsv").read_text())
-    params = load_params(tmp_path / "params.yaml")
-    fetch.run(params["fetch"], tmp_path, cdc_mirror)
-    hits = lookup.search("folate", root=tmp_path)
-    assert "DR2TFOLA" in set(hits["name"]) and "DS2TFDFE" in set(hits["name"])
-    assert "ELIGSTAT" in set(lookup.search("eligibility status", root=tmp_path)["name"])
