@@ -75,6 +75,8 @@ plot(users, "% taking a vitamin D supplement (95% CI)", percent=True);
 
 # %% [markdown]
 # ## 2. Usual magnesium intake by sex and age group (day-1 dietary weight, usual-intake model)
+# Each person's usual intake is a prediction of the usual-intake model, so its SEs come from the
+# design's replicates, each rerunning that model and the mean (the header says so; a few seconds).
 # The usual-intake model needs the dietary recalls (DR1TOT/DR2TOT). Where the mirror lacks
 # them, `estimate` says so, and the question falls back to what every mirror has: usual
 # magnesium from supplements (30-day questionnaire, interview weight).
