@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import pandas as pd
 from analysis import nchs, query, weights
 from analysis.config import Paths, load_params, project_root
 from analysis.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # imported where used: svy takes a while to import, and an argument error needs none of it
+    from analysis.survey import SurveyData
 
 STATISTICS = ("mean", "proportion", "percentiles", "total")
 CI_METHODS = {"korn-graubard": "Korn-Graubard (R svyciprop method 'beta'), as NCHS's standard uses",

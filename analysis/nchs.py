@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from analysis.intervals import t_critical
+
 MIN_EFFECTIVE_N = 30
 MAX_WIDTH = 0.30
 SMALL_WIDTH = 0.05
@@ -39,11 +41,9 @@ class Verdict:
 def effective_sample_size(p: float, se: float, n: int, df: float) -> float:
     if p in (0.0, 1.0) or se <= 0:
         return float(n)
-    from scipy import stats  # here, not at import: scipy.stats takes about a second to import
-
     n_eff = min(p * (1 - p) / se**2, n)
     if df < n - 1:
-        n_eff *= (stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, df)) ** 2
+        n_eff *= (t_critical(n - 1) / t_critical(df)) ** 2
     return float(n_eff)
 
 

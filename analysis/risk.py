@@ -29,6 +29,7 @@ from analysis import atomic, parallel
 from analysis.analyses import features
 from analysis.config import Paths
 from analysis.errors import DataError
+from analysis.intervals import interval
 from analysis.survey import FittedModel, ModelSpec, SurveyData
 
 log = logging.getLogger(__name__)
@@ -326,12 +327,10 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> ProfileAnswer
         model = fit_logistic(frame, s, f"vitd_below_{cut}", params, s.domain)
         x = model.design_matrix(row)[0]
         eta, se = float(x @ model.coef), float(np.sqrt(x @ model.vcov @ x))
-        from scipy import stats
-
-        t = stats.t.ppf(0.975, model.df)
+        low, high = interval(eta, se, model.df)  # on the logit scale, mapped back
         inv = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-        out.append({"outcome": f"25(OH)D < {cut} nmol/L", "risk": inv(eta), "ci_low": inv(eta - t * se),
-                    "ci_high": inv(eta + t * se), "predictors": s.label})
+        out.append({"outcome": f"25(OH)D < {cut} nmol/L", "risk": inv(eta), "ci_low": inv(low),
+                    "ci_high": inv(high), "predictors": s.label})
     used = [n for n in dict.fromkeys([*MODEL_INPUTS.get(s.magnesium, ()), *s.predictors, *s.categorical]) if n in person]
     inputs = [ProfileInput(name, person[name], source.get(name, "given")) for name in used]
     return ProfileAnswer(pd.DataFrame(out), inputs)

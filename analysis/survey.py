@@ -27,6 +27,7 @@ from scipy import special, stats
 
 from analysis import cox, terms
 from analysis.errors import DataError
+from analysis.intervals import interval, p_value
 
 # svy reports a domain's one-PSU strata as INFO log lines with internal column names, once per call;
 # the commands say it once, in words (estimate.one_psu_strata). `-v` shows svy's lines again.
@@ -208,7 +209,7 @@ class SurveyData:
                 "estimate": record["est"], "std_error": record["se"],
                 "ci_low": record["lci"], "ci_high": record["uci"],
                 "statistic": statistic, "df": df,
-                "p_value": float(2 * stats.t.sf(abs(statistic), df)) if np.isfinite(statistic) else np.nan,
+                "p_value": p_value(statistic, df),
                 "n": int(members.sum()), "n_weighted": self._n_weighted(members, weight),
                 **({"group": str(level)} if by else {}),
             })
@@ -294,16 +295,10 @@ class SurveyData:
             influence[members] = share * w[members] * (values[members] - mean) / total
         vcov, df = self.linearized_vcov(influence[:, None], in_domain)
         se = float(np.sqrt(vcov[0, 0]))
-        t_crit = stats.t.ppf(0.975, df)
-        if proportion and 0 < estimate < 1:
-            logit, logit_se = special.logit(estimate), se / (estimate * (1 - estimate))
-            low, high = special.expit(logit - t_crit * logit_se), special.expit(logit + t_crit * logit_se)
-        else:
-            low, high = estimate - t_crit * se, estimate + t_crit * se
+        low, high = interval(estimate, se, df, scale="logit" if proportion and 0 < estimate < 1 else "identity")
         statistic = estimate / se if se > 0 and not proportion else np.nan
         return pd.DataFrame([{"term": y, "estimate": estimate, "std_error": se, "ci_low": low, "ci_high": high,
-                              "statistic": statistic, "df": df,
-                              "p_value": float(2 * stats.t.sf(abs(statistic), df)) if np.isfinite(statistic) else np.nan,
+                              "statistic": statistic, "df": df, "p_value": p_value(statistic, df),
                               "n": int(in_domain.sum()), "n_weighted": self._n_weighted(in_domain, weight)}],
                             columns=TIDY_COLUMNS)
 
@@ -368,13 +363,11 @@ class Coefficients:
         return self._row(label, estimate, se, alpha)
 
     def _row(self, label: str, estimate: float, se: float, alpha: float = 0.05) -> pd.DataFrame:
-        t_crit = stats.t.ppf(1 - alpha / 2, self.df)
         statistic = estimate / se if se > 0 else np.nan
+        low, high = interval(estimate, se, self.df, alpha)
         return pd.DataFrame([{
-            "term": label, "estimate": estimate, "std_error": se,
-            "ci_low": estimate - t_crit * se, "ci_high": estimate + t_crit * se,
-            "statistic": statistic, "df": self.df,
-            "p_value": float(2 * stats.t.sf(abs(statistic), self.df)) if np.isfinite(statistic) else np.nan,
+            "term": label, "estimate": estimate, "std_error": se, "ci_low": low, "ci_high": high,
+            "statistic": statistic, "df": self.df, "p_value": p_value(statistic, self.df),
             "n": self.n, "n_weighted": self.n_weighted,
         }], columns=TIDY_COLUMNS)
 
@@ -612,8 +605,7 @@ class Replicates:
         return np.sqrt(np.tensordot(self.coefficients, deviation**2, axes=1))
 
     def confidence_interval(self, estimate: np.ndarray, se: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        t_crit = stats.t.ppf(1 - alpha / 2, self.df)
-        return estimate - t_crit * se, estimate + t_crit * se
+        return interval(estimate, se, self.df, alpha)
 
 
 def replicate_factors(frame: pd.DataFrame, method: str = "jackknife", fay_coef: float = 0.3,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
-
 from analysis.config import Paths
 from analysis.errors import DataError
+from analysis.intervals import interval
 
 GROUP = "_group"
 
@@ -45,14 +44,10 @@ def replicate_table(frame: pd.DataFrame, params: dict, paths: Paths, statistic: 
     probability = column in calibration.COLUMNS and calibration.COLUMNS[column].startswith("P(") and statistic == "mean"
 
     def tidy(estimates: np.ndarray, se: np.ndarray, df: float) -> pd.DataFrame:
-        t = stats.t.ppf(0.975, df)
         rows = []
         for name, m, est, s in zip(names, members, estimates, se):
-            if probability and 0 < est < 1:  # the mean probability is a share: a logit CI, as for proportions
-                half = t * s / (est * (1 - est))
-                low, high = special.expit(special.logit(est) - half), special.expit(special.logit(est) + half)
-            else:
-                low, high = est - t * s, est + t * s
+            # the mean probability is a share: a logit CI, as for proportions
+            low, high = interval(est, s, df, scale="logit" if probability and 0 < est < 1 else "identity")
             result = {"estimate": est, "std_error": s, "ci_low": low, "ci_high": high, "df": df, "n": int(m.sum())}
             rows.append(row(name, f"{statistic} of {label}", result, statistic))
         return pd.DataFrame(rows, columns=COLUMNS)

@@ -21,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
 from analysis.errors import DataError
+from analysis.intervals import interval, p_value
 from analysis import replicates as engine
 from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, SurveyData, outcome_arrays
 from analysis.usual.intake_model import UsualIntakeModel
@@ -199,14 +199,13 @@ def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
     se = replicates.standard_error(estimate, np.array(f["replicates"]))
     # degrees of freedom as R's svyglm, on replicate designs too: the domain's design df + 1 - #coefficients
     df = fitted.df
-    t_crit = stats.t.ppf(0.975, df)
     statistic = estimate / se
     rows = []
     for label, est, s, stat, scale in zip(labels, estimate, se, statistic, scales):
-        low, high = est - t_crit * s, est + t_crit * s
+        low, high = interval(est, s, df)
         shown = (np.exp(est), np.exp(low), np.exp(high)) if scale == "log" else (est, low, high)
         rows.append({"model": m.name, "term": label, "estimate": shown[0], "std_error": s, "ci_low": shown[1],
-                     "ci_high": shown[2], "statistic": stat, "p_value": float(2 * stats.t.sf(abs(stat), df)),
+                     "ci_high": shown[2], "statistic": stat, "p_value": p_value(stat, df),
                      "df": df, "n": fitted.n, "n_weighted": fitted.n_weighted,
                      "scale": m.ratio_scale if scale == "log" else scale, "domain": m.domain, "weight": m.weight,
                      "covariates": ctx.covariate_text(m.spec, list(m.exposures)), "note": m.note,

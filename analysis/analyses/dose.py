@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.analyses.common import Context, Result, evidence_of, model_table
 from analysis.analyses.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.claims import Evidence
+from analysis.intervals import interval, p_value
 from analysis.survey import FittedModel
 
 GROUPS = {"mg_inadequate": 0.0, "mg_adequate": 1.0}
@@ -51,7 +51,6 @@ def dose_to_threshold(ctx: Context, fitted: FittedModel, threshold: float) -> pd
     """dose* = unit * (T - a_g) / s_g, a_g the prediction at dose 0 and s_g the slope per
     unit in magnesium group g; SE by the delta method on the model's design-based covariance."""
     unit = ctx.params["analyze"]["dose_unit_ug"]
-    t_crit = stats.t.ppf(0.975, fitted.df)
     rows, grads, values = [], {}, {}
     for group, g in GROUPS.items():
         a, x_a = _prediction(fitted, reference_row(ctx, g, 0.0))
@@ -70,10 +69,9 @@ def dose_to_threshold(ctx: Context, fitted: FittedModel, threshold: float) -> pd
     out = []
     for term, estimate, grad in rows:
         se = float(np.sqrt(grad @ fitted.vcov @ grad))
-        out.append({"term": term, "estimate": estimate, "std_error": se,
-                    "ci_low": estimate - t_crit * se, "ci_high": estimate + t_crit * se,
-                    "statistic": estimate / se, "df": fitted.df,
-                    "p_value": float(2 * stats.t.sf(abs(estimate / se), fitted.df)),
+        low, high = interval(estimate, se, fitted.df)
+        out.append({"term": term, "estimate": estimate, "std_error": se, "ci_low": low, "ci_high": high,
+                    "statistic": estimate / se, "df": fitted.df, "p_value": p_value(estimate / se, fitted.df),
                     "n": fitted.n, "n_weighted": fitted.n_weighted})
     return pd.DataFrame(out)
 
@@ -86,14 +84,14 @@ def add_spline_columns(ctx: Context, knots: list[float]) -> None:
 
 def curve(ctx: Context, fitted: FittedModel, knots: list[float], model: str) -> pd.DataFrame:
     """Predicted 25(OH)D for the reference adult over the dose grid, per magnesium group."""
-    t_crit = stats.t.ppf(0.975, fitted.df)
     rows = []
     for group, g in GROUPS.items():
         for dose in ctx.params["analyze"]["dose_curve_grid_ug"]:
             estimate, x = _prediction(fitted, reference_row(ctx, g, float(dose), knots))
             se = float(np.sqrt(x @ fitted.vcov @ x))
+            low, high = interval(estimate, se, fitted.df)
             rows.append({"model": model, "mg_group": group, "dose_ug": float(dose), "estimate": estimate,
-                         "std_error": se, "ci_low": estimate - t_crit * se, "ci_high": estimate + t_crit * se,
+                         "std_error": se, "ci_low": low, "ci_high": high,
                          "df": fitted.df, "n": fitted.n})
     return pd.DataFrame(rows)
 

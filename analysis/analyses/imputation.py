@@ -28,10 +28,10 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm import tqdm
 
 from analysis import parallel
+from analysis.intervals import interval, p_value
 from analysis.chained_equations import ChainedEquations
 from analysis.analyses.common import OR_SCALE, Context
 from analysis.usual.intake_model import UsualIntakeModel, covered
@@ -239,15 +239,14 @@ def run(ctx: Context, usual_model_path) -> pd.DataFrame:
 
 def rows_of(name, analysis, names, estimate, variance, df, missing, n, m, family, covariates) -> list[dict]:
     se = np.sqrt(variance)
-    t_crit = stats.t.ppf(0.975, df)
-    low, high = estimate - t_crit * se, estimate + t_crit * se
-    p_value = 2 * stats.t.sf(np.abs(estimate / se), df)
+    low, high = interval(estimate, se, df)
+    p_values = p_value(estimate / se, df)
     ratio = family == "binomial"
     rows = []
     for i, term in enumerate(names):
         shown = (np.exp(estimate[i]), np.exp(low[i]), np.exp(high[i])) if ratio else (estimate[i], low[i], high[i])
         rows.append({"model": name, "term": term, "analysis": analysis, "estimate": shown[0], "std_error": se[i],
-                     "ci_low": shown[1], "ci_high": shown[2], "df": df[i], "p_value": p_value[i],
+                     "ci_low": shown[1], "ci_high": shown[2], "df": df[i], "p_value": p_values[i],
                      "missing_information": missing[i], "n": n, "imputations": m,
                      "scale": OR_SCALE if ratio else "identity", "covariates": covariates})
     return rows

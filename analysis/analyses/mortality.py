@@ -24,11 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scipy import stats
 
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic, Quantity, combination
 from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table
 from analysis import replicates as engine
+from analysis.intervals import interval
 from analysis.survey import SurveyData
 
 TIME = "followup_exam_months"
@@ -264,13 +264,13 @@ class SurvivalCurves:
         return np.concatenate(out)
 
     def tidy(self, estimate: np.ndarray, se: np.ndarray, df: float, basis: str, variance: str) -> pd.DataFrame:
-        t_crit = stats.t.ppf(0.975, df)
+        low, high = interval(estimate, se, df)
         keys = [(o, g, m) for o in SURVIVAL_OUTCOMES for g in GROUPS for m in self.grid]
         table = pd.DataFrame(keys, columns=["outcome", "group", "month"])
         table["estimate"] = estimate
         table["std_error"] = se
-        table["ci_low"] = np.clip(estimate - t_crit * se, 0, 1)
-        table["ci_high"] = np.clip(estimate + t_crit * se, 0, 1)
+        table["ci_low"] = np.clip(low, 0, 1)
+        table["ci_high"] = np.clip(high, 0, 1)
         table["df"] = df
         table["basis"] = basis
         table["variance"] = variance

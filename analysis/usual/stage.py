@@ -22,7 +22,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from analysis import atomic
 from analysis.analyses import features
@@ -30,6 +29,7 @@ from analysis.dictionary import undocumented
 from analysis.config import Paths
 from analysis.fetch import RECORDED, VERIFIED, read_manifest
 from analysis.errors import DataError
+from analysis.intervals import interval
 from analysis import replicates as engine
 from analysis.survey import Replicates
 from analysis.usual import calibration, distribution, observed
@@ -132,15 +132,13 @@ def summarize(full: dict, reps: list[dict], replicates: Replicates, proportion_t
     estimate = np.array([full[k] for k in keys])
     matrix = np.array([[rep[k] for k in keys] for rep in reps])
     se = replicates.standard_error(estimate, matrix)
-    t_crit = stats.t.ppf(0.975, replicates.df)
     rows = []
     for (term, group), est, s in zip(keys, estimate, se):
         if term in proportion_terms:
-            half = t_crit * s / (est * (1 - est))
-            low, high = special.expit(special.logit(est) - half), special.expit(special.logit(est) + half)
+            low, high = interval(est, s, replicates.df, scale="logit")
             scale = "proportion (logit CI)"
         else:
-            low, high = est - t_crit * s, est + t_crit * s
+            low, high = interval(est, s, replicates.df)
             scale = "mg/day" if term.startswith("mg_") else "transformed scale"
         rows.append({"term": term, "group": group, "estimate": est, "std_error": s, "ci_low": low, "ci_high": high,
                      "df": replicates.df, "scale": scale, "variance": replicates.method})
