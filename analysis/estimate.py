@@ -102,7 +102,7 @@ def _read(analytic: tuple, usual: tuple | None, params_file: tuple) -> pd.DataFr
     return features.add(frame, load_params(Path(params_file[0])))
 
 
-def column_names(root: Path) -> set[str]:
+def known_columns(root: Path) -> set[str]:
     """Every column a question may name, read from the files' schemas (no data loaded), so that a
     misspelt name is answered at once."""
     import pyarrow.parquet as pq
@@ -163,7 +163,7 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
     if frame is None or two_step or (params is None and age_adjust is not None):
         root = project_root(root)
         params = load_params(Paths(root).params) if params is None else params
-    check_names(set(frame.columns) if frame is not None else column_names(root), column, by, where)
+    check_names(set(frame.columns) if frame is not None else known_columns(root), column, by, where)
     if weight is not None:
         weights.checked_override(weight, [column] + by + (query.columns_of(where) if where else []))
     if age_adjust is not None:

@@ -185,7 +185,7 @@ def fit(formula: str, family: str | None = None, where: str | None = None, cycle
     terms = parse_formula(formula, params)
     columns = [terms.outcome] + sorted({p for t in terms.terms for p in t.split(":")})
     used = columns + (query.columns_of(where) if where else [])
-    names = set(frame.columns) if frame is not None else estimate.column_names(Path(root))
+    names = set(frame.columns) if frame is not None else estimate.known_columns(Path(root))
     for name in used:
         if name not in names:
             raise missing_column(name, names)

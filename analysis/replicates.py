@@ -52,7 +52,7 @@ def start(func: Callable[[int], T], replicates: Replicates | int, desc: str) -> 
 
 
 @dataclass(frozen=True)
-class Estimate:
+class ReplicateEstimate:
     """A vector estimated on the full sample and on every replicate, with its replicate SEs."""
 
     full: np.ndarray
@@ -62,8 +62,9 @@ class Estimate:
     method: str
 
 
-def estimate(statistic: Callable[[int | None], np.ndarray], replicates: Replicates, desc: str) -> Estimate:
+def replicate_estimate(statistic: Callable[[int | None], np.ndarray], replicates: Replicates,
+                       desc: str) -> ReplicateEstimate:
     """statistic(None) on the full sample, statistic(r) on every replicate, and the SEs."""
     full = np.asarray(statistic(None), dtype=float)
     reps = np.array(each(lambda r: np.asarray(statistic(r), dtype=float), replicates, desc))
-    return Estimate(full, reps, replicates.standard_error(full, reps), replicates.df, replicates.method)
+    return ReplicateEstimate(full, reps, replicates.standard_error(full, reps), replicates.df, replicates.method)

@@ -186,11 +186,12 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         se = replicates.standard_error(statistic_full[i], np.array([estimates[i] for estimates in per_replicate]))
         tables.setdefault(st.table, []).append(st.tidy(statistic_full[i], se, replicates.df))
     for f in fits:
-        tables.setdefault(f["model"].table, []).append(tidy(f, replicates, ctx))
+        tables.setdefault(f["model"].table, []).append(calibrated_table(f, replicates, ctx))
     return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
 
 
-def tidy(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
+def calibrated_table(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:
+    """One calibrated model's tidy table: coefficients and quantities with their replicate SEs."""
     m: CalibratedModel = f["model"]
     fitted: FittedModel = f["fitted"]
     labels = list(fitted.names) + [q.label for q in m.quantities]

@@ -291,7 +291,7 @@ def survival_day1(ctx: Context) -> pd.DataFrame:
     columns = {"mg_adequate_day1": ctx.frame["mg_adequate_day1"].to_numpy(dtype=float)}
     replicates = engine.design(ctx.frame, ctx.params)
     ones = np.ones(len(ctx.frame))
-    curve = engine.estimate(lambda r: curves.compute(columns, ones if r is None else replicates.factors[:, r]),
+    curve = engine.replicate_estimate(lambda r: curves.compute(columns, ones if r is None else replicates.factors[:, r]),
                             replicates, "analyze: survival curves (one day) on replicates")
     return curves.tidy(curve.full, curve.std_error, curve.df, "one day's magnesium intake",
                        ctx.params["usual_intake"]["replicates"])

@@ -28,7 +28,7 @@ TABLES = ("interaction_usual", "usual_or")
 NOTE = "regression calibration on usual intake (NCI-style measurement-error model)"
 
 
-def dose_to_threshold(ctx: Context, threshold: float, level: float | None) -> Quantity:
+def dose_quantity(ctx: Context, threshold: float, level: float | None) -> Quantity:
     """Supplemental dose (ug/day) at which the reference adult's predicted 25(OH)D reaches
     `threshold`, at P(adequate) = level; level None: inadequate minus adequate."""
     unit = ctx.params["analyze"]["dose_unit_ug"]
@@ -78,7 +78,7 @@ def models(ctx: Context) -> list[CalibratedModel]:
     dose_quantities = effect_rows("dose10") + [
         Quantity(f"slope per 10 ug/day | {MODIFIER} = 0", coefficient("dose10"))]
     for t in thresholds:
-        dose_quantities += [dose_to_threshold(ctx, t, 0.0), dose_to_threshold(ctx, t, 1.0), dose_to_threshold(ctx, t, None)]
+        dose_quantities += [dose_quantity(ctx, t, 0.0), dose_quantity(ctx, t, 1.0), dose_quantity(ctx, t, None)]
     add("dose10ug_x_mg_adequacy_usual", "interaction_usual", OUTCOME, ["dose10", MODIFIER, f"dose10:{MODIFIER}"],
         quantities=dose_quantities)
     add("use_x_mg_per_100mg_usual", "interaction_usual", OUTCOME,
