@@ -58,7 +58,7 @@ def test_published_check_estimates_equal_r_svyciprop(cdc_project, tmp_path):
     ctx = Context(features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params), params)
     checks = pd.read_csv(cdc_project / "reports/tables/published_checks.csv")
     for number in (2, 5):  # Data Brief 399 (interview weight), Looker women 2007-2008 (MEC weight)
-        check = params["analyze"]["published_checks"][number]
+        check = published.load_checks()[number]
         weight = ctx.cycle_weight(check["weight"], list(check["cycles"]), "w")
         domain = published.domain_of(ctx, check, weight, "dom")
         r = run_oracle(tmp_path, ctx.frame, ["sdmvstra", "sdmvpsu", weight, domain, check["measure"]], task="prop",
