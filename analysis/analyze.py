@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis import atomic, claims
-from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, evalues, features,
-                               imputation, inflammation, interaction, mortality, prevalence, published, quantiles, ratio,
+from analysis import atomic, claims, features
+from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, evalues, imputation,
+                               inflammation, interaction, mortality, prevalence, published, quantiles, ratio,
                                sensitivity, status, supplements, usual_intake)
 from analysis.config import Paths
 from analysis.errors import DataError

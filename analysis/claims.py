@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from analysis.analyses.evidence import Evidence  # noqa: F401 (the claims layer judges it; claims.Evidence)
 from analysis.config import load_yaml
 from analysis.errors import ConfigError
 
@@ -41,17 +42,6 @@ def registry() -> dict[str, Claim]:
                        needs=tuple(spec.get("needs", [])), source_note=" ".join(spec.get("source_note", "").split()),
                        fallback_needs=tuple(spec.get("fallback", {}).get("needs", [])))
             for cid, spec in raw.items()}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A test's result: estimate and 95% CI (several for rules over more than one quantity)."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float = float("nan")
-    label: str = ""
 
 
 def decide(rule: dict, evidence: list[Evidence]) -> str:

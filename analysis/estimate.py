@@ -96,7 +96,7 @@ def _read(analytic: tuple, usual: tuple | None, params_file: tuple) -> pd.DataFr
     frame = pd.read_parquet(analytic[0])
     if usual is not None:
         frame = frame.merge(pd.read_parquet(usual[0]), on="seqn", how="left", validate="one_to_one")
-    from analysis.analyses import features
+    from analysis import features
 
     # the analysis-time columns (vitd_below_50, dose10, age_group, ...): the vocabulary of `model` too
     return features.add(frame, load_params(Path(params_file[0])))

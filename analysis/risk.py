@@ -26,7 +26,7 @@ from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
 from analysis import atomic, parallel
-from analysis.analyses import features
+from analysis import features
 from analysis.config import Paths
 from analysis.errors import DataError
 from analysis.intervals import interval

@@ -30,7 +30,7 @@ NAMES = {"interview": "interview weight (WTINT2YR)", "mec": "MEC exam weight (WT
          "day1": "day-1 dietary weight (WTDRD1)", "day2": "two-day dietary weight (WTDR2D)"}
 SUBSAMPLES = {"interview": "everyone interviewed", "mec": "the MEC examination subsample",
               "day1": "the day-1 dietary recall subsample", "day2": "the two-recall subsample"}
-# Columns derived at analysis time (analysis/analyses/features.py and estimate.load) that a user
+# Columns derived at analysis time (analysis/features.py and estimate.load) that a user
 # may name, with the subsample of the variables they are made from.
 DERIVED = {"age_group": "interview", "vitd_below_30": "mec", "vitd_below_50": "mec", "vitd_below_75": "mec",
            "vitd_30_to_49": "mec", "vitd_log": "mec", "vitd_serum_per25": "mec", "crp_log": "mec",

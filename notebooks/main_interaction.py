@@ -24,7 +24,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from analysis.analyses import features
+from analysis import features
 from analysis.analyses.common import Context
 from analysis.config import Paths, load_params
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.analyses import features
+from analysis import features
 from analysis.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle
 

@@ -49,7 +49,7 @@ def test_published_checks_agree_within_the_published_uncertainty(cdc_project):
 
 @pytest.mark.oracle
 def test_published_check_estimates_equal_r_svyciprop(cdc_project, tmp_path):
-    from analysis.analyses import features
+    from analysis import features
     from analysis.analyses.common import Context
     from analysis.analyses import published
     from analysis.config import load_params
@@ -156,7 +156,7 @@ def test_notebooks_run_on_the_genuine_mirror(cdc_project):
 
 @pytest.mark.oracle
 def test_genuine_day1_c1_model_matches_r(cdc_project, tmp_path):
-    from analysis.analyses import features
+    from analysis import features
     from analysis.config import load_params
 
     params = load_params(cdc_project / "params.yaml")
@@ -225,7 +225,7 @@ def test_genuine_mortality_headline_model_equals_r_svycoxph(cdc_project, tmp_pat
     numbers from R's svycoxph (Breslow ties) to 1e-6."""
     import numpy as np
 
-    from analysis.analyses import features
+    from analysis import features
     from analysis.config import load_params
 
     params = load_params(cdc_project / "params.yaml")

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis import clean, derive, raw
-from analysis.analyses import features, published
+from analysis import features
+from analysis.analyses import published
 from analysis.catalog import load_catalog
 from analysis.config import load_params
 from tests.conftest import REPO, write_xpt

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from analysis import claims
-from analysis.analyses import features, mortality
+from analysis import features
+from analysis.analyses import mortality
 from analysis.analyses.common import Context
 from analysis.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle

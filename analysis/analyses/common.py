@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.claims import Evidence
+from analysis.analyses.evidence import Evidence
 from analysis.survey import FittedCox, FittedModel, ModelSpec, SurveyData
 
 OUTPUT_COLUMNS = ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.common import Context, Result, evidence_of, model_table
-from analysis.analyses.features import weighted_quantile_cuts
+from analysis.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
-from analysis.claims import Evidence
+from analysis.analyses.evidence import Evidence
 from analysis.intervals import interval, p_value
 from analysis.survey import FittedModel
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import atomic
-from analysis.analyses import features
+from analysis import features
 from analysis.dictionary import undocumented
 from analysis.config import Paths
 from analysis.fetch import RECORDED, VERIFIED, read_manifest
