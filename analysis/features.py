@@ -6,14 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.quantile_rule import weighted_quantiles
+
 
 def weighted_quantile_cuts(values: pd.Series, weights: pd.Series, probs: list[float]) -> list[float]:
-    """Cut points: the smallest value whose weighted cumulative share reaches each prob."""
-    order = np.argsort(values.to_numpy(), kind="stable")
-    v = values.to_numpy()[order]
-    w = weights.to_numpy()[order]
-    share = np.cumsum(w) / w.sum()
-    return [float(v[np.searchsorted(share, p, side="left")]) for p in probs]
+    """Cut points: the package's weighted-quantile rule (analysis/quantile_rule.py) at each prob."""
+    return [float(v) for v in weighted_quantiles(values.to_numpy(), weights.to_numpy(), probs)]
 
 
 def flag(condition: pd.Series, known: pd.Series) -> pd.Series:

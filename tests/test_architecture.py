@@ -54,3 +54,29 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
     run = lint(tmp_path)
     assert run.returncode != 0
     assert "analysis.config is not allowed to import analysis.report" in run.stdout
+
+
+def test_one_weighted_quantile_rule():
+    """The smallest value whose weighted share reaches p (R's qrule "math"), rounding forgiven, zero
+    weights left out; the analyses, the clean layer's cut points and the usual-intake distribution use it."""
+    import numpy as np
+
+    from analysis import features
+    from analysis.quantile_rule import weighted_quantiles
+
+    assert weighted_quantiles([4, 1, 3, 2], [1, 1, 1, 1], [0.25, 0.5, 0.51, 1.0]).tolist() == [1, 2, 3, 4]
+    # 0.1 / 0.30000000000000004 is 1/3 less one rounding step: it reaches 1/3
+    assert weighted_quantiles([1, 2], [0.1, 0.2], [1 / 3]).tolist() == [1]
+    assert weighted_quantiles([1, 2, 3], [1, 0, 1], [0.5, 0.75], presorted=True).tolist() == [1, 3]
+    assert features.weighted_quantile_cuts(pd_series([5, 1, 9]), pd_series([1, 1, 2]), [0.5]) == [5.0]
+    sources = {p: (REPO / p).read_text(encoding="utf-8") for p in
+               ("analysis/features.py", "analysis/analyses/quantiles.py", "analysis/usual/distribution.py")}
+    for path, text in sources.items():
+        assert "weighted_quantiles(" in text and "np.searchsorted" not in text, path
+    assert np.isclose(weighted_quantiles([1.0], [2.0], [0.5])[0], 1.0)
+
+
+def pd_series(values):
+    import pandas as pd
+
+    return pd.Series(values, dtype=float)

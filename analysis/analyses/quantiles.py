@@ -22,6 +22,7 @@ import pandas as pd
 from analysis import replicates as engine
 from analysis.analyses.common import Context, Result, evidence_of
 from analysis.errors import DataError
+from analysis.quantile_rule import weighted_quantiles
 from analysis.usual.intake_model import UsualIntakeModel
 
 DOMAIN = "in_main"
@@ -31,21 +32,14 @@ COLUMNS = ["model", "term", "group", "percentile", "estimate", "std_error", "ci_
            "scale", "domain", "weight", "variance", "note"]
 
 
-def weighted_percentiles(values: np.ndarray, weights: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """The smallest value whose weighted cumulative share reaches each p (R svyquantile, qrule "math")."""
-    order = np.argsort(values, kind="stable")
-    share = np.cumsum(weights[order]) / weights.sum()
-    return values[order][np.minimum(np.searchsorted(share, probs - 1e-12, side="left"), len(values) - 1)]
-
-
 def estimates(y: np.ndarray, w: np.ndarray, p_adequate: np.ndarray, groups: dict[str, np.ndarray],
               probs: np.ndarray) -> dict[tuple[str, str, float], float]:
     """(term, group, percentile) -> value: the adequate and inadequate percentiles, their
     difference, and the difference at the lowest minus at the highest percentile."""
     out = {}
     for group, members in groups.items():
-        adequate = weighted_percentiles(y[members], (w * p_adequate)[members], probs)
-        inadequate = weighted_percentiles(y[members], (w * (1 - p_adequate))[members], probs)
+        adequate = weighted_quantiles(y[members], (w * p_adequate)[members], probs)
+        inadequate = weighted_quantiles(y[members], (w * (1 - p_adequate))[members], probs)
         for prob, a, i in zip(probs, adequate, inadequate):
             out[("adequate", group, prob)] = a
             out[("inadequate", group, prob)] = i

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import special
 from scipy.interpolate import PchipInterpolator
 
+from analysis.quantile_rule import weighted_quantiles
 from analysis.usual.individual import UsualCurve
 
 
@@ -116,7 +117,5 @@ def monte_carlo(curve: UsualCurve, sd_u: float, pop: Population, probs: list[flo
     quantiles = {}
     for name, members in pop.groups.items():
         in_group = np.repeat(members, draws)[order]
-        cumulative = np.cumsum(weight_per_draw * in_group)
-        cumulative /= cumulative[-1]
-        quantiles[name] = sorted_values[np.searchsorted(cumulative, probs, side="left")]
+        quantiles[name] = weighted_quantiles(sorted_values, weight_per_draw * in_group, probs, presorted=True)
     return shares, quantiles
