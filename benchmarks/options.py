@@ -40,7 +40,7 @@ from compare_outputs import compare  # noqa: E402
 from run import Tree, checkout  # noqa: E402
 
 INDIVIDUAL = "analysis/usual/individual.py"
-HALF_REPLICATES = ("analysis/survey.py",
+HALF_REPLICATES = ("analysis/survey/design.py",
                    """    factors = built.data.select(columns).to_numpy()
     return Replicates(factors, np.asarray(info.coefficients(), dtype=float), float(info.df), method)""",
                    """    factors = built.data.select(columns).to_numpy()

@@ -5,7 +5,7 @@ import resource
 import sys
 import time
 
-from analysis.cli import main
+from analysis.commands.cli import main
 
 start = time.perf_counter()
 code = main(sys.argv[1:])

@@ -199,10 +199,10 @@ FIT_MODELS = [("gaussian", "vitd_serum_nmol", ["vitd_supp_user", "mg_adequate", 
 
 def fit_times(clone: Path, reps: int = 5) -> dict:
     """Median seconds per fit, ours (the survey layer, svy) and R's svyglm, same data, same run."""
-    from analysis import features
+    from analysis.clean import features
     from analysis.analyses import calcification, common
-    from analysis.config import load_params
-    from analysis.survey import SurveyData
+    from analysis.core.config import load_params
+    from analysis.survey.design import SurveyData
 
     params = load_params(clone / "params.yaml")
     frame = features.add(pd.read_parquet(clone / "data_clean/analytic.parquet"), params)

@@ -26,9 +26,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from analysis import lookup, modeling
-from analysis.errors import DataError
-from analysis.estimate import estimate
+from analysis.commands import lookup, modeling
+from analysis.core.errors import DataError
+from analysis.commands.estimate import estimate
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
 sns.set_theme(style="whitegrid")

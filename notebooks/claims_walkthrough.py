@@ -22,8 +22,8 @@ import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from analysis import claims
-from analysis.config import Paths, load_params
+from analysis.claims import registry as claims
+from analysis.core.config import Paths, load_params
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
 paths = Paths(ROOT)

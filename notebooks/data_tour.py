@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.config import Paths, load_params
-from analysis.survey import SurveyData
+from analysis.core.config import Paths, load_params
+from analysis.survey.design import SurveyData
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
 paths = Paths(ROOT)

@@ -24,9 +24,9 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from analysis import features
+from analysis.clean import features
 from analysis.analyses.common import Context
-from analysis.config import Paths, load_params
+from analysis.core.config import Paths, load_params
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
 paths = Paths(ROOT)

@@ -59,7 +59,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
-    from analysis import clean, config, fetch
+    from analysis.clean import stage as clean
+    from analysis.core import config
+    from analysis.data import fetch
 
     params = config.load_params(root / "params.yaml")
     paths = config.Paths(root)
@@ -72,15 +74,15 @@ def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
 
         stage.run(params, paths)
     if "analyze" in stages:
-        from analysis import analyze
+        from analysis.claims import stage as analyze
 
         analyze.run(params, paths)
     if "risk" in stages:
-        from analysis import risk
+        from analysis.outputs import risk
 
         risk.run(params, paths)
     if "report" in stages:
-        from analysis import report
+        from analysis.outputs import report
 
         report.run(params, paths)
 
@@ -98,8 +100,8 @@ def scratch_project(tmp_path_factory, name: str, mirror: Path, variable: str, st
 
 def run_notebooks(root: Path) -> dict[str, str]:
     """The repository's notebooks executed against `root`'s outputs; their exported HTML by name."""
-    from analysis import notebooks
-    from analysis.config import Paths
+    from analysis.outputs import notebooks
+    from analysis.core.config import Paths
 
     (root / "notebooks").mkdir(exist_ok=True)
     for path in sorted((REPO / "notebooks").glob("*.py")):

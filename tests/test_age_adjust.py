@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import estimate
-from analysis.config import load_params
-from analysis.errors import ConfigError, DataError
+from analysis.commands import estimate
+from analysis.core.config import load_params
+from analysis.core.errors import ConfigError, DataError
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import assert_agree, run_oracle

@@ -49,11 +49,11 @@ def test_every_module_is_in_a_layer():
 def test_an_upward_import_breaks_the_contract(tmp_path):
     shutil.copytree(REPO / "analysis", tmp_path / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    config = tmp_path / "analysis" / "config.py"
-    config.write_text(config.read_text(encoding="utf-8") + "\n\ndef _upward():\n    from analysis import report  # noqa\n")
+    config = tmp_path / "analysis" / "core" / "config.py"
+    config.write_text(config.read_text(encoding="utf-8") + "\n\ndef _upward():\n    from analysis.outputs import report  # noqa\n")
     run = lint(tmp_path)
     assert run.returncode != 0
-    assert "analysis.config is not allowed to import analysis.report" in run.stdout
+    assert "analysis.core is not allowed to import analysis.outputs" in run.stdout
 
 
 def test_one_weighted_quantile_rule():
@@ -61,8 +61,8 @@ def test_one_weighted_quantile_rule():
     weights left out; the analyses, the clean layer's cut points and the usual-intake distribution use it."""
     import numpy as np
 
-    from analysis import features
-    from analysis.quantile_rule import weighted_quantiles
+    from analysis.clean import features
+    from analysis.core.quantile_rule import weighted_quantiles
 
     assert weighted_quantiles([4, 1, 3, 2], [1, 1, 1, 1], [0.25, 0.5, 0.51, 1.0]).tolist() == [1, 2, 3, 4]
     # 0.1 / 0.30000000000000004 is 1/3 less one rounding step: it reaches 1/3
@@ -70,7 +70,7 @@ def test_one_weighted_quantile_rule():
     assert weighted_quantiles([1, 2, 3], [1, 0, 1], [0.5, 0.75], presorted=True).tolist() == [1, 3]
     assert features.weighted_quantile_cuts(pd_series([5, 1, 9]), pd_series([1, 1, 2]), [0.5]) == [5.0]
     sources = {p: (REPO / p).read_text(encoding="utf-8") for p in
-               ("analysis/features.py", "analysis/analyses/quantiles.py", "analysis/usual/distribution.py")}
+               ("analysis/clean/features.py", "analysis/analyses/quantiles.py", "analysis/usual/distribution.py")}
     for path, text in sources.items():
         assert "weighted_quantiles(" in text and "np.searchsorted" not in text, path
     assert np.isclose(weighted_quantiles([1.0], [2.0], [0.5])[0], 1.0)

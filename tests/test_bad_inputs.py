@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import clean, config, fetch
-from analysis.errors import ConfigError, DataError
-from analysis.survey import SurveyData
+from analysis.clean import stage as clean
+from analysis.core import config
+from analysis.data import fetch
+from analysis.core.errors import ConfigError, DataError
+from analysis.survey.design import SurveyData
 from tests.conftest import write_xpt
 
 CYCLE = "2017-2018"
@@ -192,7 +194,7 @@ def test_kill_during_write_keeps_the_previous_file_and_the_next_run_recovers(tmp
     result = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, str(target)])
     assert result.returncode == -signal.SIGKILL
     assert target.read_bytes() == b"previous complete output"
-    from analysis import atomic
+    from analysis.core import atomic
 
     atomic.write_bytes(target, b"new complete output")
     assert target.read_bytes() == b"new complete output"

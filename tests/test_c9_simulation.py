@@ -10,10 +10,10 @@ import copy
 
 import numpy as np
 
-from analysis import claims
+from analysis.claims import registry as claims
 from analysis.analyses import calcification, calibrated
 from analysis.analyses.common import Context
-from analysis.config import load_params
+from analysis.core.config import load_params
 from analysis.usual import definition
 from tests import synthetic
 from tests.conftest import REPO

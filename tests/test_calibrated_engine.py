@@ -21,8 +21,8 @@ import pytest
 
 from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
-from analysis.config import load_params
-from analysis.errors import DataError
+from analysis.core.config import load_params
+from analysis.core.errors import DataError
 from analysis.usual import definition
 from analysis.usual.intake_model import UsualIntakeModel
 from tests import synthetic

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import claims
+from analysis.claims import registry as claims
 from tests.conftest import CDC_MIRROR, run_notebooks, scratch_project
 from tests.oracle_tools import assert_agree, run_oracle
 
@@ -49,10 +49,10 @@ def test_published_checks_agree_within_the_published_uncertainty(cdc_project):
 
 @pytest.mark.oracle
 def test_published_check_estimates_equal_r_svyciprop(cdc_project, tmp_path):
-    from analysis import features
+    from analysis.clean import features
     from analysis.analyses.common import Context
     from analysis.analyses import published
-    from analysis.config import load_params
+    from analysis.core.config import load_params
 
     params = load_params(cdc_project / "params.yaml")
     ctx = Context(features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params), params)
@@ -156,8 +156,8 @@ def test_notebooks_run_on_the_genuine_mirror(cdc_project):
 
 @pytest.mark.oracle
 def test_genuine_day1_c1_model_matches_r(cdc_project, tmp_path):
-    from analysis import features
-    from analysis.config import load_params
+    from analysis.clean import features
+    from analysis.core.config import load_params
 
     params = load_params(cdc_project / "params.yaml")
     frame = features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params)
@@ -176,8 +176,8 @@ def test_genuine_day1_c1_model_matches_r(cdc_project, tmp_path):
 
 
 def test_catalog_maps_the_real_differences_between_cycles(cdc_mirror):
-    from analysis import raw
-    from analysis.catalog import load_catalog
+    from analysis.data import raw
+    from analysis.data.catalog import load_catalog
 
     catalog = load_catalog()
     assert catalog.data_file("2001-2002", "BIOPRO").name == "L40_B.XPT"
@@ -225,8 +225,8 @@ def test_genuine_mortality_headline_model_equals_r_svycoxph(cdc_project, tmp_pat
     numbers from R's svycoxph (Breslow ties) to 1e-6."""
     import numpy as np
 
-    from analysis import features
-    from analysis.config import load_params
+    from analysis.clean import features
+    from analysis.core.config import load_params
 
     params = load_params(cdc_project / "params.yaml")
     frame = features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params)
@@ -248,7 +248,7 @@ def test_genuine_mortality_headline_model_equals_r_svycoxph(cdc_project, tmp_pat
 def test_a_cycle_chosen_in_where_gives_the_cycles_own_total_equal_to_r(cdc_project, tmp_path):
     """2017-2018 adults taking vitamin D supplements: the same total (about 76 million) whether the
     cycle is chosen in --where, with --cycles, or twice; R's svytotal on the 2-year weight agrees."""
-    from analysis.estimate import estimate, load
+    from analysis.commands.estimate import estimate, load
 
     by_where = estimate("total", "vitd_supp_user", where="cycle == '2017-2018' & age >= 20", root=cdc_project).table
     by_cycles = estimate("total", "vitd_supp_user", where="age >= 20", cycles=["2017-2018"], root=cdc_project).table
@@ -270,7 +270,7 @@ def test_a_cycle_chosen_in_where_gives_the_cycles_own_total_equal_to_r(cdc_proje
 def test_usual_adequacy_by_sex_has_replicate_ses_like_the_pipelines(cdc_project):
     """Men's mean probability of adequate usual magnesium: a replicate SE near the usual-intake
     distribution's (about 0.0084), not the Taylor SE that treats the prediction as measured (0.0064)."""
-    from analysis.estimate import estimate
+    from analysis.commands.estimate import estimate
 
     ours = estimate("mean", "mg_adequate_usual", by=["sex"], where="in_adults", root=cdc_project)
     assert "rerunning the usual-intake model" in ours.variance
@@ -283,7 +283,7 @@ def test_usual_adequacy_by_sex_has_replicate_ses_like_the_pipelines(cdc_project)
 
 
 def test_search_finds_day_2_and_mortality_variables_by_their_labels(cdc_project):
-    from analysis import lookup
+    from analysis.commands import lookup
 
     folate = lookup.search("folate", root=cdc_project).set_index("name")
     assert {"DR2TFOLA", "DS2TFDFE"} <= set(folate.index)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from statsmodels.imputation.mice import MICEData
 
-from analysis.chained_equations import ChainedEquations
+from analysis.analyses.chained_equations import ChainedEquations
 
 
 def built(seed: int = 11, n: int = 3000) -> pd.DataFrame:

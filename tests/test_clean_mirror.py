@@ -9,7 +9,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from analysis.survey import SurveyData
+from analysis.survey.design import SurveyData
 from tests.conftest import SYNTHETIC_MIRROR
 
 pytestmark = pytest.mark.mirror

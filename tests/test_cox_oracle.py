@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cox
-from analysis.errors import DataError
-from analysis.survey import ModelSpec, SurveyData
+from analysis.survey import cox
+from analysis.core.errors import DataError
+from analysis.survey.design import ModelSpec, SurveyData
 from tests import synthetic
 from tests.oracle_tools import assert_agree, run_oracle
 

@@ -1,4 +1,4 @@
-"""Real data's quirks on constructed participants: each rule of analysis/data_rules.py does what
+"""Real data's quirks on constructed participants: each rule of analysis/clean/data_rules.py does what
 it says, and reports/tables/data_rules.csv counts it."""
 
 from __future__ import annotations
@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import clean, derive, raw
-from analysis import features
+from analysis.clean import stage as clean
+from analysis.clean import derive
+from analysis.data import raw
+from analysis.clean import features
 from analysis.analyses import published
-from analysis.catalog import load_catalog
-from analysis.config import load_params
+from analysis.data.catalog import load_catalog
+from analysis.core.config import load_params
 from tests.conftest import REPO, write_xpt
 from tests.test_derive import raw_row
 

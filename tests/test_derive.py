@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import derive, xpt
-from analysis.config import load_params
+from analysis.clean import derive
+from analysis.data import xpt
+from analysis.core.config import load_params
 from tests.conftest import REPO
 
 PARAMS = load_params(REPO / "params.yaml")

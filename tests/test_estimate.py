@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import nchs, query, weights
-from analysis.errors import ConfigError, DataError
-from analysis.estimate import estimate
+from analysis.survey import nchs, query, weights
+from analysis.core.errors import ConfigError, DataError
+from analysis.commands.estimate import estimate
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import assert_agree, run_oracle
@@ -221,7 +221,7 @@ def test_load_reads_each_version_of_the_files_once_and_hands_out_copies(frame, t
     import os
     import shutil
 
-    from analysis import estimate as module
+    from analysis.commands import estimate as module
 
     (tmp_path / "data_clean").mkdir()
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")

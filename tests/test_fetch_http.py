@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import fetch
-from analysis.catalog import DataFile
-from analysis.errors import FetchError
+from analysis.data import fetch
+from analysis.data.catalog import DataFile
+from analysis.core.errors import FetchError
 from tests.conftest import write_xpt
 
 HTML = b"<!DOCTYPE html><html><body>Page not found</body></html>"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import config, fetch
-from analysis.errors import ConfigError, FetchError
+from analysis.core import config
+from analysis.data import fetch
+from analysis.core.errors import ConfigError, FetchError
 from tests.conftest import write_xpt
 
 

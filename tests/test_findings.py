@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import findings
+from analysis.claims import findings
 
 
 def claims_table() -> pd.DataFrame:

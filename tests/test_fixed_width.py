@@ -9,9 +9,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from analysis import fetch, fixed_width, raw
-from analysis.catalog import load_catalog
-from analysis.errors import DataError
+from analysis.data import fetch, fixed_width, raw
+from analysis.data.catalog import load_catalog
+from analysis.core.errors import DataError
 from tests.test_fetch_http import Server
 
 LAYOUT = load_catalog().components["MORT"].layout

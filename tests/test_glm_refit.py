@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.survey import (ModelSpec, Refit, SurveyData, chord_glm_coef, glm_information, outcome_arrays,
+from analysis.survey.design import (ModelSpec, Refit, SurveyData, chord_glm_coef, glm_information, outcome_arrays,
                              weighted_glm_coef)
 
 
@@ -62,7 +62,7 @@ def cox_data(seed: int = 7, n: int = 5000):
 
 
 def test_cox_replicate_starts_from_the_linearized_change_and_reaches_the_same_root(monkeypatch):
-    from analysis import cox
+    from analysis.survey import cox
 
     x, outcome, w, factor, moved = cox_data()
     factors = np.column_stack([factor, np.ones(len(w))])  # a replicate, and one equal to the full sample

@@ -13,8 +13,8 @@ import pytest
 
 from analysis.analyses import imputation
 from analysis.analyses.common import Context
-from analysis.config import load_params
-from analysis.survey import ModelSpec, SurveyData
+from analysis.core.config import load_params
+from analysis.survey.design import ModelSpec, SurveyData
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import require_r

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import lookup
-from analysis.cli import main
-from analysis.errors import ConfigError
+from analysis.commands import lookup
+from analysis.commands.cli import main
+from analysis.core.errors import ConfigError
 
 pytestmark = pytest.mark.mirror
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.cli import main
+from analysis.commands.cli import main
 
 pytestmark = pytest.mark.mirror
 

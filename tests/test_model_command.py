@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import modeling
-from analysis.cli import main
-from analysis.config import load_params
-from analysis.errors import ConfigError
+from analysis.commands import modeling
+from analysis.commands.cli import main
+from analysis.core.config import load_params
+from analysis.core.errors import ConfigError
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import assert_agree, run_oracle

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import claims
-from analysis import features
+from analysis.claims import registry as claims
+from analysis.clean import features
 from analysis.analyses import mortality
 from analysis.analyses.common import Context
-from analysis.config import load_params
+from analysis.core.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle
 
 pytestmark = [pytest.mark.mirror, pytest.mark.oracle]

@@ -10,7 +10,7 @@ import copy
 import numpy as np
 from analysis.analyses import calibrated, mortality
 from analysis.analyses.common import Context
-from analysis.config import load_params
+from analysis.core.config import load_params
 from tests import synthetic
 from tests.conftest import REPO
 from tests.usual_model import write_calibration_model

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import notebooks
+from analysis.outputs import notebooks
 from tests.conftest import REPO, SYNTHETIC_MIRROR, _run_stages, run_notebooks
 
 pytestmark = pytest.mark.mirror
@@ -41,7 +41,7 @@ def test_report_links_every_notebook(project):
 
 
 def test_a_failing_notebook_names_itself(project, tmp_path):
-    from analysis.errors import AnalysisError
+    from analysis.core.errors import AnalysisError
 
     broken = tmp_path / "broken.py"
     broken.write_text("# %%\nraise ValueError('planted')\n", encoding="utf-8")

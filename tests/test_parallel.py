@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from analysis import parallel
+from analysis.core import parallel
 
 needs_two_workers = pytest.mark.skipif(parallel.workers() < 2 or not hasattr(parallel.os, "fork"),
                                        reason="needs two cores and fork for the workers to run beside the caller")

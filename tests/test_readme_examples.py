@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from analysis.cli import main
+from analysis.commands.cli import main
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.mirror

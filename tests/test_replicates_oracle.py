@@ -14,8 +14,8 @@ import pytest
 
 from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
-from analysis.config import load_params
-from analysis.survey import ModelSpec, SurveyData, replicate_factors, weighted_glm_coef
+from analysis.core.config import load_params
+from analysis.survey.design import ModelSpec, SurveyData, replicate_factors, weighted_glm_coef
 from analysis.usual.intake_model import UsualIntakeModel
 from tests import synthetic
 from tests.conftest import REPO

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import claims, figures, report
+from analysis.claims import registry as claims
+from analysis.outputs import figures, report
 from tests.conftest import SYNTHETIC_MIRROR, _run_stages
 
 pytestmark = pytest.mark.mirror

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import risk
-from analysis.config import load_params
+from analysis.outputs import risk
+from analysis.core.config import load_params
 from tests import synthetic
 from tests.conftest import REPO
 
@@ -97,7 +97,7 @@ def test_standardized_prediction_equals_svy_predictive_margins():
 
 @pytest.mark.mirror
 def test_risk_stage_on_the_mirror(analyzed_project):
-    from analysis.config import Paths
+    from analysis.core.config import Paths
 
     params = load_params(analyzed_project / "params.yaml")
     risk.run(params, Paths(analyzed_project))
@@ -112,7 +112,7 @@ def test_risk_stage_on_the_mirror(analyzed_project):
     assert ((person["ci_low"] < person["risk"]) & (person["risk"] < person["ci_high"])).all()
     more_vitamin_d = risk.profile(params, Paths(analyzed_project), ["age=65", "sex=female", "mg_total_mg=220", "vitd_supp_ug=50"]).table
     assert (more_vitamin_d["risk"] < person["risk"]).all()
-    from analysis.errors import DataError
+    from analysis.core.errors import DataError
 
     with pytest.raises(DataError, match=r"--profile sex=woman: not a level of sex; use one of \['female', 'male'\]"):
         risk.profile(params, Paths(analyzed_project), ["sex=woman"])
@@ -125,8 +125,8 @@ def test_risk_stage_on_the_mirror(analyzed_project):
 
 
 def test_profile_before_the_pipeline_says_what_to_run(tmp_path):
-    from analysis.config import Paths
-    from analysis.errors import DataError
+    from analysis.core.config import Paths
+    from analysis.core.errors import DataError
 
     params = load_params(REPO / "params.yaml")
     with pytest.raises(DataError, match="analytic.parquet: not found; run the pipeline first"):

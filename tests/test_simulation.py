@@ -7,10 +7,10 @@ import copy
 
 import pytest
 
-from analysis import claims
+from analysis.claims import registry as claims
 from analysis.analyses import interaction
 from analysis.analyses.common import Context, evidence_of
-from analysis.config import load_params
+from analysis.core.config import load_params
 from tests import synthetic
 from tests.conftest import REPO
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.errors import DataError
-from analysis.survey import ModelSpec, SurveyData
+from analysis.core.errors import DataError
+from analysis.survey.design import ModelSpec, SurveyData
 from tests import synthetic
 from tests.oracle_tools import assert_agree, run_oracle
 

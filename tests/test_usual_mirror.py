@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import features
-from analysis.config import load_params
+from analysis.clean import features
+from analysis.core.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle
 
 pytestmark = pytest.mark.mirror

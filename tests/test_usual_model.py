@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
-from analysis import derive
+from analysis.clean import derive
 from analysis.usual import boxcox, distribution
 from analysis.usual.individual import Individuals, UsualCurve
 from analysis.usual.model import Nutrient, Parameters, fit, recall_data

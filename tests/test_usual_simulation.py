@@ -18,7 +18,7 @@ import pytest
 from analysis.analyses import calibrated, usual_intake
 from analysis.analyses.common import Context
 from analysis.analyses.interaction import effect_modification
-from analysis.config import load_params
+from analysis.core.config import load_params
 from analysis.usual import calibration, definition, stage
 from analysis.usual.individual import Individuals
 from analysis.usual.model import fit

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import claims
-from analysis.claims import Evidence, decide
-from analysis.config import load_params
-from analysis.errors import ConfigError
+from analysis.claims import registry as claims
+from analysis.claims.registry import Evidence, decide
+from analysis.core.config import load_params
+from analysis.core.errors import ConfigError
 from tests.conftest import REPO
 
 

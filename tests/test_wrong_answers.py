@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import estimate as estimate_module
-from analysis import lookup, modeling, query, weights
-from analysis.cli import main
-from analysis.config import find_root, load_params
-from analysis.errors import ConfigError, DataError
-from analysis.estimate import estimate
+from analysis.commands import estimate as estimate_module
+from analysis.commands import lookup, modeling
+from analysis.survey import query, weights
+from analysis.commands.cli import main
+from analysis.core.config import find_root, load_params
+from analysis.core.errors import ConfigError, DataError
+from analysis.commands.estimate import estimate
 from tests import synthetic
 from tests.conftest import REPO
 from tests.oracle_tools import run_oracle
@@ -233,7 +234,7 @@ def usual_params():
 
 def test_usual_intake_means_carry_replicate_ses_rerunning_both_steps(tmp_path, usual_params):
     from analysis.analyses.common import Context
-    from analysis.survey import replicate_factors
+    from analysis.survey.design import replicate_factors
     from analysis.usual.intake_model import UsualIntakeModel
 
     data = usual_project(tmp_path, usual_params)

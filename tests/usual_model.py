@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.survey import replicate_factors
+from analysis.survey.design import replicate_factors
 from analysis.usual import definition
 from analysis.usual.model import fit
 

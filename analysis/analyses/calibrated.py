@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.common import OUTPUT_COLUMNS, Context
-from analysis.errors import DataError
-from analysis.intervals import interval, p_value
-from analysis import replicates as engine
-from analysis.survey import FittedModel, ModelSpec, Refit, Replicates, SurveyData, outcome_arrays
+from analysis.core.errors import DataError
+from analysis.survey.intervals import interval, p_value
+from analysis.survey import replicates as engine
+from analysis.survey.design import FittedModel, ModelSpec, Refit, Replicates, SurveyData, outcome_arrays
 from analysis.usual.intake_model import UsualIntakeModel
 
 log = logging.getLogger(__name__)

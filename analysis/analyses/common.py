@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.evidence import Evidence
-from analysis.survey import FittedCox, FittedModel, ModelSpec, SurveyData
+from analysis.survey.design import FittedCox, FittedModel, ModelSpec, SurveyData
 
 OUTPUT_COLUMNS = ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",
                   "df", "n", "n_weighted", "scale", "domain", "weight", "covariates", "note"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.analyses.common import OR_SCALE, Context, model_table
-from analysis.features import weighted_quantile_cuts
+from analysis.clean.features import weighted_quantile_cuts
 from analysis.analyses.interaction import WEIGHT
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.common import Context, Result, evidence_of, model_table
-from analysis.features import weighted_quantile_cuts
+from analysis.clean.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.analyses.evidence import Evidence
-from analysis.intervals import interval, p_value
-from analysis.survey import FittedModel
+from analysis.survey.intervals import interval, p_value
+from analysis.survey.design import FittedModel
 
 GROUPS = {"mg_inadequate": 0.0, "mg_adequate": 1.0}
 

@@ -5,7 +5,7 @@ ratio above all, education, smoking, BMI) is missing; complete cases are unbiase
 those values are missing completely at random. Here the C1 models (supplement use and dose x
 usual magnesium adequacy) and the odds of low 25(OH)D by usual adequacy are refitted on m
 data sets whose missing covariates are drawn by chained equations (statsmodels' MICEData algorithm,
-analysis/chained_equations.py: predictive mean matching, so imputed values are always observed ones), and combined by
+analysis/analyses/chained_equations.py: predictive mean matching, so imputed values are always observed ones), and combined by
 Rubin's rules with Barnard-Rubin degrees of freedom, as R's mitools::MIcombine computes them.
 
 The imputation models hold the outcome (25(OH)D), the exposures (supplement use and dose),
@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from analysis import parallel
-from analysis.intervals import interval, p_value
-from analysis.chained_equations import ChainedEquations
+from analysis.core import parallel
+from analysis.survey.intervals import interval, p_value
+from analysis.analyses.chained_equations import ChainedEquations
 from analysis.analyses.common import OR_SCALE, Context
 from analysis.usual.intake_model import UsualIntakeModel, covered
 

@@ -27,9 +27,9 @@ import pandas as pd
 
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic, Quantity, combination
 from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table
-from analysis import replicates as engine
-from analysis.intervals import interval
-from analysis.survey import SurveyData
+from analysis.survey import replicates as engine
+from analysis.survey.intervals import interval
+from analysis.survey.design import SurveyData
 
 TIME = "followup_exam_months"
 DOMAIN = "in_mort"

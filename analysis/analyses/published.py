@@ -1,7 +1,7 @@
 """Published NHANES figures beside the pipeline's estimate of them: the strongest check that
 files, codes, weights and design are handled as NCHS and its authors handle them.
 
-Each check (analysis/published_checks.yaml: reference data with its sources, not a setting) names the cycles, ages, sex, measure and weight of
+Each check (analysis/analyses/published_checks.yaml: reference data with its sources, not a setting) names the cycles, ages, sex, measure and weight of
 the publication; the estimate is a design-based proportion (logit CI) in that domain of the full
 design, with the weight re-pooled over the check's cycles. It agrees when it lies within the
 published SE of the published value (within half its last digit where no SE was published).
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.common import Context
-from analysis.config import load_yaml
+from analysis.core.config import load_yaml
 
 COLUMNS = ["source", "figure", "cycles", "measure", "weight", "estimate", "std_error", "ci_low", "ci_high", "n",
            "published", "published_se", "n_published", "difference", "tolerance", "agrees", "note"]
@@ -60,8 +60,8 @@ def one(ctx: Context, check: dict, number: int, available: set[str]) -> dict:
 
 
 def load_checks() -> list[dict]:
-    """The published figures to recompute (analysis/published_checks.yaml)."""
-    text = resources.files("analysis").joinpath("published_checks.yaml").read_text(encoding="utf-8")
+    """The published figures to recompute (analysis/analyses/published_checks.yaml)."""
+    text = resources.files("analysis.analyses").joinpath("published_checks.yaml").read_text(encoding="utf-8")
     return list(load_yaml(text)["published_checks"])
 
 

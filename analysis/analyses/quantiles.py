@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import replicates as engine
+from analysis.survey import replicates as engine
 from analysis.analyses.common import Context, Result, evidence_of
-from analysis.errors import DataError
-from analysis.quantile_rule import weighted_quantiles
+from analysis.core.errors import DataError
+from analysis.core.quantile_rule import weighted_quantiles
 from analysis.usual.intake_model import UsualIntakeModel
 
 DOMAIN = "in_main"

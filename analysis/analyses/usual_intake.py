@@ -21,7 +21,7 @@ from analysis.analyses.calibrated import CalibratedModel, Quantity, coefficient,
 from analysis.analyses.common import GMR_SCALE, OR_SCALE, Context, Result, evidence_of
 from analysis.analyses.dose import c3_evidence, reference_row
 from analysis.analyses.interaction import OUTCOME, WEIGHT
-from analysis.survey import FittedModel
+from analysis.survey.design import FittedModel
 
 MODIFIER = "mg_adequate_usual"
 TABLES = ("interaction_usual", "usual_or")

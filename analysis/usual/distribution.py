@@ -18,7 +18,7 @@ import numpy as np
 from scipy import special
 from scipy.interpolate import PchipInterpolator
 
-from analysis.quantile_rule import weighted_quantiles
+from analysis.core.quantile_rule import weighted_quantiles
 from analysis.usual.individual import UsualCurve
 
 

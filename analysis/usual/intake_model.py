@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import replicates as engine
-from analysis.errors import DataError
-from analysis.survey import Replicates
+from analysis.survey import replicates as engine
+from analysis.core.errors import DataError
+from analysis.survey.design import Replicates
 from analysis.usual import calibration
 from analysis.usual.definition import domains, model_data
 from analysis.usual.individual import Individuals

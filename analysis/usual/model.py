@@ -33,7 +33,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from analysis.errors import DataError
+from analysis.core.errors import DataError
 from analysis.usual import boxcox
 
 DAY2 = "day2"

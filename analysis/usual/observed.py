@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.survey import SurveyData
+from analysis.survey.design import SurveyData
 
 # basis -> (weight, [(source, intake column, below-EAR flag)])
 BASES = {

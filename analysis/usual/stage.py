@@ -23,15 +23,15 @@ import logging
 import numpy as np
 import pandas as pd
 
-from analysis import atomic
-from analysis import features
-from analysis.dictionary import undocumented
-from analysis.config import Paths
-from analysis.fetch import RECORDED, VERIFIED, read_manifest
-from analysis.errors import DataError
-from analysis.intervals import interval
-from analysis import replicates as engine
-from analysis.survey import Replicates
+from analysis.core import atomic
+from analysis.clean import features
+from analysis.clean.dictionary import undocumented
+from analysis.core.config import Paths
+from analysis.data.fetch import RECORDED, VERIFIED, read_manifest
+from analysis.core.errors import DataError
+from analysis.survey.intervals import interval
+from analysis.survey import replicates as engine
+from analysis.survey.design import Replicates
 from analysis.usual import calibration, distribution, observed
 from analysis.usual.individual import Individuals
 from analysis.usual.intake_model import UsualIntakeModel, fit_replicates
@@ -156,7 +156,7 @@ def not_testable(reason: str) -> pd.DataFrame:
 def write_persons(paths: Paths, persons: pd.DataFrame) -> None:
     missing = undocumented(persons, PERSONS_FILE)
     if missing:
-        raise DataError(f"analysis/dictionary.yaml: column(s) {missing} of {PERSONS_FILE} are not documented")
+        raise DataError(f"analysis/clean/dictionary.yaml: column(s) {missing} of {PERSONS_FILE} are not documented")
     atomic.write_parquet(paths.data_clean / PERSONS_FILE, persons)
 
 

@@ -1,0 +1,1 @@
+"""Cleaning: the analytic table, its data rules, domains, validation, dictionary and analysis-time columns."""

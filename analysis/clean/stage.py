@@ -1,0 +1,61 @@
+"""The clean stage: data_raw/ -> data_clean/analytic.parquet, dictionary.csv, reports/tables/flow.csv.
+
+Every DEMO participant of every fetched cycle stays in the table (domains need the full
+design); who is in which analysis is said by the in_* flags and counted in the flow table.
+"""
+
+from __future__ import annotations
+
+import logging
+import pandas as pd
+
+from analysis.core import atomic
+from analysis.clean import data_rules, derive, domains
+from analysis.data import raw
+from analysis.clean import validate
+from analysis.data.catalog import load_catalog
+from analysis.core.config import Paths
+from analysis.clean.dictionary import ANALYTIC_FILE, load_dictionary, undocumented
+from analysis.core.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def build(raw_frame: pd.DataFrame, params: dict,
+          read_counts: raw.ReadCounts | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Analytic frame (sorted by cycle, seqn), flow table and data-rules table from the
+    harmonized raw frame (`read_counts`: what reading it changed)."""
+    analytic = derive.derive(raw_frame, params["clean"], load_catalog().units())
+    analytic, flow = domains.add_flags(analytic, params)
+    rules = data_rules.table(raw_frame, analytic, read_counts or raw.ReadCounts())
+    analytic = analytic.sort_values(["cycle", "seqn"], kind="stable").reset_index(drop=True)
+    return analytic, flow, rules
+
+
+def run(params: dict, paths: Paths) -> pd.DataFrame:
+    catalog = load_catalog()
+    components = list(params["fetch"]["components"])
+    read_counts = raw.ReadCounts()
+    raw_frame, inventory = raw.read_all(paths.data_raw, catalog, components, params["clean"]["sas_zero_epsilon"],
+                                        read_counts)
+    log.info("clean: %d participants in %d cycles", len(raw_frame), raw_frame["cycle"].nunique())
+    analytic, flow, rules = build(raw_frame, params, read_counts)
+
+    dictionary = load_dictionary()
+    missing = undocumented(analytic, ANALYTIC_FILE)
+    if missing:
+        raise DataError(f"analysis/clean/dictionary.yaml: column(s) {missing} are not documented")
+    analytic = analytic[[c for c in dictionary["column"] if c in analytic.columns]]
+    validate.validate(analytic, params["clean"]["ranges"], str(paths.analytic))
+
+    atomic.write_parquet(paths.analytic, analytic)
+    atomic.write_csv(paths.dictionary, dictionary)
+    atomic.write_csv(paths.tables / "flow.csv", flow)
+    atomic.write_csv(paths.tables / "data_rules.csv", rules)
+    missing = inventory.missing_files()
+    if len(missing):
+        log.info("clean: %d catalogued file(s) unavailable: %s", len(missing),
+                 ", ".join(f"{r.cycle}/{r.file} ({r.status})" for r in missing.itertuples()))
+    for row in flow[flow["flow"] == "main"].itertuples():
+        log.info("flow main %d %-16s remaining %6d excluded %6d", row.step, row.criterion, row.n_remaining, row.n_excluded)
+    return analytic

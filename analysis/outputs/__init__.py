@@ -1,0 +1,1 @@
+"""Outputs: report pages, figures drawn from tables, notebooks, and the risk stage."""

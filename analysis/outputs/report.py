@@ -1,0 +1,284 @@
+"""The report stage: figures from the tables, then one self-contained reports/index.html.
+
+Everything shown is read from files the earlier stages wrote (tables, claims, manifest,
+params), so each number on the page can be traced to a CSV and from there to its model.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import subprocess
+from importlib import metadata, resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+from analysis.core import atomic
+from analysis.outputs import figures
+from analysis.claims import findings
+from analysis.core import parallel
+from analysis.core.config import Paths, load_yaml
+from analysis.core.errors import DataError
+from analysis.data.fetch import read_manifest
+
+log = logging.getLogger(__name__)
+
+FIGURES = {
+    "dose_response": "25(OH)D against supplemental vitamin D by magnesium adequacy",
+    "forest_supplement_effect": "Supplement-25(OH)D difference by magnesium group: usual intake (primary) and "
+                                "day-1 sensitivity analyses",
+    "mg_usual_distribution": "Magnesium intake against the EAR: one day, two-day mean and usual intake",
+    "vitd_percentiles": "25(OH)D percentiles by usual magnesium adequacy: the cited trial's question (C1b)",
+    "calcification_by_dose": "Severe aortic calcification by vitamin D dose band within magnesium groups (C9)",
+    "crp_by_vitd": "C-reactive protein against serum 25(OH)D (C10)",
+    "mortality_hazard_ratios": "Hazard ratios of cardiovascular and all-cause death (C11)",
+    "mortality_survival": "Weighted survival by joint magnesium and 25(OH)D adequacy (C11)",
+    "prevalence_by_mg_quartile": "Low 25(OH)D by magnesium intake quartile",
+    "mg_intake_distribution": "Magnesium intake against the EAR",
+    "bone_or": "Osteoporosis odds ratios by joint intake adequacy",
+    "trends_by_cycle": "Trends by survey cycle",
+    "supplement_models": "Supplement association by magnesium supplement use (supplemental magnesium only)",
+    "exclusion_flow": "Exclusion flow",
+}
+# Drawn by the risk stage; embedded here.
+RISK_FIGURES = {
+    "risk_surface": "Predicted prevalence of 25(OH)D < 50 nmol/L over magnesium intake x supplemental vitamin D",
+    "calibration": "Calibration of the risk models on PSU-grouped folds",
+}
+PACKAGES = ["svy", "pandas", "numpy", "polars", "pyreadstat", "statsmodels", "scipy", "matplotlib", "seaborn",
+            "pandera", "dvc"]
+
+
+def read_table(paths: Paths, name: str) -> pd.DataFrame:
+    path = paths.tables / f"{name}.csv"
+    if not path.exists():
+        raise DataError(f"{path}: not found; run the analyze stage first")
+    return pd.read_csv(path)
+
+
+def is_testable(table: pd.DataFrame) -> bool:
+    return not (len(table) == 1 and table["term"].iloc[0] == "not testable")
+
+
+def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
+    """Draw each figure whose tables hold estimates; return {figure: reason} for those skipped."""
+    t = {name: read_table(paths, name) for name in ["dose_binned_means", "dose_curve", "sensitivity", "prevalence",
+                                                    "mg_intake_distribution", "bone_or", "flow", "vitd_status",
+                                                    "supplement_models", "usual_intake", "interaction_usual",
+                                                    "aac_by_dose", "crp_by_vitd", "vitd_percentiles", "mortality",
+                                                    "mortality_survival"]}
+    ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
+    makers = {
+        "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
+        "forest_supplement_effect": (["sensitivity"], lambda: figures.forest(
+            t["sensitivity"], t["interaction_usual"] if is_testable(t["interaction_usual"]) else None)),
+        "mg_usual_distribution": (["usual_intake"], lambda: figures.usual_distribution(
+            t["usual_intake"], (min(ears), max(ears)))),
+        "vitd_percentiles": (["vitd_percentiles"], lambda: figures.vitd_percentiles(t["vitd_percentiles"])),
+        "calcification_by_dose": (["aac_by_dose"], lambda: figures.calcification(t["aac_by_dose"])),
+        "crp_by_vitd": (["crp_by_vitd"], lambda: figures.crp_by_vitd(t["crp_by_vitd"])),
+        "mortality_hazard_ratios": (["mortality"], lambda: figures.mortality_hazard_ratios(
+            t["mortality"], params["verdicts"]["C11"]["margin"])),
+        "mortality_survival": (["mortality_survival"], lambda: figures.mortality_survival(t["mortality_survival"])),
+        "prevalence_by_mg_quartile": (["prevalence"], lambda: figures.prevalence_by_quartile(t["prevalence"])),
+        "mg_intake_distribution": (["mg_intake_distribution"], lambda: figures.mg_distribution(t["mg_intake_distribution"])),
+        "bone_or": (["bone_or"], lambda: figures.bone(t["bone_or"], params["verdicts"]["C4"]["margin"])),
+        "trends_by_cycle": (["vitd_status"], lambda: figures.trends(
+            t["vitd_status"], t["prevalence"] if is_testable(t["prevalence"]) else None)),
+        "supplement_models": (["supplement_models"], lambda: figures.supplement_models(t["supplement_models"])),
+        "exclusion_flow": (["flow"], lambda: figures.flow(t["flow"])),
+    }
+    paths.figures.mkdir(parents=True, exist_ok=True)
+
+    def draw(name: str) -> str | None:
+        """Draw and save one figure (or its placeholder); the reason it was skipped, if it was."""
+        sources, make = makers[name]
+        target = paths.figures / f"{name}.png"
+        if all(is_testable(t[s]) for s in sources):
+            figures.save(make(), target)
+            return None
+        reason = "; ".join(t[s]["note"].iloc[0] for s in sources if not is_testable(t[s]))
+        figures.save(figures.placeholder(FIGURES[name], reason), target)
+        return reason
+
+    # rendering is most of the stage: the figures are drawn side by side in forked workers (Agg, no threads)
+    reasons = parallel.map_ordered(draw, list(makers), "report: figures", unit="figure")
+    return {name: reason for name, reason in zip(makers, reasons) if reason is not None}
+
+
+def embed(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def fmt(value, digits: int = 3) -> str:
+    if pd.isna(value):
+        return ""
+    if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:,.{digits}f}"
+    return html.escape(str(value))
+
+
+def table_html(frame: pd.DataFrame, columns: list[str], digits: int = 3) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(r[c], digits)}</td>" for c in columns) + "</tr>"
+                   for r in frame[columns].to_dict("records"))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+RESULT_COLUMNS = ["model", "term", "estimate", "ci_low", "ci_high", "p_value", "df", "n", "scale"]
+OPTIONAL_COLUMNS = ["analysis", "claim_id", "basis", "group_by", "group"]
+
+
+def key_results(paths: Paths) -> list[tuple[str, str, str]]:
+    """(title, source file, html table) for the rows a reader needs first."""
+    picks = [
+        ("Usual intake, primary: supplement use and dose x usual magnesium adequacy (C1, C2, C3)", "interaction_usual",
+         lambda t: t["term"].str.contains(" effect | interaction |slope|dose to|difference", regex=True)),
+        ("Usual intake, primary: odds ratios (C4, C5, deficiency)", "usual_or",
+         lambda t: t["term"].str.contains("usual|OR ", regex=True) & ~t["term"].str.contains("kcal|ca_total", regex=True)),
+        ("Usual intake against one day's intake, claim by claim", "usual_vs_day1", lambda t: pd.Series(True, index=t.index)),
+        ("Usual magnesium intake distribution (C6): share below the EAR and percentiles", "usual_intake",
+         lambda t: t["group"].eq("all") | t["term"].str.endswith("below_ear")),
+        ("Day-1 sensitivity: supplement use x magnesium adequacy (C1)", "interaction_use", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
+        ("Day-1 sensitivity: supplemental dose x magnesium adequacy (C1)", "interaction_dose", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
+        ("Day-1 sensitivity: dose slope among magnesium-inadequate adults (C2)", "dose_low_mg", lambda t: t["term"].str.startswith("slope")),
+        ("Day-1 sensitivity: dose to reach sufficiency for the reference adult (C3)", "dose_to_sufficiency", lambda t: t["term"].str.startswith(("dose to", "difference", "wald"))),
+        ("Day-1 sensitivity: odds of low 25(OH)D by magnesium adequacy and quartile", "deficiency_or", lambda t: t["term"].str.startswith(("mg_", "trend"))),
+        ("Day-1 sensitivity: osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
+        ("Day-1 sensitivity: calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
+        ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
+        ("25(OH)D percentiles by usual magnesium adequacy (C1b, bootstrap CIs)", "vitd_percentiles",
+         lambda t: t["term"].isin(["difference", "low_minus_high"])),
+        ("Aortic calcification, adults 40+, 2013-2014 (C9): per 10 µg/day supplemental vitamin D by magnesium "
+         "adequacy (design df small: one cycle)", "calcification",
+         lambda t: t["term"].str.contains("per 10|ratio adequate", regex=True)),
+        ("C-reactive protein (C10): geometric-mean ratios (log CRP) and odds ratios (CRP > 3 mg/L)", "inflammation",
+         lambda t: t["term"].isin(["vitd_serum_per25", "mg_adequate_usual", "mg_adequate", "mg_supp_user"])),
+        ("Mortality (C11): hazard ratios of cardiovascular and all-cause death (design-based Cox models, Breslow ties; "
+         "the proportional-hazards checks are the ':late' rows)", "mortality",
+         lambda t: ~t["term"].str.match(r"^(age|sex_|race_eth_|bmi|education_|pir|smoking_|season_|cycle_|kcal)")),
+        ("Supplement-only models: vitamin D supplements x magnesium supplements (C1, C2 stand-ins)", "supplement_models",
+         lambda t: t["term"].str.contains(" effect | interaction |slope|wald", regex=True)),
+        ("Vitamin D status, everyone aged 1+ (MEC weight)", "vitd_status", lambda t: t["group_by"].isin(["all", "cycle"])),
+    ]
+    out = []
+    for title, name, select in picks:
+        t = read_table(paths, name)
+        if not is_testable(t):
+            out.append((title, name, f"<p class='gap'>{html.escape(t['note'].iloc[0])}</p>"))
+            continue
+        columns = [c for c in OPTIONAL_COLUMNS if c in t] + [c for c in RESULT_COLUMNS if c in t]
+        columns += [c for c in ("variance", "monte_carlo") if c in t]
+        out.append((title, name, table_html(t[select(t)], columns)))
+    checks = read_table(paths, "published_checks")
+    out.append(("Published NHANES figures recomputed (same cycles, ages, measure and weight)", "published_checks",
+                table_html(checks, ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
+                                    "difference", "tolerance", "agrees", "note"], digits=4)))
+    prevalence = read_table(paths, "prevalence")
+    if is_testable(prevalence):
+        overall = prevalence[prevalence["group_by"] == "all"]
+        out.append(("Prevalence and intake advice, all adults (C6, C7)", "prevalence",
+                    table_html(overall, ["model", "estimate", "ci_low", "ci_high", "n", "domain", "weight"])))
+    return out
+
+
+def risk_section(paths: Paths) -> dict[str, str]:
+    models = read_table(paths, "risk_models")
+    scenarios = read_table(paths, "scenarios")
+    return {
+        "models": table_html(models, ["outcome", "model", "predictors", "weighted_auc", "weighted_brier",
+                                      "observed_prevalence", "n", "folds", "fold_grouping"], digits=4),
+        "scenarios": table_html(scenarios, [c for c in ["outcome", "term", "estimate", "ci_low", "ci_high", "n", "note"]
+                                            if c in scenarios], digits=4),
+    }
+
+
+def strobe() -> list[dict]:
+    """The STROBE checklist (analysis/outputs/strobe.yaml), each item with its links."""
+    items = load_yaml(resources.files("analysis.outputs").joinpath("strobe.yaml").read_text(encoding="utf-8"))
+    return [{**item, "where": list(item.get("where") or []), "note": item.get("note", "")} for item in items]
+
+
+def banner(manifest: pd.DataFrame) -> dict:
+    fetched = manifest[manifest["status"].isin(["verified", "recorded"])]
+    provenances = sorted(fetched["provenance"].unique())
+    synthetic = any("synthetic" in p.lower() for p in provenances)
+    absent = manifest[~manifest["status"].isin(["verified", "recorded"])]
+    return {
+        "synthetic": synthetic,
+        "provenances": provenances,
+        "absent": [f"{component} ({status}: {', '.join(sorted(group['cycle']))})"
+                   for (component, status), group in absent.groupby(["component", "status"], sort=True)],
+        "n_files": len(fetched),
+    }
+
+
+def run(params: dict, paths: Paths) -> None:
+    manifest = read_manifest(paths.raw_manifest)
+    if manifest.empty:
+        raise DataError(f"{paths.raw_manifest}: not found or empty; run the fetch stage first")
+    skipped = draw_figures(paths, params)
+    claims = pd.read_csv(paths.reports / "claims.csv")
+    flow = read_table(paths, "flow")
+    template = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: resources.files("analysis.outputs").joinpath("templates", name).read_text("utf-8")),
+        autoescape=True, undefined=jinja2.StrictUndefined,
+    ).get_template("report.html")
+    page = template.render(
+        banner=banner(manifest),
+        claims=claims.astype(object).where(claims.notna(), "").to_dict("records"),
+        fmt=fmt,
+        figures=[{"name": n, "title": t, "src": embed(paths.figures / f"{n}.png"), "skipped": skipped.get(n, "")}
+                 for n, t in {**FIGURES, **RISK_FIGURES}.items()],
+        risk=risk_section(paths),
+        results=key_results(paths),
+        flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
+        data_rules_html=table_html(read_table(paths, "data_rules"),
+                                   ["rule", "variables", "what_the_pipeline_does", "n", "n_examined_adults", "by_cycle"]),
+        findings=findings.paragraphs(claims, {"interaction_usual": read_table(paths, "interaction_usual"),
+                                              "mortality": read_table(paths, "mortality")},
+                                     params["analyze"]["mortality"]["ph_split_months"]),
+        params=params,
+        cycles=sorted(manifest["cycle"].unique()),
+        manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),
+        versions=versions(),
+        params_yaml=yaml.safe_dump(params, sort_keys=False, allow_unicode=True),
+        commit=git_commit(paths.root),
+        strobe=strobe(),
+        notebooks=[{"name": path.stem.replace("_", " "), "href": f"notebooks/{path.name}"}
+                   for path in sorted((paths.reports / "notebooks").glob("*.html"))],
+        imputation_html=(table_html(read_table(paths, "multiple_imputation"),
+                                    ["model", "term", "analysis", "estimate", "ci_low", "ci_high", "df",
+                                     "missing_information", "n"], digits=3)
+                         if is_testable(read_table(paths, "multiple_imputation")) else
+                         f"<p class='gap'>{html.escape(str(read_table(paths, 'multiple_imputation')['note'].iloc[0]))}</p>"),
+        evalues_html=table_html(read_table(paths, "e_values").dropna(subset=["e_value"]),
+                                ["claim_id", "association", "estimate", "ci_low", "ci_high", "conversion", "e_value",
+                                 "e_value_ci", "sentence"]),
+    )
+    atomic.write_text(paths.reports / "index.html", page)
+    log.info("report: %s (%d figures)", paths.reports / "index.html", len(FIGURES) + len(RISK_FIGURES))

@@ -1,0 +1,158 @@
+"""Which weight an estimate needs, and over which cycles it is pooled.
+
+The weight: the one of the smallest NHANES subsample that measured every variable used
+(interview < MEC examination < day-1 dietary recall < both recalls). The subsample of every
+column is data: the `sample` field of analysis/clean/dictionary.yaml (and DERIVED below for the
+analysis-time columns). The analyses follow the same rule (tests check it); `estimate` and
+`model` apply it to any question.
+
+The pooling: the clean stage divides every 2-year weight by the number of cycles in the table.
+A question on fewer cycles — chosen with --cycles, with `cycle` in --where, or because a variable
+was measured in some cycles only — needs the weight divided by the number of cycles it really
+pools, or every total comes out too small. `analysis_weight` finds those cycles whichever way
+they were chosen; with `cycle` among the groups, each group is one cycle and gets its 2-year weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.clean.dictionary import load_dictionary
+from analysis.core.errors import ConfigError
+
+ORDER = ["interview", "mec", "day1", "day2"]
+WEIGHT_OF = {"interview": "wt_int", "mec": "wt_mec", "day1": "wt_day1", "day2": "wt_day2"}
+LEVEL_OF = {weight: level for level, weight in WEIGHT_OF.items()}
+NAMES = {"interview": "interview weight (WTINT2YR)", "mec": "MEC exam weight (WTMEC2YR)",
+         "day1": "day-1 dietary weight (WTDRD1)", "day2": "two-day dietary weight (WTDR2D)"}
+SUBSAMPLES = {"interview": "everyone interviewed", "mec": "the MEC examination subsample",
+              "day1": "the day-1 dietary recall subsample", "day2": "the two-recall subsample"}
+# Columns derived at analysis time (analysis/clean/features.py and estimate.load) that a user
+# may name, with the subsample of the variables they are made from.
+DERIVED = {"age_group": "interview", "vitd_below_30": "mec", "vitd_below_50": "mec", "vitd_below_75": "mec",
+           "vitd_30_to_49": "mec", "vitd_log": "mec", "vitd_serum_per25": "mec", "crp_log": "mec",
+           "crp_elevated": "mec", "aac_severe": "mec", "aac_any": "mec", "dose10": "day1", "mg_total_100": "day1",
+           "mg_supp_100": "day1", "mg_inadequate": "day1", "mg_food_inadequate": "day1", "mg_below_half_ear": "day1",
+           "high_ca_mg_ratio": "day1", "vitd_adequate_intake": "day1", "intake_adequacy": "day1",
+           "vitd_supp_user_30d": "interview", "dose_band": "day1", "meets_article_mg": "day1",
+           "meets_article_vitd": "day1", "meets_efsa_mg": "day1", "meets_efsa_vitd": "day1",
+           "mg_total_2day_inadequate": "day2", "mg_food_2day_inadequate": "day2", "mg_2day_adequate": "day2",
+           "in_two_day": "day2", "all_weight_1": "interview"}
+
+
+def samples() -> dict[str, str]:
+    table = load_dictionary()
+    return {**dict(zip(table["column"], table["sample"])), **DERIVED}
+
+
+def weight_for(columns: list[str]) -> tuple[str, str]:
+    """(weight column, reason): the weight of the most restricted subsample among `columns`."""
+    known = samples()
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ConfigError(f"no subsample documented for column(s) {unknown} (analysis/clean/dictionary.yaml `sample`)")
+    level = max((known[c] for c in columns), key=ORDER.index, default="interview")
+    deciding = sorted(c for c in columns if known[c] == level)
+    return WEIGHT_OF[level], f"{NAMES[level]}: {', '.join(deciding)} measured in that subsample"
+
+
+def checked_override(weight: str, used: list[str]) -> tuple[str, str]:
+    """(weight, reason) for a weight asked for with --weight: refused when it is not a survey weight
+    or belongs to a larger subsample than the variables were measured in (its people outside the
+    subsample have no value, and the weight does not carry that subsample's nonresponse adjustment)."""
+    if weight not in LEVEL_OF:
+        raise ConfigError(f"--weight {weight}: not a survey weight; use one of {', '.join(WEIGHT_OF.values())} "
+                          "(or leave --weight out: the weight is chosen from the variables)")
+    needed, _ = weight_for(used)
+    if ORDER.index(LEVEL_OF[weight]) < ORDER.index(LEVEL_OF[needed]):
+        known = samples()
+        deciding = ", ".join(sorted(c for c in dict.fromkeys(used) if known[c] == LEVEL_OF[needed]))
+        raise ConfigError(f"--weight {weight}: the {NAMES[LEVEL_OF[weight]]} stands for {SUBSAMPLES[LEVEL_OF[weight]]}, "
+                          f"but {deciding} was measured only in {SUBSAMPLES[LEVEL_OF[needed]]}, whose weight is "
+                          f"{needed}; use --weight {needed} (or leave --weight out)")
+    if weight == needed:
+        return weight, "chosen with --weight; the weight the variables need"
+    return weight, (f"chosen with --weight: a smaller subsample than the variables need ({needed}); valid, "
+                    "with fewer participants")
+
+
+@dataclass
+class Weighting:
+    """The weight of a question: per-row values, the weight column, why, and the cycles pooled."""
+
+    values: pd.Series
+    column: str
+    reason: str
+    cycles: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _dedupe(cycles) -> list[str]:
+    return list(dict.fromkeys(str(c) for c in cycles))
+
+
+def cycles_in_where(frame: pd.DataFrame, where: str, candidates: list[str]) -> list[str]:
+    """The cycles a --where condition selects through `cycle`: those for which the condition, with every
+    row's cycle set to it, holds for someone (so a small domain empty in one cycle by chance still counts)."""
+    from analysis.survey import query
+
+    columns = query.columns_of(where)
+    part = frame[[c for c in columns if c in frame]].copy()
+    query.evaluate(where, part)  # refuses a level the column does not have, naming its levels
+    chosen = []
+    for cycle in candidates:
+        part["cycle"] = pd.Series(cycle, index=part.index, dtype=frame["cycle"].dtype)
+        if bool(query.evaluate(where, part, check_levels=False).any()):
+            chosen.append(cycle)
+    return chosen
+
+
+def analysis_weight(frame: pd.DataFrame, used: list[str], weight: str | None = None, cycles=(),
+                    where: str | None = None, by=()) -> Weighting:
+    """The weight of a question on `used` (columns), re-pooled over the cycles it covers: those of
+    `cycles` (all when empty), of them those `where` selects through `cycle`, of them those in which
+    every variable used was measured. With `cycle` in `by`, each group is one cycle: its 2-year weight."""
+    from analysis.survey import query
+
+    if weight is None:
+        weight, reason = weight_for(used)
+    else:
+        weight, reason = checked_override(weight, used)
+    if weight not in frame:
+        raise query.unknown_column(weight, list(frame.columns))
+    available = sorted(frame["cycle"].dropna().unique())
+    asked = _dedupe(cycles)
+    notes = []
+    if len(asked) < len(list(cycles)):
+        notes.append("a cycle listed more than once in --cycles counts once")
+    unknown = sorted(set(asked) - set(available))
+    if unknown:
+        raise ConfigError(f"--cycles {unknown}: not in the data; it has {available}")
+    chosen = asked or available
+    if where and "cycle" in query.columns_of(where):
+        chosen = cycles_in_where(frame, where, chosen)
+        if not chosen:
+            raise ConfigError(f"--where {where!r}: selects no cycle of {', '.join(asked or available)}")
+    present = frame[weight] > 0
+    for name in dict.fromkeys(used):
+        present &= frame[name].notna()
+    measured = set(frame.loc[present, "cycle"].unique())
+    unmeasured = [c for c in chosen if c not in measured]
+    chosen = [c for c in chosen if c in measured]
+    if unmeasured and chosen:
+        notes.append(f"no one has {', '.join(dict.fromkeys(used))} and a positive {weight} in "
+                     f"{', '.join(unmeasured)}: pooled over the {len(chosen)} cycle(s) that have")
+    base = frame[weight].fillna(0.0)
+    n_all = frame["cycle"].nunique()
+    if "cycle" in by:
+        values = pd.Series(np.where(frame["cycle"].isin(chosen), base * n_all, 0.0), index=frame.index)
+        notes.append("by cycle: each cycle's estimate uses its own 2-year weight")
+        return Weighting(values, weight, reason, chosen, notes)
+    if len(chosen) == n_all or not chosen:
+        return Weighting(base, weight, reason, chosen or available, notes)
+    values = pd.Series(np.where(frame["cycle"].isin(chosen), base * n_all / len(chosen), 0.0), index=frame.index)
+    return Weighting(values, weight, reason + f", pooled over {len(chosen)} cycle(s): {', '.join(sorted(chosen))}",
+                     sorted(chosen), notes)
