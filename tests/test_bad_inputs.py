@@ -179,7 +179,7 @@ def test_cli_reports_errors_in_one_line(project):
 
 KILL_DURING_WRITE = textwrap.dedent("""
     import os, signal, sys
-    from analysis import atomic
+    from analysis.core import atomic
     with atomic.atomic_path(sys.argv[1]) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(b"half of a new file")

@@ -46,7 +46,7 @@ def test_an_unchanged_rerun_of_the_stage_does_not_import_pandas(project, synthet
     """Every `dvc repro` runs the fetch stage: its no-op path is the standard library's."""
     fetch.run(fetch_params(project), project, synthetic_mirror)
     before = (project / "data_raw/MANIFEST.tsv").read_bytes()
-    code = ("import sys; from analysis.cli import main; code = main(['--root', sys.argv[1], 'fetch']); "
+    code = ("import sys; from analysis.commands.cli import main; code = main(['--root', sys.argv[1], 'fetch']); "
             "print(code, 'pandas' in sys.modules)")
     env = {**os.environ, "NHANES_MIRROR": str(synthetic_mirror)}
     done = subprocess.run([sys.executable, "-c", code, str(project)], capture_output=True, text=True, env=env)

@@ -106,7 +106,7 @@ def test_the_check_follows_lazy_and_relative_imports():
     files = {p.relative_to(REPO).as_posix() for p in closure(["analysis.outputs.report"])}
     assert "analysis/outputs/figures.py" in files  # imported at the top
     assert "analysis/core/parallel.py" in files
-    assert "analysis/core/config.py" in files  # through `from analysis.config import ...`
+    assert "analysis/core/config.py" in files  # through `from analysis.core.config import ...`
     assert not covered(PACKAGE / "config.py", ["analysis/usual", "analysis/configs.py"])
     assert covered(PACKAGE / "usual" / "stage.py", ["analysis/usual"])
     assert "analysis.commands.estimate" in starts("notebooks")  # what the notebooks import
