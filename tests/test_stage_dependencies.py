@@ -110,3 +110,10 @@ def test_the_check_follows_lazy_and_relative_imports():
     assert not covered(PACKAGE / "config.py", ["analysis/usual", "analysis/configs.py"])
     assert covered(PACKAGE / "usual" / "stage.py", ["analysis/usual"])
     assert "analysis.commands.estimate" in starts("notebooks")  # what the notebooks import
+
+
+def test_every_code_and_data_dependency_exists():
+    """A dependency that names no file (a path left behind by a move) fails only at `dvc repro` time."""
+    missing = sorted({d for stage in STAGES.values() for d in stage.get("deps", []) if isinstance(d, str)
+                      and d.startswith(("analysis/", "notebooks/", "nhanes.lock")) and not (REPO / d).exists()})
+    assert not missing, f"dvc.yaml deps that do not exist: {missing}"
