@@ -81,6 +81,23 @@ def run_oracle(tmp_path: Path, data: pd.DataFrame, columns: list[str], **spec) -
     return pd.read_csv(out_path)
 
 
+def log_scale_ci(estimate: float, se: float, df: float) -> tuple[float, float]:
+    """A positive total's 95% CI on the log scale from R's estimate, SE and df: T·exp(±t·SE/T)."""
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, df) * se / estimate
+    return estimate * np.exp(-half), estimate * np.exp(half)
+
+
+def assert_total_agrees(ours: pd.DataFrame, r: pd.DataFrame) -> None:
+    """Estimate, SE and df equal R's svytotal; the CI is R's on the log scale (it stays positive)."""
+    np.testing.assert_allclose(ours[["estimate", "std_error", "df"]].to_numpy(dtype=float),
+                               r[["estimate", "std_error", "df"]].to_numpy(dtype=float), rtol=RTOL)
+    for (_, mine), (_, theirs) in zip(ours.iterrows(), r.iterrows()):
+        low, high = log_scale_ci(theirs["estimate"], theirs["std_error"], theirs["df"])
+        assert mine["ci_low"] == pytest.approx(low, rel=RTOL) and mine["ci_high"] == pytest.approx(high, rel=RTOL)
+
+
 def canonical(term: str) -> str:
     return ":".join(sorted(term.split(":")))
 

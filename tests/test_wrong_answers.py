@@ -23,7 +23,7 @@ from analysis.core.errors import ConfigError, DataError
 from analysis.commands.estimate import estimate
 from tests import synthetic
 from tests.conftest import REPO
-from tests.oracle_tools import run_oracle
+from tests.oracle_tools import assert_total_agrees, log_scale_ci, run_oracle
 
 PARAMS = load_params(REPO / "params.yaml")
 CYCLES = synthetic.CYCLES[:3]
@@ -95,8 +95,29 @@ def test_a_single_cycle_total_equals_r_svytotal_on_the_two_year_weight(frame, tm
     data["dom"] = (data["cycle"] == CYCLES[1]) & (data["age"] >= 40) & data["vitd_serum_nmol"].notna() & (data["wt_mec"] > 0)
     r = run_oracle(tmp_path, data, DESIGN + ["wt_2yr", "dom", "vitd_serum_nmol"], task="total", weight="wt_2yr",
                    domain="dom", y="vitd_serum_nmol")
-    np.testing.assert_allclose(ours[["estimate", "std_error", "ci_low", "ci_high", "df"]].to_numpy(dtype=float),
-                               r[["estimate", "std_error", "ci_low", "ci_high", "df"]].to_numpy(dtype=float), rtol=1e-6)
+    assert_total_agrees(ours, r)
+
+
+def test_a_rare_total_has_a_positive_ci_and_a_total_of_zeros_no_traceback(frame):
+    """A small count's symmetric CI would go below zero people; on the log scale it stays positive. A
+    domain where nobody has the trait totals 0 with SE 0: no t statistic, no division by zero."""
+    from scipy import stats
+
+    rare = estimate("total", "vitd_supp_user", where="vitd_serum_nmol < 12", frame=frame, params=PARAMS)
+    r = rare.table.iloc[0]
+    assert r["estimate"] - stats.t.ppf(0.975, r["df"]) * r["std_error"] < 0 < r["ci_low"] < r["estimate"]
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(log_scale_ci(r["estimate"], r["std_error"], r["df"]), rel=1e-12)
+    assert any("on the log scale" in note for note in rare.notes)
+    none = estimate("total", "vitd_supp_user", where="vitd_serum_nmol < 10", frame=frame, params=PARAMS).table
+    assert none["estimate"].iloc[0] == 0 and none["std_error"].iloc[0] == 0
+    differences = frame.assign(change=frame["vitd_serum_nmol"] - 60)  # can be negative: a symmetric CI
+    weights.DERIVED.setdefault("change", "mec")
+    try:
+        signed = estimate("total", "change", frame=differences, params=PARAMS).table.iloc[0]
+    finally:
+        weights.DERIVED.pop("change")
+    half = stats.t.ppf(0.975, signed["df"]) * signed["std_error"]
+    assert signed["ci_low"] == pytest.approx(signed["estimate"] - half, rel=1e-12)
 
 
 # ------------------------------------------------------------------------- weights asked for

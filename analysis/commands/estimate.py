@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.survey import nchs, query, weights
 from analysis.core.config import Paths, load_params, project_root
 from analysis.core.errors import ConfigError, DataError
+from analysis.survey.intervals import interval
 
 if TYPE_CHECKING:  # imported where used: svy takes a while to import, and an argument error needs none of it
     from analysis.survey.design import SurveyData
@@ -27,6 +28,8 @@ CI_METHODS = {"korn-graubard": "Korn-Graubard (R svyciprop method 'beta'), as NC
               "logit": "logit (R svyciprop method 'logit')"}
 GROUP = "_group"
 TAYLOR = "Taylor linearization (svy; R survey), design df"
+TOTAL_CI = ("95% CI of a total of a count or amount: on the log scale, total·exp(±t·SE/total), so it stays "
+            "positive (as NCHS computes intervals for counts); SE as R's svytotal")
 COLUMNS = ["group", "statistic", "estimate", "std_error", "ci_low", "ci_high", "df", "n", "effective_n", "reliability",
            "reasons"]
 
@@ -218,6 +221,8 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
     lonely = one_psu_strata(frame, by)
     if lonely:
         notes.append(lonely)
+    if statistic == "total":
+        notes.append(TOTAL_CI)
     question = (f"{statistic} of {label}" + (f" where {where}" if where else "") + (f" by {', '.join(by)}" if by else "")
                 + (f" in {', '.join(weighting.cycles)}" if cycles or (where and "cycle" in query.columns_of(where))
                    else ""))
@@ -393,6 +398,11 @@ def compute(survey: SurveyData, statistic: str, y: str, label: str, by: list[str
         result = survey.mean(y, "_weight", "_domain", by=by_column)
     else:
         result = survey.total(y, "_weight", "_domain", by=by_column)
+        if (survey.frame.loc[survey.frame["_domain"], y].astype(float) >= 0).all():
+            positive = result["estimate"] > 0  # a count or an amount: its interval on the log scale
+            low, high = interval(result["estimate"][positive], result["std_error"][positive], result["df"][positive],
+                                 scale="log")
+            result.loc[positive, "ci_low"], result.loc[positive, "ci_high"] = low, high
     for r in result.to_dict("records"):
         rows.append(row(r.get("group", "all") if by else "all", f"{statistic} of {label}", r, statistic))
     return pd.DataFrame(rows, columns=COLUMNS)

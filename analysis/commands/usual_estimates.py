@@ -47,7 +47,8 @@ def replicate_table(frame: pd.DataFrame, params: dict, paths: Paths, statistic: 
         rows = []
         for name, m, est, s in zip(names, members, estimates, se):
             # the mean probability is a share: a logit CI, as for proportions
-            low, high = interval(est, s, df, scale="logit" if probability and 0 < est < 1 else "identity")
+            scale = "logit" if probability and 0 < est < 1 else "log" if statistic == "total" and est > 0 else "identity"
+            low, high = interval(est, s, df, scale=scale)
             result = {"estimate": est, "std_error": s, "ci_low": low, "ci_high": high, "df": df, "n": int(m.sum())}
             rows.append(row(name, f"{statistic} of {label}", result, statistic))
         return pd.DataFrame(rows, columns=COLUMNS)
@@ -57,5 +58,7 @@ def replicate_table(frame: pd.DataFrame, params: dict, paths: Paths, statistic: 
     table = calibrated.run(ctx, [], model_path, [statistic_spec])["estimate"]
     variance = (f"{params['usual_intake']['replicates']} replicates, each rerunning the usual-intake model and this "
                 f"{statistic} ({column} is a prediction of that model); "
-                + ("logit CI (the mean of a probability is a share)" if probability else "t-based CI") + ", design df")
+                + ("logit CI (the mean of a probability is a share)" if probability
+                   else "CI on the log scale (a total stays positive)" if statistic == "total" else "t-based CI")
+                + ", design df")
     return table, variance

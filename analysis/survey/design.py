@@ -68,6 +68,11 @@ class ModelSpec:
         return names
 
 
+def _t_statistic(record: dict) -> float:
+    """estimate / SE; none where the SE is 0 (e.g. a total of zeros: nobody in the domain has it)."""
+    return record["est"] / record["se"] if record["se"] > 0 else np.nan
+
+
 class SurveyData:
     """A frame bound to the NHANES design. Every estimator takes a weight and a domain column."""
 
@@ -154,7 +159,7 @@ class SurveyData:
         """Design-based mean of `y` in the domain (optionally per level of `by`)."""
         sample, in_domain = self._sample([y] + ([by] if by else []), weight, domain)
         result = sample.estimation.mean(y, by=by, where=svy.col("_domain")).to_polars().to_pandas()
-        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: r["est"] / r["se"])
+        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=_t_statistic)
 
     def proportion(self, y: str, weight: str, domain: str | None = None, by: str | None = None,
                    ci_method: str = "logit") -> pd.DataFrame:
@@ -169,7 +174,7 @@ class SurveyData:
         """Design-based population total of `y` in the domain (R svytotal)."""
         sample, in_domain = self._sample([y] + ([by] if by else []), weight, domain)
         result = sample.estimation.total(y, by=by, where=svy.col("_domain")).to_polars().to_pandas()
-        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=lambda r: r["est"] / r["se"])
+        return self._tidy_estimates(result, y, by, in_domain, weight, statistic_of=_t_statistic)
 
     def quantiles(self, y: str, weight: str, probs: list[float], domain: str | None = None) -> pd.DataFrame:
         """Design-based quantiles of `y` in the domain with Woodruff CIs (R svyquantile,

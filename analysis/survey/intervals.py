@@ -18,8 +18,13 @@ def t_critical(df, alpha: float = 0.05):
 
 
 def interval(estimate, se, df, alpha: float = 0.05, scale: str = "identity"):
-    """(low, high): estimate ± t·se; scale "logit": the share's interval on the logit scale, mapped back."""
+    """(low, high): estimate ± t·se; scale "logit": the share's interval on the logit scale, mapped back;
+    scale "log": a positive total's interval on the log scale, estimate·exp(±t·se/estimate), which
+    stays positive (as NCHS computes intervals for counts)."""
     t_crit = t_critical(df, alpha)
+    if scale == "log":
+        half = t_crit * se / estimate
+        return np.exp(np.log(estimate) - half), np.exp(np.log(estimate) + half)
     if scale == "logit":
         from scipy import special
 
