@@ -254,11 +254,7 @@ def two_step_column(column: str) -> bool:
 def refuse_two_step(statistic: str, column: str, by: list[str], where: str | None, below, above, age_adjust,
                     two_step: bool) -> None:
     """What a usual-intake prediction cannot answer without being wrong."""
-    others = [c for c in by + (query.columns_of(where) if where else []) if two_step_column(c)]
-    if others:
-        raise ConfigError(f"{', '.join(others)} in --where or --by: a domain defined by a usual-intake prediction "
-                          "changes with the model on every replicate, and its SEs would ignore that; not offered. "
-                          "Use the observed columns (e.g. mg_adequate) to define domains")
+    refuse_usual_domains(by + (query.columns_of(where) if where else []), "--where or --by")
     if not two_step:
         return
     if statistic == "percentiles" or below is not None or above is not None:
@@ -270,6 +266,15 @@ def refuse_two_step(statistic: str, column: str, by: list[str], where: str | Non
     if age_adjust is not None:
         raise ConfigError(f"--age-adjust with {column}: age standardization of usual-intake predictions is not "
                           "offered (it would need both steps rerun per age group); use --by age_group")
+
+
+def refuse_usual_domains(names: list[str], arguments: str) -> None:
+    """A domain or group defined by a usual-intake prediction is refused (`estimate` and `model`)."""
+    predictions = [name for name in names if two_step_column(name)]
+    if predictions:
+        raise ConfigError(f"{', '.join(predictions)} in {arguments}: a domain defined by a usual-intake prediction "
+                          "changes with the model on every replicate, and its SEs would ignore that; not offered. "
+                          "Use the observed columns (e.g. mg_adequate) to define domains")
 
 
 def one_psu_strata(frame: pd.DataFrame, by: list[str]) -> str:

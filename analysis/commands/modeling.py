@@ -40,13 +40,8 @@ class Terms:
 SURVIVAL_OUTCOMES = ("died", "died_cvd", "died_heart", "followup_exam_months", "followup_int_months", "death_cause")
 
 
-def parse(formula: str, frame: pd.DataFrame, params: dict) -> Terms:
-    """Outcome, terms ("a", "a:b") and categorical references from a formulaic formula, checked
-    against `frame` (levels of categorical terms)."""
-    terms = parse_formula(formula, params)
-    for name in [terms.outcome] + [p for t in terms.terms for p in t.split(":")]:
-        if name not in frame:
-            raise missing_column(name, frame)
+def with_references(terms: Terms, frame: pd.DataFrame) -> Terms:
+    """`terms` with the reference level of each categorical term, checked against its levels in `frame`."""
     references = dict(terms.references)
     for name in {p for t in terms.terms for p in t.split(":")}:
         if pd.api.types.is_string_dtype(frame[name]):
@@ -189,15 +184,11 @@ def fit(formula: str, family: str | None = None, where: str | None = None, cycle
     for name in used:
         if name not in names:
             raise missing_column(name, names)
-    in_where = sorted(set(query.columns_of(where) if where else []) & usual_columns())
-    if in_where:
-        raise ConfigError(f"{', '.join(in_where)} in --where: a domain defined by a usual-intake prediction changes "
-                          "with the model on every replicate, and its SEs would ignore that; not offered. Use the "
-                          "observed columns (e.g. mg_adequate) to define domains")
+    estimate.refuse_usual_domains(query.columns_of(where) if where else [], "--where")
     if weight is not None:
         weights.checked_override(weight, used)  # before the data are read
     frame = estimate.load(Path(root)) if frame is None else frame.copy()
-    terms = parse(formula, frame, params)
+    terms = with_references(terms, frame)
     outcome = frame[terms.outcome]
     if pd.api.types.is_string_dtype(outcome):
         raise ConfigError(f"model: the outcome {terms.outcome} holds text; use a number or true/false column")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
 from analysis.survey.intervals import interval

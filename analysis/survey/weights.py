@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis.clean.dictionary import load_dictionary
 from analysis.core.errors import ConfigError
+from analysis.survey import query
 
 ORDER = ["interview", "mec", "day1", "day2"]
 WEIGHT_OF = {"interview": "wt_int", "mec": "wt_mec", "day1": "wt_day1", "day2": "wt_day2"}
@@ -97,8 +98,6 @@ def _dedupe(cycles) -> list[str]:
 def cycles_in_where(frame: pd.DataFrame, where: str, candidates: list[str]) -> list[str]:
     """The cycles a --where condition selects through `cycle`: those for which the condition, with every
     row's cycle set to it, holds for someone (so a small domain empty in one cycle by chance still counts)."""
-    from analysis.survey import query
-
     columns = query.columns_of(where)
     part = frame[[c for c in columns if c in frame]].copy()
     query.evaluate(where, part)  # refuses a level the column does not have, naming its levels
@@ -115,8 +114,6 @@ def analysis_weight(frame: pd.DataFrame, used: list[str], weight: str | None = N
     """The weight of a question on `used` (columns), re-pooled over the cycles it covers: those of
     `cycles` (all when empty), of them those `where` selects through `cycle`, of them those in which
     every variable used was measured. With `cycle` in `by`, each group is one cycle: its 2-year weight."""
-    from analysis.survey import query
-
     if weight is None:
         weight, reason = weight_for(used)
     else:
