@@ -14,6 +14,7 @@ import pytest
 from analysis.analyses import imputation
 from analysis.analyses.common import Context
 from analysis.core.config import load_params
+from analysis.survey import combine
 from analysis.survey.design import ModelSpec, SurveyData
 from tests import synthetic
 from tests.conftest import REPO
@@ -43,7 +44,7 @@ def test_rubins_rules_equal_r_mitools(tmp_path, family, outcome):
     sets = imputed_sets()
     spec = ModelSpec(outcome, ("vitd_supp_user", "mg_adequate", "vitd_supp_user:mg_adequate", "bmi", "age"), family=family)
     fits = [SurveyData(frame).glm(spec, "wt_day1", "dom") for frame in sets]
-    combined = imputation.rubin(np.array([f.coef for f in fits]), np.array([np.diag(f.vcov) for f in fits]), fits[0].df)
+    combined = combine.rubin(np.array([f.coef for f in fits]), np.array([np.diag(f.vcov) for f in fits]), fits[0].df)
     columns = ["sdmvstra", "sdmvpsu", "wt_day1", "dom", outcome, "vitd_supp_user", "mg_adequate", "bmi", "age"]
     stacked = pd.concat([f[columns].astype(float).assign(**{".imp": i + 1}) for i, f in enumerate(sets)])
     data_path = tmp_path / "mi.csv"
@@ -65,7 +66,7 @@ def test_rubins_rules_equal_r_mitools(tmp_path, family, outcome):
 
 def test_no_missing_information_when_imputations_agree():
     estimates = np.array([[1.0, 2.0]] * 4)
-    combined = imputation.rubin(estimates, np.full((4, 2), 0.04), 50.0)
+    combined = combine.rubin(estimates, np.full((4, 2), 0.04), 50.0)
     np.testing.assert_allclose(combined["variance"], 0.04)
     np.testing.assert_allclose(combined["missing_information"], 2 / (50 * 51 / 53 + 3), rtol=1e-9)
 

@@ -104,8 +104,18 @@ def sources(names: set[str]) -> set[str]:
     return {source for name in names for source in DERIVED_FROM.get(name, (name,))}
 
 
+@dataclass
+class Calibrated:
+    """The two-step estimates: tidy tables by name, and the full-sample usual-intake columns
+    (one value per row of the frame, NaN outside the calibration model's persons) that the
+    analyses after them may use."""
+
+    tables: dict[str, pd.DataFrame]
+    columns: dict[str, np.ndarray]
+
+
 def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
-        statistics: list[CalibratedStatistic] = ()) -> dict[str, pd.DataFrame]:
+        statistics: list[CalibratedStatistic] = ()) -> Calibrated:
     """Fit every model (and compute every other statistic) on the full sample, refit on every
     replicate, and return tidy tables (by table name) with replicate-weight SEs."""
     usual = UsualIntakeModel.load(usual_model_path, ctx.frame, ctx.params)
@@ -126,7 +136,8 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
             out[name] = column
         return out
 
-    for name, column in on_frame(full_columns).items():  # the full-sample columns, as the survey layer fits them
+    frame_columns = on_frame(full_columns)
+    for name, column in frame_columns.items():  # the full-sample columns, as the survey layer fits them
         ctx.frame[name] = column
     fits = []
     for m in models:
@@ -187,7 +198,7 @@ def run(ctx: Context, models: list[CalibratedModel], usual_model_path: Path,
         tables.setdefault(st.table, []).append(st.tidy(statistic_full[i], se, replicates.df))
     for f in fits:
         tables.setdefault(f["model"].table, []).append(calibrated_table(f, replicates, ctx))
-    return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
+    return Calibrated({name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}, frame_columns)
 
 
 def calibrated_table(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFrame:

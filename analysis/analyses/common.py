@@ -47,6 +47,10 @@ class Context:
             self.covariates = [c for c in self.covariates if c != "cycle"]
             self.usual_covariates = [c for c in self.usual_covariates if c != "cycle"]
 
+    def copy(self) -> "Context":
+        """A context on a copy of the frame: what one analysis adds stays in its own copy."""
+        return Context(self.frame.copy(), self.params)
+
     def add_domain(self, name: str, condition: pd.Series) -> str:
         """A boolean domain column (missing counts as outside); returns its name."""
         self.frame[name] = condition.fillna(False).astype(bool)

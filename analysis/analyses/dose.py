@@ -11,7 +11,8 @@ from analysis.analyses.common import Context, Result, evidence_of, model_table
 from analysis.clean.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.analyses.evidence import Evidence
-from analysis.survey.intervals import interval, p_value
+from analysis.survey.combine import delta_method_se
+from analysis.survey.intervals import interval
 from analysis.survey.design import FittedModel
 
 GROUPS = {"mg_inadequate": 0.0, "mg_adequate": 1.0}
@@ -66,14 +67,7 @@ def dose_to_threshold(ctx: Context, fitted: FittedModel, threshold: float) -> pd
     diff_grad = grads["mg_inadequate"] - grads["mg_adequate"]
     rows.append((f"difference (inadequate - adequate) | {threshold:g} nmol/L",
                  values["mg_inadequate"] - values["mg_adequate"], diff_grad))
-    out = []
-    for term, estimate, grad in rows:
-        se = float(np.sqrt(grad @ fitted.vcov @ grad))
-        low, high = interval(estimate, se, fitted.df)
-        out.append({"term": term, "estimate": estimate, "std_error": se, "ci_low": low, "ci_high": high,
-                    "statistic": estimate / se, "df": fitted.df, "p_value": p_value(estimate / se, fitted.df),
-                    "n": fitted.n, "n_weighted": fitted.n_weighted})
-    return pd.DataFrame(out)
+    return pd.concat([fitted.nonlinear(estimate, grad, term) for term, estimate, grad in rows], ignore_index=True)
 
 
 def add_spline_columns(ctx: Context, knots: list[float]) -> None:
@@ -88,7 +82,7 @@ def curve(ctx: Context, fitted: FittedModel, knots: list[float], model: str) -> 
     for group, g in GROUPS.items():
         for dose in ctx.params["analyze"]["dose_curve_grid_ug"]:
             estimate, x = _prediction(fitted, reference_row(ctx, g, float(dose), knots))
-            se = float(np.sqrt(x @ fitted.vcov @ x))
+            se = delta_method_se(x, fitted.vcov)
             low, high = interval(estimate, se, fitted.df)
             rows.append({"model": model, "mg_group": group, "dose_ug": float(dose), "estimate": estimate,
                          "std_error": se, "ci_low": low, "ci_high": high,

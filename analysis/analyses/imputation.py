@@ -31,6 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from analysis.core import parallel
+from analysis.survey.combine import rubin
 from analysis.survey.intervals import interval, p_value
 from analysis.analyses.chained_equations import ChainedEquations
 from analysis.analyses.common import OR_SCALE, Context
@@ -44,24 +45,6 @@ CODES = {"education": ["lt_hs", "hs_ged", "some_college", "college_grad"], "smok
          "season": ["nov_apr", "may_oct"]}
 COLUMNS = ["model", "term", "analysis", "estimate", "std_error", "ci_low", "ci_high", "df", "p_value",
            "missing_information", "n", "imputations", "scale", "domain", "weight", "covariates", "variance", "note"]
-
-
-def rubin(estimates: np.ndarray, variances: np.ndarray, df_complete: float) -> dict[str, np.ndarray]:
-    """Rubin's rules for m estimates (rows) of each coefficient, as mitools::MIcombine: the mean,
-    total variance W + (1 + 1/m) B, Barnard-Rubin df (observed-data df from the complete-data
-    df and W / (W + B)), and the fraction of missing information (r + 2 / (df + 3)) / (r + 1)."""
-    m = estimates.shape[0]
-    mean = estimates.mean(axis=0)
-    within = variances.mean(axis=0)
-    between = estimates.var(axis=0, ddof=1)
-    r = (1 + 1 / m) * between / within
-    with np.errstate(divide="ignore"):
-        df = (m - 1) * (1 + 1 / r) ** 2
-    if np.isfinite(df_complete):
-        observed = (df_complete + 1) / (df_complete + 3) * df_complete * within / (within + between)
-        df = 1 / (1 / observed + 1 / df)
-    return {"estimate": mean, "variance": within + between * (m + 1) / m, "df": df,
-            "missing_information": (r + 2 / (df + 3)) / (r + 1)}
 
 
 def domain(ctx: Context) -> str:

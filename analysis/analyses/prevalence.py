@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.common import Context, Result, evidence_of, shares, tidy
+from analysis.analyses.deficiency import add_quartiles
 
 
 def _domains(ctx: Context) -> dict[str, tuple[str, str]]:
@@ -60,7 +61,8 @@ def run(ctx: Context) -> tuple[Result, Result]:
     for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"]:
         parts += shares(ctx, f"vitd_below_{cut}", vitd, w_vitd, by_basic)
         parts += shares(ctx, f"vitd_below_{cut}", vitd_diet, w_vitd_diet, ["vitd_supp_user"])
-    if "mg_quartile" in ctx.frame:
+    if ctx.frame["in_main"].any():  # by quartile of total magnesium intake, as deficiency_or.csv's models
+        add_quartiles(ctx)
         for cut in ctx.params["analyze"]["vitd_cutoffs_nmol"]:
             parts += shares(ctx, f"vitd_below_{cut}", "in_main", "wt_day1", ["mg_quartile"])
     advice = []

@@ -17,9 +17,7 @@ import pandas as pd
 from analysis.core import atomic
 from analysis.claims import registry as claims
 from analysis.clean import features
-from analysis.analyses import (bone, calcification, calibrated, common, deficiency, dose, evalues, imputation,
-                               inflammation, interaction, mortality, prevalence, published, quantiles, ratio,
-                               sensitivity, status, supplements, usual_intake)
+from analysis.analyses import calibrated, common, evalues, plan
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
 from analysis.data.raw import RawInventory
@@ -27,18 +25,8 @@ from analysis.data.raw import RawInventory
 log = logging.getLogger(__name__)
 
 # Every table the stage writes (dvc.yaml lists the same files), and the claim (or other
-# analysis) producing it; what that analysis needs decides whether it can run.
-TABLES = {
-    "interaction_use": "C1", "interaction_dose": "C1", "deficiency_or": "C1", "dose_low_mg": "C2",
-    "dose_to_sufficiency": "C3", "dose_curve": "C3", "dose_binned_means": "C3", "bone_or": "C4",
-    "ca_mg_ratio": "C5", "prevalence": "C6", "mg_intake_distribution": "C6", "sensitivity": "C1",
-    "supplement_models": "supplements", "vitd_status": "status",
-    "interaction_usual": "C1", "usual_or": "C1", "usual_vs_day1": "C1",
-    "calcification": "C9", "aac_by_dose": "C9", "inflammation": "C10", "crp_by_vitd": "C10",
-    "e_values": "status", "multiple_imputation": "C1", "vitd_percentiles": "C1b",
-    "published_checks": "published", "mortality": "C11", "mortality_survival": "C11",
-}
-OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID"), "published": ("DEMO",)}
+# analysis) whose components it needs: the declared analyses' tables, and the stage's own two.
+TABLES = {**plan.table_owners(), "usual_vs_day1": "C1", "e_values": "status"}
 CLAIM_COLUMNS = ["claim_id", "claim", "words", "test", "estimate", "ci_low", "ci_high", "p_value", "rule",
                  "verdict", "reason", "e_values", "source_note", "data_provenance"]
 
@@ -72,85 +60,66 @@ def provenance(inventory: RawInventory) -> str:
 
 def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
                  availability: Availability) -> dict[str, common.Result]:
-    """id -> Result for the testable claims and other analyses. The claims' primary tests
-    use usual intake (usual_intake.py) where the usual stage could fit its model; the day-1
-    versions are kept as "<id>_day1" (sensitivity). C1/C2 stand-ins: "C1_fallback"/"C2_fallback"."""
-    runners = {
-        "C1": interaction.run_c1, "C2": interaction.run_c2, "C3": dose.run_c3, "C4": bone.run,
-        "C5": ratio.run,
-    }
+    """result key -> Result: every declared analysis (analysis/analyses/plan.py) whose needs are
+    at hand, each on its own copy of the frame. The claims' primary tests use usual intake where
+    the usual stage could fit its model; the day-1 versions are kept as "<id>_day1" (sensitivity),
+    and stand in as the primary where there is no usual-intake model."""
+    usual = usual_model_available(paths)
+    runnable = [a for a in plan.ANALYSES if a.needs in testable and (usual or not a.usual)]
+    calibrated_run = calibrated.Calibrated({}, {})
+    if usual:
+        calibrated_run = run_calibrated(ctx, runnable, paths)
+        for name, column in calibrated_run.columns.items():
+            ctx.frame[name] = column
+    components = frozenset(c for c in availability.inventory.manifest["component"].unique() if availability.has(c))
     results: dict[str, common.Result] = {}
-    for cid, runner in runners.items():
-        if cid in testable:
-            log.info("analyze: %s (day-1 intake)", cid)
-            results[f"{cid}_day1"] = runner(ctx)
-    if "C1" in testable:
-        results["C1_day1"].tables.update(deficiency.run(ctx))
-        results["C1_day1"].tables.update(sensitivity.run(ctx))
-    usual_available = "C1" in testable and usual_model_available(paths)
-    if usual_available:
-        log.info("analyze: claims on usual intake (regression calibration, both steps on every replicate)")
-        models = usual_intake.models(ctx)
-        models += calcification.calibrated_models(ctx) if "C9" in testable else []
-        models += inflammation.calibrated_models(ctx) if "C10" in testable else []
-        models += mortality.calibrated_models(ctx) if "C11" in testable else []
-        statistics = [mortality.survival_statistic(ctx)] if "C11" in testable else []
-        calibrated_tables = calibrated.run(ctx, models, paths.data_clean / "usual_model.json", statistics)
-        results.update(usual_intake.results(ctx, calibrated_tables))
-        log.info("analyze: C1b (25(OH)D percentiles by usual magnesium adequacy)")
-        results["C1b"] = quantiles.run(ctx, paths.data_clean / "usual_model.json")
-        log.info("analyze: multiple imputation of missing covariates")
-        results["imputation"] = common.Result(tables={"multiple_imputation": imputation.run(
-            ctx, paths.data_clean / "usual_model.json")})
-    else:
-        calibrated_tables = {}
-    if "C9" in testable:
-        log.info("analyze: C9 (aortic calcification)")
-        results["C9"] = calcification.run(ctx, calibrated_tables)
-    if "C10" in testable:
-        log.info("analyze: C10 (C-reactive protein)")
-        results["C10"] = inflammation.run(ctx, calibrated_tables)
-    elif "C10_fallback" in testable:
-        log.info("analyze: C10 stand-in (C-reactive protein; supplemental magnesium only)")
-        results["C10_fallback"] = inflammation.run_supplements(ctx)
-    if "C11" in testable:
-        log.info("analyze: C11 (linked mortality, design-based Cox models)")
-        results["C11"] = mortality.run(ctx, calibrated_tables)
-        if usual_available:
-            results["C11_day1"] = mortality.day1_result(results["C11"])
-    for cid in runners:
+    for analysis in runnable:
+        if analysis.unless is not None and analysis.unless in results:
+            continue
+        if analysis.description:
+            log.info("analyze: %s", analysis.description)
+        own = ctx.copy()
+        inputs = plan.Inputs(own, paths.data_clean / "usual_model.json", paths.tables / "usual_intake.csv",
+                             calibrated_run.tables, {key: results[key] for key in analysis.uses}, components)
+        results.update(as_results(analysis, analysis.run(inputs)))
+        for column in analysis.exports:
+            ctx.frame[column] = own.frame[column]
+    for cid in registry_ids():
         if cid not in results and f"{cid}_day1" in results:  # no usual-intake model: day 1 is all there is
             results[cid] = results[f"{cid}_day1"]
-    if "C6" in testable:
-        log.info("analyze: C6, C7 (prevalence)")
-        results["C6_day1"], results["C7"] = prevalence.run(ctx)
-        results["C6"] = usual_prevalence(paths, results["C6_day1"]) if usual_available else results["C6_day1"]
-    if "supplements" in testable:
-        log.info("analyze: supplement-only models")
-        results["C1_fallback"], results["C2_fallback"] = supplements.run(ctx)
-    if "status" in testable:
-        log.info("analyze: vitamin D status and validation")
-        results["status"] = common.Result(tables=status.run(ctx))
-    if "published" in testable:
-        log.info("analyze: published NHANES figures recomputed")
-        present = {c for c in availability.inventory.manifest["component"].unique() if availability.has(c)}
-        results["published"] = common.Result(tables={"published_checks": published.run(ctx, present)})
     return results
+
+
+def run_calibrated(ctx: common.Context, runnable: list[plan.Analysis], paths: Paths) -> calibrated.Calibrated:
+    """Every runnable analysis's two-step estimates in one replicate loop (each replicate refits
+    the usual-intake model once for all of them), on a copy of the frame."""
+    own = ctx.copy()
+    models = [m for a in runnable if a.calibrated_models for m in a.calibrated_models(own)]
+    statistics = [s for a in runnable if a.calibrated_statistics for s in a.calibrated_statistics(own)]
+    if not models and not statistics:
+        return calibrated.Calibrated({}, {})
+    log.info("analyze: the two-step estimates (regression calibration, both steps on every replicate)")
+    return calibrated.run(own, models, paths.data_clean / "usual_model.json", statistics)
+
+
+def as_results(analysis: plan.Analysis, returned) -> dict[str, common.Result]:
+    """An analysis's return value as {result key: Result}, checked against its declaration."""
+    if isinstance(returned, common.Result):
+        returned = (returned,)
+    found = dict(returned) if isinstance(returned, dict) else dict(zip(analysis.produces, returned))
+    unexpected = set(found) - set(analysis.produces)
+    if unexpected:
+        raise DataError(f"analysis {analysis.produces}: returned undeclared results {sorted(unexpected)}")
+    return found
+
+
+def registry_ids() -> list[str]:
+    return list(claims.registry())
 
 
 def usual_model_available(paths: Paths) -> bool:
     path = paths.data_clean / "usual_model.json"
     return path.exists() and bool(json.loads(path.read_text(encoding="utf-8")).get("available"))
-
-
-def usual_prevalence(paths: Paths, day1: common.Result) -> common.Result:
-    """C6 on usual intake: the usual stage's share of adults whose usual food magnesium is
-    below the EAR, beside the (unchanged) share with 25(OH)D < 50 nmol/L."""
-    table = pd.read_csv(paths.tables / "usual_intake.csv")
-    usual = table[(table["term"] == "mg_food_usual_below_ear") & (table["group"] == "all")]
-    return common.Result(tables=day1.tables,
-                         evidence=[common.evidence_of(usual, "share with usual food Mg < EAR"), day1.evidence[1]],
-                         test_label="share of adults with usual food magnesium < EAR; share with 25(OH)D < 50 nmol/L")
 
 
 def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Result], gaps: dict[str, list[str]],
@@ -248,7 +217,7 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     availability = Availability(inventory)
     registry = claims.registry()
     gaps = {cid: availability.missing_for(claim.needs) for cid, claim in registry.items()}
-    gaps.update({name: availability.missing_for(needs) for name, needs in OTHER_NEEDS.items()})
+    gaps.update({name: availability.missing_for(needs) for name, needs in plan.OTHER_NEEDS.items()})
     gaps.update({f"{cid}_fallback": availability.missing_for(claim.fallback_needs)
                  for cid, claim in registry.items() if claim.fallback_needs})
     testable = {cid for cid, lacking in gaps.items() if not lacking}

@@ -230,7 +230,7 @@ def fit(formula: str, family: str | None = None, where: str | None = None, cycle
         if not path.exists():
             raise DataError(f"{path}: not found; terms {two_step} need the usual stage (`dvc repro usual`)")
         model = calibrated.CalibratedModel("model", "model", spec, tuple(terms.terms), "_model_domain", "_weight")
-        table = calibrated.run(ctx, [model], path)["model"]
+        table = calibrated.run(ctx, [model], path).tables["model"]
         table = table[table["term"].isin(list(ctx.fit(spec, "_weight", "_model_domain").names))]
         variance = (f"{params['usual_intake']['replicates']} replicates rerunning the usual-intake model and this "
                     f"one ({', '.join(two_step)} from the usual-intake model)")

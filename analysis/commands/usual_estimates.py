@@ -56,7 +56,7 @@ def replicate_table(frame: pd.DataFrame, params: dict, paths: Paths, statistic: 
 
     statistic_spec = calibrated.CalibratedStatistic("estimate", compute, tidy, needs=(column,))
     ctx = Context(frame, params)
-    table = calibrated.run(ctx, [], model_path, [statistic_spec])["estimate"]
+    table = calibrated.run(ctx, [], model_path, [statistic_spec]).tables["estimate"]
     variance = (f"{params['usual_intake']['replicates']} replicates, each rerunning the usual-intake model and this "
                 f"{statistic} ({column} is a prediction of that model); "
                 + ("logit CI (the mean of a probability is a share)" if probability

@@ -27,6 +27,7 @@ from scipy import special, stats
 
 from analysis.survey import cox, terms
 from analysis.core.errors import DataError
+from analysis.survey.combine import delta_method_se
 from analysis.survey.intervals import interval, p_value
 
 # svy reports a domain's one-PSU strata as INFO log lines with internal column names, once per call;
@@ -364,8 +365,12 @@ class Coefficients:
         for term, w in weights.items():
             vector[self.index_of(term)] += w
         estimate = float(vector @ self.coef)
-        se = float(np.sqrt(vector @ self.vcov @ vector))
-        return self._row(label, estimate, se, alpha)
+        return self._row(label, estimate, delta_method_se(vector, self.vcov), alpha)
+
+    def nonlinear(self, estimate: float, gradient: np.ndarray, label: str, alpha: float = 0.05) -> pd.DataFrame:
+        """A smooth function of the coefficients, given its value and gradient at the estimate
+        (e.g. the dose reaching a threshold): SE by the delta method (R svycontrast's way)."""
+        return self._row(label, estimate, delta_method_se(gradient, self.vcov), alpha)
 
     def _row(self, label: str, estimate: float, se: float, alpha: float = 0.05) -> pd.DataFrame:
         statistic = estimate / se if se > 0 else np.nan
@@ -473,14 +478,14 @@ class FittedModel(Coefficients):
                 mu, slope = eta, np.ones_like(eta)
             means[name] = float(weights @ mu / weights.sum())
             grads[name] = (weights * slope) @ x / weights.sum()
-        rows = [self._row(name, means[name], float(np.sqrt(grads[name] @ self.vcov @ grads[name])), alpha)
+        rows = [self._row(name, means[name], delta_method_se(grads[name], self.vcov), alpha)
                 for name in scenarios]
         if reference is not None:
             for name in scenarios:
                 if name != reference:
                     g = grads[name] - grads[reference]
                     rows.append(self._row(f"{name} - {reference}", means[name] - means[reference],
-                                          float(np.sqrt(g @ self.vcov @ g)), alpha))
+                                          delta_method_se(g, self.vcov), alpha))
         return pd.concat(rows, ignore_index=True)
 
     def svy_predictive_margin(self, column: str, values: list[float]) -> pd.DataFrame:
