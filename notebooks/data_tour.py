@@ -36,7 +36,7 @@ analytic = analytic.merge(usual, on="seqn", how="left")
 manifest = pd.read_csv(paths.raw_manifest, sep="\t", dtype=str, keep_default_na=False)
 print("provenance:", "; ".join(sorted(manifest.loc[manifest["provenance"] != "", "provenance"].unique())))
 sns.set_theme(style="whitegrid")
-# The genuine CDC mirror has no dietary recalls (DR1TOT): the intake cells below say so instead.
+# Without dietary recalls (DR1TOT) in the files at hand, the intake cells below say so instead.
 HAS_RECALLS = bool(analytic["mg_food_mg"].notna().any())
 analytic.shape
 

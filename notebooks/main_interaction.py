@@ -24,18 +24,17 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from analysis.clean import features
 from analysis.analyses.common import Context
 from analysis.core.config import Paths, load_params
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
 paths = Paths(ROOT)
 params = load_params(paths.params)
-frame = features.add(pd.read_parquet(paths.analytic), params)
+frame = pd.read_parquet(paths.analytic)  # with the analysis-time columns (dose10, vitd_below_50, ...)
 ctx = Context(frame, params)
 sns.set_theme(style="whitegrid")
-# The genuine CDC mirror has no dietary recalls (DR1TOT): there the pipeline's stand-in runs
-# instead, with magnesium *supplement* use as the modifier (supplemental magnesium only).
+# Without dietary recalls (DR1TOT) in the files at hand, the pipeline's stand-in runs instead,
+# with magnesium *supplement* use as the modifier (supplemental magnesium only).
 HAS_RECALLS = bool(frame["mg_food_mg"].notna().any())
 if HAS_RECALLS:
     DOMAIN, MODIFIER, DROP = "in_main", "mg_adequate", ()

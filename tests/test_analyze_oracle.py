@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.clean import features
 from analysis.core.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle
 
@@ -19,8 +18,7 @@ DESIGN = ["sdmvstra", "sdmvpsu"]
 
 @pytest.fixture(scope="module")
 def frame(analyzed_project) -> pd.DataFrame:
-    params = load_params(analyzed_project / "params.yaml")
-    data = features.add(pd.read_parquet(analyzed_project / "data_clean/analytic.parquet"), params)
+    data = pd.read_parquet(analyzed_project / "data_clean/analytic.parquet")
     data["in_main_mg_below_ear"] = data["in_main"] & data["mg_inadequate"].fillna(False).astype(bool)
     return data
 

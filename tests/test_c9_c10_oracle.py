@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.clean import features
-from analysis.core.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle
 
 pytestmark = [pytest.mark.mirror, pytest.mark.oracle]
@@ -24,8 +22,7 @@ FAMILIES = {"aac_severe": "binomial", "aac_any": "binomial", "aac24_score": "poi
 
 @pytest.fixture(scope="module")
 def frame(analyzed_project) -> pd.DataFrame:
-    params = load_params(analyzed_project / "params.yaml")
-    data = features.add(pd.read_parquet(analyzed_project / "data_clean/analytic.parquet"), params)
+    data = pd.read_parquet(analyzed_project / "data_clean/analytic.parquet")
     data = data.merge(pd.read_parquet(analyzed_project / "data_clean/usual_intake.parquet"), on="seqn")
     n_cycles = data["cycle"].nunique()
     aac_cycles = data.loc[data["in_aac"], "cycle"].unique()

@@ -30,7 +30,7 @@ def c9(frame, tmp_path):
     path = write_calibration_model(frame, p, tmp_path / "usual_model.json")
     ctx = Context(frame.assign(in_aac=frame["in_aac"] & rows), p)
     models = [m for m in calcification.calibrated_models(ctx) if m.name.startswith("aac_severe")]
-    result = calcification.run(ctx, calibrated.run(ctx, models, path))
+    result = calcification.run(ctx, calibrated.run(ctx, models, path).tables)
     return result, claims.decide(p["verdicts"]["C9"], result.evidence)
 
 

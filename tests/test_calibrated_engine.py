@@ -51,7 +51,7 @@ def test_a_model_on_repeated_rows_keeps_each_persons_columns_and_factors(setting
     ctx = Context(frame.copy(), p)
     once = [m for m in usual_intake.models(ctx) if m.name == "use_x_mg_adequacy_usual"][0]
     repeated = dataclasses.replace(once, name="repeated", table="repeated", expand=twice)
-    tables = calibrated.run(ctx, [once, repeated], model_file)
+    tables = calibrated.run(ctx, [once, repeated], model_file).tables
     a = tables["interaction_usual"].set_index("term")
     b = tables["repeated"].set_index("term")
     assert list(a.index) == list(b.index) and len(a) > 5

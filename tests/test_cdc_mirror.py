@@ -49,13 +49,12 @@ def test_published_checks_agree_within_the_published_uncertainty(cdc_project):
 
 @pytest.mark.oracle
 def test_published_check_estimates_equal_r_svyciprop(cdc_project, tmp_path):
-    from analysis.clean import features
     from analysis.analyses.common import Context
     from analysis.analyses import published
     from analysis.core.config import load_params
 
     params = load_params(cdc_project / "params.yaml")
-    ctx = Context(features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params), params)
+    ctx = Context(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params)
     checks = pd.read_csv(cdc_project / "reports/tables/published_checks.csv")
     for number in (2, 5):  # Data Brief 399 (interview weight), Looker women 2007-2008 (MEC weight)
         check = published.load_checks()[number]
@@ -156,11 +155,7 @@ def test_notebooks_run_on_the_genuine_mirror(cdc_project):
 
 @pytest.mark.oracle
 def test_genuine_day1_c1_model_matches_r(cdc_project, tmp_path):
-    from analysis.clean import features
-    from analysis.core.config import load_params
-
-    params = load_params(cdc_project / "params.yaml")
-    frame = features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params)
+    frame = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
     table = pd.read_csv(cdc_project / "reports/tables/interaction_use.csv")
     rows = table[table["model"] == "use_x_mg_adequacy"]
     exposures = ["vitd_supp_user", "mg_adequate", "vitd_supp_user:mg_adequate"]
@@ -225,11 +220,7 @@ def test_genuine_mortality_headline_model_equals_r_svycoxph(cdc_project, tmp_pat
     numbers from R's svycoxph (Breslow ties) to 1e-6."""
     import numpy as np
 
-    from analysis.clean import features
-    from analysis.core.config import load_params
-
-    params = load_params(cdc_project / "params.yaml")
-    frame = features.add(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params)
+    frame = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
     table = pd.read_csv(cdc_project / "reports/tables/mortality.csv")
     rows = table[table["model"] == "died_cvd_by_vitd_per_unit"]
     terms = ["vitd_serum_per25"] + [c.strip() for c in rows["covariates"].iloc[0].split(",")]

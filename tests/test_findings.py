@@ -19,11 +19,14 @@ def claims_table() -> pd.DataFrame:
 
 
 def log_table(interaction: tuple[float, float, float]) -> pd.DataFrame:
-    terms = {"interaction vitd_supp_user x mg_adequate_usual": interaction,
-             "vitd_supp_user effect | mg_adequate_usual = 0": (1.37, 1.32, 1.41),
-             "vitd_supp_user effect | mg_adequate_usual = 1": (1.20, 1.17, 1.23)}
-    return pd.DataFrame([{"model": "use_x_mg_adequacy_usual_log", "term": t, "estimate": v[0], "ci_low": v[1],
-                          "ci_high": v[2]} for t, v in terms.items()])
+    """As the pipeline writes it: the rows found by their keys (quantity, contrast, group); the
+    labels are deliberately not the pipeline's, so a selection by label text would fail."""
+    rows = [("label a", ("interaction", "vitd_supp_user x mg_adequate_usual", "all"), interaction),
+            ("label b", ("effect", "vitd_supp_user", "mg_adequate_usual = 0"), (1.37, 1.32, 1.41)),
+            ("label c", ("effect", "vitd_supp_user", "mg_adequate_usual = 1"), (1.20, 1.17, 1.23)),
+            ("label d", ("coefficient", "vitd_supp_user", "all"), (9.0, 8.0, 10.0))]
+    return pd.DataFrame([{"model": "use_x_mg_adequacy_usual_log", "term": t, "quantity": k[0], "contrast": k[1],
+                          "group": k[2], "estimate": v[0], "ci_low": v[1], "ci_high": v[2]} for t, k, v in rows])
 
 
 def test_one_paragraph_per_claim_with_its_numbers_and_caveat():
@@ -48,7 +51,8 @@ def mortality_table(usual: tuple[float, float, float] | None, day1: tuple[float,
     if usual is not None:
         rows += [("died_cvd_by_mg_x_vitd_usual_ph_check", "both adequate vs neither:late", usual),
                  ("died_by_mg_x_vitd_usual_ph_check", "both adequate vs neither:late", (1.15, 0.75, 1.75))]
-    return pd.DataFrame([{"model": m, "term": t, "estimate": v[0], "ci_low": v[1], "ci_high": v[2]} for m, t, v in rows])
+    return pd.DataFrame([{"model": m, "term": f"label {i}", "contrast": c, "estimate": v[0], "ci_low": v[1],
+                          "ci_high": v[2]} for i, (m, c, v) in enumerate(rows)])
 
 
 def c11_text(tables: dict) -> str:
@@ -70,5 +74,5 @@ def test_c11_falls_back_to_the_one_day_check_and_says_nothing_without_one():
     day1_only = c11_text({"mortality": mortality_table(None, day1=(1.27, 0.72, 2.24))})
     assert "1.27 (95% CI 0.72 to 2.24) for cardiovascular death" in day1_only
     assert "Proportional hazards" not in c11_text({})
-    untestable = pd.DataFrame([{"model": "mortality", "term": "not testable", "estimate": np.nan}])
+    untestable = pd.DataFrame([{"model": "mortality", "term": "not testable", "contrast": np.nan, "estimate": np.nan}])
     assert "Proportional hazards" not in c11_text({"mortality": untestable})

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from analysis.claims import registry as claims
-from analysis.clean import features
 from analysis.analyses import mortality
 from analysis.analyses.common import Context
 from analysis.core.config import load_params
@@ -27,7 +26,7 @@ COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "df", "p_value")
 @pytest.fixture(scope="module")
 def ctx(analyzed_project) -> Context:
     params = load_params(analyzed_project / "params.yaml")
-    data = features.add(pd.read_parquet(analyzed_project / "data_clean/analytic.parquet"), params)
+    data = pd.read_parquet(analyzed_project / "data_clean/analytic.parquet")
     data = data.merge(pd.read_parquet(analyzed_project / "data_clean/usual_intake.parquet"), on="seqn", how="left")
     context = Context(data, params)
     mortality.prepare(context)

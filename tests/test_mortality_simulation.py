@@ -25,7 +25,7 @@ def calibrated_and_day1(frame, tmp_path):
     path = write_calibration_model(frame, p, tmp_path / "usual_model.json")
     ctx = Context(frame, p)
     models = [m for m in mortality.calibrated_models(ctx) if m.name == "died_cvd_by_mg_adequacy_usual"]
-    table = calibrated.run(ctx, models, path)["mortality"]
+    table = calibrated.run(ctx, models, path).tables["mortality"]
     usual = table[table["term"] == "mg_adequate_usual"].iloc[0]
     spec = ctx.spec("died_cvd", ["mg_adequate_day1"], "cox", covariates=mortality.diet_covariates(ctx, "in_mort_diet", True),
                     time=mortality.TIME)

@@ -112,7 +112,7 @@ def test_two_step_variance_equals_r_refitting_every_replicate(tmp_path):
     n_reps = replicate_factors(frame).factors.shape[1]
     ctx = Context(frame, p)
     model = [m for m in usual_intake.models(ctx) if m.name == "use_x_mg_adequacy_usual"]
-    table = calibrated.run(ctx, model, model_file)["interaction_usual"]
+    table = calibrated.run(ctx, model, model_file).tables["interaction_usual"]
 
     usual = UsualIntakeModel.load(model_file, ctx.frame, ctx.params)
     index = np.flatnonzero(usual.rows)

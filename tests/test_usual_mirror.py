@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.clean import features
-from analysis.core.config import load_params
 from tests.oracle_tools import assert_agree, run_oracle
 
 pytestmark = pytest.mark.mirror
@@ -98,8 +96,7 @@ def test_per_person_columns_are_documented_and_sane(analyzed_project):
 def test_calibrated_point_estimates_equal_r_svyglm(analyzed_project, tmp_path):
     """The full-sample fit of the calibrated C1 model equals R's svyglm on the usual columns
     (its replicate SEs are checked against R in test_replicates_oracle)."""
-    params = load_params(analyzed_project / "params.yaml")
-    frame = features.add(pd.read_parquet(analyzed_project / "data_clean/analytic.parquet"), params)
+    frame = pd.read_parquet(analyzed_project / "data_clean/analytic.parquet")
     frame = frame.merge(pd.read_parquet(analyzed_project / "data_clean/usual_intake.parquet"), on="seqn")
     rows = pd.read_csv(analyzed_project / "reports/tables/interaction_usual.csv")
     rows = rows[rows["model"] == "use_x_mg_adequacy_usual"]

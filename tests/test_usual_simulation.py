@@ -99,7 +99,7 @@ def replicate_interval(seed: int, tmp_path) -> tuple[float, float]:
     model_file = write_calibration_model(frame, p, tmp_path / f"usual_model_{seed}.json")
     ctx = Context(frame, p)
     use_model = [m for m in usual_intake.models(ctx) if m.name == "use_x_mg_adequacy_usual"]
-    table = calibrated.run(ctx, use_model, model_file)["interaction_usual"]
+    table = calibrated.run(ctx, use_model, model_file).tables["interaction_usual"]
     row = table[table["term"] == "interaction vitd_supp_user x mg_adequate_usual"].iloc[0]
     return float(row["ci_low"]), float(row["ci_high"])
 

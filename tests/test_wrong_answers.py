@@ -111,11 +111,12 @@ def test_a_rare_total_has_a_positive_ci_and_a_total_of_zeros_no_traceback(frame)
     none = estimate("total", "vitd_supp_user", where="vitd_serum_nmol < 10", frame=frame, params=PARAMS).table
     assert none["estimate"].iloc[0] == 0 and none["std_error"].iloc[0] == 0
     differences = frame.assign(change=frame["vitd_serum_nmol"] - 60)  # can be negative: a symmetric CI
-    weights.DERIVED.setdefault("change", "mec")
+    documented = weights.samples
+    weights.samples = lambda: {**documented(), "change": "mec"}
     try:
         signed = estimate("total", "change", frame=differences, params=PARAMS).table.iloc[0]
     finally:
-        weights.DERIVED.pop("change")
+        weights.samples = documented
     half = stats.t.ppf(0.975, signed["df"]) * signed["std_error"]
     assert signed["ci_low"] == pytest.approx(signed["estimate"] - half, rel=1e-12)
 
@@ -343,7 +344,8 @@ def test_the_cli_says_replicates_and_agrees_with_the_pipelines_usual_intake_tabl
     ours = pd.read_csv(StringIO(capsys.readouterr().out)).set_index("group")
     table = pd.read_csv(analyzed_project / "reports/tables/usual_intake.csv")
     below = table[(table["term"] == "mg_total_usual_below_ear") & (table["group_by"] == "sex")].set_index("group")
-    monkeypatch.setitem(weights.DERIVED, "mg_adequate_taylor", "day1")  # the same values, treated as measured
+    documented = weights.samples  # the same values, treated as measured
+    monkeypatch.setattr(weights, "samples", lambda: {**documented(), "mg_adequate_taylor": "day1"})
     taylor = estimate("mean", "mg_adequate_taylor", by=["sex"], root=None,
                       frame=estimate_module.load(analyzed_project).assign(
                           mg_adequate_taylor=lambda f: f["mg_adequate_usual"]), params=PARAMS).table.set_index("group")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.calibrated import CalibratedModel, Quantity, coefficient, combination
-from analysis.analyses.common import OR_SCALE, RR_SCALE, Context, Result, evidence_of, model_table
+from analysis.analyses.common import OR_SCALE, RR_SCALE, Context, Result, evidence_of, model_table, keyed, row
 
 OUTCOMES = {"aac_severe": ("binomial", OR_SCALE), "aac_any": ("binomial", OR_SCALE), "aac24_score": ("poisson", RR_SCALE)}
 PRIMARY = "aac_severe"
@@ -36,9 +36,11 @@ def exposures(modifier: str) -> list[str]:
 
 def quantities(modifier: str) -> list[Quantity]:
     """Per 10 ug/day where magnesium is inadequate, where adequate, and their ratio (log scale)."""
-    return [Quantity(f"per 10 ug/day | {modifier} = 0", coefficient("dose10"), "log"),
-            Quantity(f"per 10 ug/day | {modifier} = 1", combination({"dose10": 1, f"dose10:{modifier}": 1}), "log"),
-            Quantity(f"ratio adequate / inadequate ({modifier})", coefficient(f"dose10:{modifier}"), "log")]
+    return [Quantity(f"per 10 ug/day | {modifier} = 0", coefficient("dose10"), "log", ("effect", "dose10", f"{modifier} = 0")),
+            Quantity(f"per 10 ug/day | {modifier} = 1", combination({"dose10": 1, f"dose10:{modifier}": 1}), "log",
+                     ("effect", "dose10", f"{modifier} = 1")),
+            Quantity(f"ratio adequate / inadequate ({modifier})", coefficient(f"dose10:{modifier}"), "log",
+                     ("interaction", f"dose10 x {modifier}", "all"))]
 
 
 def covariates(ctx: Context, usual: bool) -> list[str]:
@@ -64,9 +66,11 @@ def day1_tables(ctx: Context) -> list[pd.DataFrame]:
     for outcome, (family, scale) in OUTCOMES.items():
         spec = ctx.spec(outcome, exposures(DAY1), family, covariates=covariates(ctx, usual=False))
         fitted = ctx.fit(spec, w, DOMAIN)
-        rows = [fitted.lincom({"dose10": 1}, f"per 10 ug/day | {DAY1} = 0"),
-                fitted.lincom({"dose10": 1, f"dose10:{DAY1}": 1}, f"per 10 ug/day | {DAY1} = 1"),
-                fitted.lincom({f"dose10:{DAY1}": 1}, f"ratio adequate / inadequate ({DAY1})")]
+        rows = [keyed(fitted.lincom({"dose10": 1}, f"per 10 ug/day | {DAY1} = 0"), "effect", "dose10", f"{DAY1} = 0"),
+                keyed(fitted.lincom({"dose10": 1, f"dose10:{DAY1}": 1}, f"per 10 ug/day | {DAY1} = 1"),
+                      "effect", "dose10", f"{DAY1} = 1"),
+                keyed(fitted.lincom({f"dose10:{DAY1}": 1}, f"ratio adequate / inadequate ({DAY1})"),
+                      "interaction", f"dose10 x {DAY1}")]
         table = model_table(fitted, f"{outcome}_by_dose_x_mg_adequacy_day1", DOMAIN, w,
                             ctx.covariate_text(spec, exposures(DAY1)), lincoms=rows, scale=scale)
         table["note"] = "sensitivity: one day's magnesium intake; 2013-2014 only"
@@ -95,9 +99,8 @@ def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
     table = pd.concat(([primary] if primary is not None else []) + day1, ignore_index=True)
     modifier = USUAL if primary is not None else DAY1
     model = f"{PRIMARY}_by_dose_x_mg_adequacy_{'usual' if primary is not None else 'day1'}"
-    pick = table[table["model"] == model].set_index("term")
-    evidence = [evidence_of(pick.loc[[f"per 10 ug/day | {modifier} = 0"]].reset_index(), "OR per 10 ug/day, Mg inadequate"),
-                evidence_of(pick.loc[[f"ratio adequate / inadequate ({modifier})"]].reset_index(),
+    evidence = [evidence_of(row(table, model, "effect", "dose10", f"{modifier} = 0"), "OR per 10 ug/day, Mg inadequate"),
+                evidence_of(row(table, model, "interaction", f"dose10 x {modifier}"),
                             "ratio of ORs, Mg adequate vs inadequate")]
     return Result(tables={"calcification": table, "aac_by_dose": by_dose_band(ctx)}, evidence=evidence,
                   test_label="severe aortic calcification (AAC-24 > 6), adults 40+, 2013-2014: OR per 10 ug/day "

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.analyses.common import OUTPUT_COLUMNS, Context
+from analysis.analyses.common import KEY_COLUMNS, OUTPUT_COLUMNS, Context, coefficient_keys
 from analysis.core.errors import DataError
 from analysis.survey.intervals import interval, p_value
 from analysis.survey import replicates as engine
@@ -40,6 +40,7 @@ class Quantity:
     label: str
     value: Callable[[FittedModel, np.ndarray], float]
     scale: str = "identity"
+    key: tuple[str, str, str] | None = None  # (quantity, contrast, group), see common.KEY_COLUMNS
 
 
 @dataclass
@@ -206,6 +207,9 @@ def calibrated_table(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFr
     m: CalibratedModel = f["model"]
     fitted: FittedModel = f["fitted"]
     labels = list(fitted.names) + [q.label for q in m.quantities]
+    missing = [q.label for q in m.quantities if q.key is None]
+    if missing:
+        raise ValueError(f"calibrated model {m.name}: quantities without a key: {missing}")
     scales = ["log" if m.ratio_scale else "identity"] * len(fitted.names) + [q.scale for q in m.quantities]
     estimate = f["full"]
     se = replicates.standard_error(estimate, np.array(f["replicates"]))
@@ -222,4 +226,10 @@ def calibrated_table(f: dict, replicates: Replicates, ctx: Context) -> pd.DataFr
                      "scale": m.ratio_scale if scale == "log" else scale, "domain": m.domain, "weight": m.weight,
                      "covariates": ctx.covariate_text(m.spec, list(m.exposures)), "note": m.note,
                      "variance": replicates.method})
-    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS + ["variance"])
+    covariates = [c for c in m.spec.terms if c not in m.exposures]
+    keys = coefficient_keys(pd.DataFrame({"term": list(fitted.names)}), m.spec, covariates)
+    keys = pd.concat([keys[KEY_COLUMNS], pd.DataFrame([q.key for q in m.quantities], columns=KEY_COLUMNS)],
+                     ignore_index=True)
+    out = pd.DataFrame(rows)
+    out[KEY_COLUMNS] = keys.to_numpy()
+    return out[OUTPUT_COLUMNS + ["variance"]]

@@ -10,7 +10,24 @@ import pandas as pd
 from analysis.analyses.evidence import Evidence
 from analysis.survey.design import FittedCox, FittedModel, ModelSpec, SurveyData
 
-OUTPUT_COLUMNS = ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",
+# A row's structured key, beside the human `term` label: what kind of number it is, what it is
+# about, and within which group. Tables, verdicts, findings and the report select rows by these.
+QUANTITIES = {
+    "coefficient": "an exposure's model coefficient (contrast: the coefficient's name)",
+    "adjustment": "a covariate's coefficient or the intercept",
+    "effect": "an exposure's association within a group (a combination of coefficients)",
+    "interaction": "how much an exposure's association differs between groups",
+    "wald": "a design-based Wald F test (estimate: numerator df)",
+    "slope": "a dose's slope within a group",
+    "trend": "a trend across ordered groups (P for trend)",
+    "dose": "the supplemental dose reaching a 25(OH)D threshold (delta method)",
+    "dose_difference": "the difference of two such doses",
+    "prediction": "a model's prediction for a standard population",
+    "share": "a design-based proportion",
+    "mean": "a design-based mean",
+}
+KEY_COLUMNS = ["quantity", "contrast", "group"]
+OUTPUT_COLUMNS = ["model", "term", *KEY_COLUMNS, "estimate", "std_error", "ci_low", "ci_high", "statistic", "p_value",
                   "df", "n", "n_weighted", "scale", "domain", "weight", "covariates", "note"]
 OR_SCALE = "odds ratio (std_error on the log-odds scale)"
 RR_SCALE = "rate ratio (std_error on the log scale)"
@@ -91,8 +108,41 @@ class Context:
         return ", ".join(t for t in spec.terms if t not in exposures)
 
 
+def keyed(rows: pd.DataFrame, quantity: str, contrast: str = "", group: str = "all") -> pd.DataFrame:
+    """`rows` with their structured key (KEY_COLUMNS); `quantity` one of QUANTITIES."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; known: {sorted(QUANTITIES)}")
+    return rows.assign(quantity=quantity, contrast=contrast, group=group)
+
+
+def coefficient_keys(table: pd.DataFrame, spec: ModelSpec, covariates: list[str]) -> pd.DataFrame:
+    """A model's coefficient rows keyed: the intercept and the covariates' coefficients (a
+    categorical covariate's indicators too) are "adjustment", the exposures' "coefficient"."""
+    def is_adjustment(name: str) -> bool:
+        return name == "_intercept_" or ":" not in name and any(
+            name == c or c in spec.references and name.startswith(f"{c}_") for c in covariates)
+
+    quantity = ["adjustment" if is_adjustment(t) else "coefficient" for t in table["term"]]
+    return table.assign(quantity=quantity, contrast=table["term"], group="all")
+
+
+def row(table: pd.DataFrame, model: str, quantity: str, contrast: str | None = None,
+        group: str | None = None) -> pd.DataFrame:
+    """The rows of `model` with this key (None: any contrast or group)."""
+    inside = (table["model"] == model) & (table["quantity"] == quantity)
+    if contrast is not None:
+        inside &= table["contrast"] == contrast
+    if group is not None:
+        inside &= table["group"] == group
+    return table[inside]
+
+
 def tidy(table: pd.DataFrame, model: str, domain: str, weight: str, covariates: str = "",
          scale: str = "identity", note: str = "") -> pd.DataFrame:
+    """`table` in the one output format; its rows must carry their key (see `keyed`)."""
+    missing = [c for c in KEY_COLUMNS if c not in table]
+    if missing:
+        raise ValueError(f"{model}: rows without their key columns {missing}")
     out = table.copy()
     if scale in RATIO_SCALES:
         for column in ("estimate", "ci_low", "ci_high"):
@@ -112,10 +162,13 @@ F_SCALE = "F test (estimate = numerator df)"
 def model_table(fitted: FittedModel, name: str, domain: str, weight: str, covariates: str,
                 lincoms: list[pd.DataFrame] = (), walds: list[pd.DataFrame] = (),
                 scale: str = "identity") -> pd.DataFrame:
-    """The coefficient table, then linear combinations (same scale), then Wald F tests."""
-    parts = [tidy(fitted.table(), name, domain, weight, covariates, scale)]
-    parts += [tidy(row, name, domain, weight, covariates, scale) for row in lincoms]
-    parts += [tidy(row, name, domain, weight, covariates, F_SCALE) for row in walds]
+    """The coefficient table, then linear combinations (same scale, keyed by the caller), then
+    Wald F tests (key "wald", contrast: the label)."""
+    coefficients = coefficient_keys(fitted.table(), fitted.spec, [c for c in covariates.split(", ") if c])
+    parts = [tidy(coefficients, name, domain, weight, covariates, scale)]
+    parts += [tidy(r, name, domain, weight, covariates, scale) for r in lincoms]
+    parts += [tidy(keyed(r, "wald", r["term"].iloc[0]) if "quantity" not in r else r, name, domain, weight, covariates,
+                   F_SCALE) for r in walds]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -142,9 +195,9 @@ def shares(ctx: Context, measure: str, domain: str, weight: str, by: list[str | 
         if ctx.frame[domain_by].sum() == 0:
             continue
         estimate = (ctx.survey.mean if mean else ctx.survey.proportion)(measure, weight, domain_by, by=group)
-        table = tidy(estimate.drop(columns=["group"], errors="ignore"), measure, domain, weight,
-                     scale=mean_scale if mean else "proportion (logit CI)")
+        levels = estimate["group"].astype(str) if group else "all"
+        table = tidy(keyed(estimate.drop(columns=["group"], errors="ignore"), "mean" if mean else "share", measure, levels),
+                     measure, domain, weight, scale=mean_scale if mean else "proportion (logit CI)")
         table.insert(1, "group_by", group or "all")
-        table.insert(2, "group", estimate["group"].astype(str) if group else "all")
         out.append(table)
     return out

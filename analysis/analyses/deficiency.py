@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.analyses.common import OR_SCALE, Context, model_table
+from analysis.analyses.common import OR_SCALE, Context, model_table, keyed
 from analysis.clean.features import weighted_quantile_cuts
 from analysis.analyses.interaction import WEIGHT
 
@@ -39,8 +39,9 @@ def run(ctx: Context) -> dict[str, pd.DataFrame]:
             quartile_spec = ctx.spec(outcome, ["mg_quartile"] + use, "binomial", references={"mg_quartile": "Q1"})
             fitted = ctx.fit(quartile_spec, WEIGHT, "in_main")
             trend_spec = ctx.spec(outcome, ["mg_quartile_median_100"] + use, "binomial")
-            trend = ctx.fit(trend_spec, WEIGHT, "in_main").lincom({"mg_quartile_median_100": 1},
-                                                                  "trend: per 100 mg/day of quartile median")
+            trend = keyed(ctx.fit(trend_spec, WEIGHT, "in_main").lincom({"mg_quartile_median_100": 1},
+                                                                        "trend: per 100 mg/day of quartile median"),
+                          "trend", "mg_quartile_median_100")
             table = model_table(fitted, f"{outcome}_by_mg_quartile{suffix}", "in_main", WEIGHT,
                                 ctx.covariate_text(quartile_spec, ["mg_quartile"]), lincoms=[trend], scale=OR_SCALE)
             table["note"] = note

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyses.common import Context, Result, evidence_of, model_table
+from analysis.analyses.common import Context, Result, evidence_of, model_table, keyed
 from analysis.clean.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.analyses.evidence import Evidence
@@ -63,11 +63,12 @@ def dose_to_threshold(ctx: Context, fitted: FittedModel, threshold: float) -> pd
         dose = unit * (threshold - a) / s
         grad = unit * (-x_a / s - (threshold - a) / s**2 * x_s)
         grads[group], values[group] = grad, dose
-        rows.append((f"dose to reach {threshold:g} nmol/L | {group}", dose, grad))
+        rows.append((f"dose to reach {threshold:g} nmol/L | {group}", dose, grad, "dose", f"mg_adequate = {g:g}"))
     diff_grad = grads["mg_inadequate"] - grads["mg_adequate"]
     rows.append((f"difference (inadequate - adequate) | {threshold:g} nmol/L",
-                 values["mg_inadequate"] - values["mg_adequate"], diff_grad))
-    return pd.concat([fitted.nonlinear(estimate, grad, term) for term, estimate, grad in rows], ignore_index=True)
+                 values["mg_inadequate"] - values["mg_adequate"], diff_grad, "dose_difference", "all"))
+    return pd.concat([keyed(fitted.nonlinear(estimate, grad, term), quantity, f"{threshold:g} nmol/L", group)
+                      for term, estimate, grad, quantity, group in rows], ignore_index=True)
 
 
 def add_spline_columns(ctx: Context, knots: list[float]) -> None:
@@ -112,13 +113,15 @@ def observed_dose_upper(ctx: Context) -> Evidence:
     return Evidence(upper, upper, upper, label=f"observed doses ({percentile}th percentile among users)")
 
 
-def c3_evidence(table: pd.DataFrame, threshold: float, groups: tuple[str, str], ctx: Context) -> list[Evidence]:
-    """The difference, then each group's dose (inadequate, adequate), then the dose-range bound."""
-    def row(term: str) -> pd.DataFrame:
-        return table[table["term"] == term]
+def c3_evidence(table: pd.DataFrame, threshold: float, groups: dict[str, str], ctx: Context) -> list[Evidence]:
+    """The difference, then each group's dose (`groups`: name -> group key, inadequate first),
+    then the dose-range bound."""
+    def pick(quantity: str, group: str) -> pd.DataFrame:
+        inside = (table["quantity"] == quantity) & (table["contrast"] == f"{threshold:g} nmol/L")
+        return table[inside & (table["group"] == group)]
 
-    return [evidence_of(row(f"difference (inadequate - adequate) | {threshold:g} nmol/L"), "dose difference (ug/day)"),
-            *[evidence_of(row(f"dose to reach {threshold:g} nmol/L | {g}"), f"dose where {g}") for g in groups],
+    return [evidence_of(pick("dose_difference", "all"), "dose difference (ug/day)"),
+            *[evidence_of(pick("dose", key), f"dose where {name}") for name, key in groups.items()],
             observed_dose_upper(ctx)]
 
 
@@ -132,7 +135,7 @@ def run_c3(ctx: Context) -> Result:
     doses = pd.concat([dose_to_threshold(ctx, fitted, t) for t in sorted({threshold, *params["vitd_cutoffs_nmol"][1:]})],
                       ignore_index=True)
     table = model_table(fitted, "dose10ug_x_mg_adequacy", "in_main", WEIGHT, covariates, lincoms=[doses])
-    table.loc[table["term"].str.startswith(("dose to", "difference")), "scale"] = "ug/day (delta method)"
+    table.loc[table["quantity"].isin(["dose", "dose_difference"]), "scale"] = "ug/day (delta method)"
 
     knots = list(params["dose_spline_knots_ug"])
     add_spline_columns(ctx, knots)
@@ -148,6 +151,6 @@ def run_c3(ctx: Context) -> Result:
     return Result(
         tables={"dose_to_sufficiency": pd.concat([table, spline_table], ignore_index=True),
                 "dose_curve": curves, "dose_binned_means": binned_means(ctx)},
-        evidence=c3_evidence(doses, threshold, tuple(GROUPS), ctx),
+        evidence=c3_evidence(doses, threshold, {name: f"mg_adequate = {g:g}" for name, g in GROUPS.items()}, ctx),
         test_label=f"dose to reach {threshold:g} nmol/L, inadequate minus adequate magnesium (ug/day)",
     )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyses.calibrated import CalibratedModel
-from analysis.analyses.common import GMR_SCALE, OR_SCALE, Context, Result, evidence_of, model_table, shares, tidy
+from analysis.analyses.common import GMR_SCALE, OR_SCALE, Context, Result, evidence_of, model_table, shares, tidy, keyed, row
 
 OUTCOMES = {"crp_log": ("gaussian", GMR_SCALE), "crp_elevated": ("binomial", OR_SCALE)}
 VITD = "vitd_serum_per25"
@@ -98,7 +98,8 @@ def by_vitd_band(ctx: Context) -> pd.DataFrame:
     grid = np.arange(15, 151, 5, dtype=float)
     scenarios = {f"{v:g}": members.assign(**{VITD: v / a["crp_vitd_unit_nmol"]}) for v in grid}
     curve = fitted.standardized(scenarios, members[w_mec].to_numpy())
-    curve = tidy(curve, "crp_log_standardized_by_vitd", DOMAIN, w_mec, ctx.covariate_text(spec, [VITD]),
+    scenario = "vitd_serum_nmol = " + curve["term"].astype(str)  # everyone's 25(OH)D set to this value
+    curve = tidy(keyed(curve, "prediction", VITD, scenario), "crp_log_standardized_by_vitd", DOMAIN, w_mec, ctx.covariate_text(spec, [VITD]),
                  scale="mean of log CRP, standardized")
     curve["kind"] = "curve"
     curve["vitd_nmol"] = grid
@@ -109,8 +110,8 @@ def by_vitd_band(ctx: Context) -> pd.DataFrame:
 
 
 def evidence_pair(table: pd.DataFrame, mg_model: str, mg_term: str, label: str) -> list:
-    vitd = table[(table["model"] == "crp_log_by_vitd_per25") & (table["term"] == VITD)]
-    mg = table[(table["model"] == mg_model) & (table["term"] == mg_term)]
+    vitd = row(table, "crp_log_by_vitd_per25", "coefficient", VITD)
+    mg = row(table, mg_model, "coefficient", mg_term)
     return [evidence_of(vitd, "GMR of CRP per 25 nmol/L 25(OH)D"), evidence_of(mg, label)]
 
 

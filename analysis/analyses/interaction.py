@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.analyses.common import Context, Result, evidence_of, model_table
+from analysis.analyses.common import Context, Result, evidence_of, model_table, keyed
 
 WEIGHT = "wt_day1"
 OUTCOME = "vitd_serum_nmol"
@@ -20,12 +20,15 @@ def effect_modification(ctx: Context, exposure: str, modifier: str, name: str, d
     exposures = [exposure, modifier, f"{exposure}:{modifier}"]
     spec = ctx.spec(outcome, exposures, drop=drop)
     fitted = ctx.fit(spec, weight, domain)
-    interaction = fitted.lincom({f"{exposure}:{modifier}": 1}, f"interaction {exposure} x {modifier}")
+    interaction = keyed(fitted.lincom({f"{exposure}:{modifier}": 1}, f"interaction {exposure} x {modifier}"),
+                        "interaction", f"{exposure} x {modifier}")
     rows = {"interaction": interaction}
     walds = [fitted.wald([f"{exposure}:{modifier}"], f"wald: {exposure}:{modifier} = 0")]
     if set(ctx.frame.loc[ctx.frame[domain], modifier].dropna().unique()) <= {0, 1, False, True}:
-        rows["without"] = fitted.lincom({exposure: 1}, f"{exposure} effect | {modifier} = 0")
-        rows["with"] = fitted.lincom({exposure: 1, f"{exposure}:{modifier}": 1}, f"{exposure} effect | {modifier} = 1")
+        rows["without"] = keyed(fitted.lincom({exposure: 1}, f"{exposure} effect | {modifier} = 0"),
+                                "effect", exposure, f"{modifier} = 0")
+        rows["with"] = keyed(fitted.lincom({exposure: 1, f"{exposure}:{modifier}": 1}, f"{exposure} effect | {modifier} = 1"),
+                             "effect", exposure, f"{modifier} = 1")
     table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, exposures),
                         lincoms=list(rows.values()), walds=walds)
     return table, rows
@@ -53,7 +56,7 @@ def run_c2(ctx: Context) -> Result:
             continue
         spec = ctx.spec(OUTCOME, ["dose10"])
         fitted = ctx.fit(spec, WEIGHT, domain)
-        slope = fitted.lincom({"dose10": 1}, f"slope per 10 ug/day | {name}")
+        slope = keyed(fitted.lincom({"dose10": 1}, f"slope per 10 ug/day | {name}"), "slope", "dose10", name)
         tables.append(model_table(fitted, f"dose_slope_{name}", domain, WEIGHT, ctx.covariate_text(spec, ["dose10"]),
                                   lincoms=[slope]))
         if evidence is None:

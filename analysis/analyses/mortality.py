@@ -26,7 +26,7 @@ import pandas as pd
 
 
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic, Quantity, combination
-from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table
+from analysis.analyses.common import HR_SCALE, Context, Result, evidence_of, model_table, keyed, row
 from analysis.survey import replicates as engine
 from analysis.survey.intervals import interval
 from analysis.survey.design import SurveyData
@@ -104,7 +104,8 @@ def calibrated_models(ctx: Context) -> list[CalibratedModel]:
         spec = ctx.spec(outcome, JOINT_TERMS, "cox", covariates=covariates, time=TIME)
         out.append(CalibratedModel(
             f"{outcome}_by_mg_x_vitd_usual", "mortality", spec, tuple(JOINT_TERMS), domain, "wt_day1",
-            quantities=[Quantity(BOTH, combination({t: 1.0 for t in JOINT_TERMS}), "log")], ratio_scale=HR_SCALE,
+            quantities=[Quantity(BOTH, combination({t: 1.0 for t in JOINT_TERMS}), "log", ("effect", BOTH, "all"))],
+            ratio_scale=HR_SCALE,
             note=f"{OUTCOMES[outcome]}; usual magnesium adequacy (regression calibration) x 25(OH)D >= "
                  f"{settings(ctx)['vitd_adequate_nmol']:g} nmol/L; reference: neither; {events} events"))
     return out + calibrated_ph_checks(ctx, covariates)
@@ -114,7 +115,7 @@ def cox_table(ctx: Context, outcome: str, exposures: list[str], domain: str, wei
               name: str, note: str, lincoms: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
     spec = ctx.spec(outcome, exposures, "cox", covariates=covariates, time=TIME)
     fitted = ctx.fit(spec, weight, domain)
-    rows = [fitted.lincom(w, label) for label, w in (lincoms or {}).items()]
+    rows = [keyed(fitted.lincom(w, label), "effect", label) for label, w in (lincoms or {}).items()]
     table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, exposures), rows, scale=HR_SCALE)
     table["note"] = f"{note}; {fitted.events} events"
     table["variance"] = "taylor"
@@ -182,7 +183,7 @@ def proportional_hazards(ctx: Context, outcome: str, exposures: list[str], domai
     walds = [fitted.wald(late, "proportional hazards: all exposure x later follow-up terms = 0")] if len(late) > 1 else []
     table = model_table(fitted, name, domain, weight, ctx.covariate_text(spec, list(exposures) + late),
                         walds=walds, scale=HR_SCALE)
-    table = table[table["term"].isin(late) | table["term"].str.startswith("proportional hazards")].copy()
+    table = table[table["contrast"].isin(late) | table["quantity"].eq("wald")].copy()
     table["note"] = ph_note(ctx, outcome)
     table["variance"] = "taylor"
     return table
@@ -203,7 +204,8 @@ def calibrated_ph_checks(ctx: Context, covariates: list[str]) -> list[Calibrated
 
         out.append(CalibratedModel(
             f"{outcome}_by_mg_x_vitd_usual_ph_check", PH_TABLE, spec, tuple(JOINT_TERMS + late), domain,
-            "wt_day1", quantities=[Quantity(f"{BOTH}:late", combination({t: 1.0 for t in late}), "log")],
+            "wt_day1", quantities=[Quantity(f"{BOTH}:late", combination({t: 1.0 for t in late}), "log",
+                                            ("effect", f"{BOTH}:late", "all"))],
             ratio_scale=HR_SCALE, note=ph_note(ctx, outcome) + "; usual magnesium adequacy (regression calibration)",
             expand=expand))
     return out
@@ -311,15 +313,15 @@ def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
     # ... and on usual magnesium (regression calibration, replicate SEs): only the ':late' rows
     calibrated_checks = calibrated_tables.get(PH_TABLE)
     if calibrated_checks is not None:
-        parts.append(calibrated_checks[calibrated_checks["term"].str.endswith(":late")])
+        parts.append(calibrated_checks[calibrated_checks["contrast"].str.endswith(":late")])
     day1 = day1_models(ctx)
     parts += ([primary] if primary is not None else []) + day1 + supplement_models(ctx)
     table = pd.concat(parts, ignore_index=True)
     if primary is not None:
-        evidence = table[(table["model"] == "died_cvd_by_mg_x_vitd_usual") & (table["term"] == BOTH)]
+        evidence = row(table, "died_cvd_by_mg_x_vitd_usual", "effect", BOTH)
         label = "HR of cardiovascular death, usual magnesium and 25(OH)D both adequate vs neither"
     else:
-        evidence = table[(table["model"] == "died_cvd_by_mg_x_vitd_day1") & (table["term"] == BOTH)]
+        evidence = row(table, "died_cvd_by_mg_x_vitd_day1", "effect", BOTH)
         label = "HR of cardiovascular death, magnesium (one day) and 25(OH)D both adequate vs neither"
     survival = calibrated_tables.get("mortality_survival")
     survival = survival if survival is not None else survival_day1(ctx)
@@ -330,6 +332,6 @@ def run(ctx: Context, calibrated_tables: dict[str, pd.DataFrame]) -> Result:
 def day1_result(primary: Result) -> Result:
     """C11 on one day's magnesium intake (the sensitivity analysis), from the primary run's table."""
     table = primary.tables["mortality"]
-    row = table[(table["model"] == "died_cvd_by_mg_x_vitd_day1") & (table["term"] == BOTH)]
-    return Result(evidence=[evidence_of(row, "HR of cardiovascular death, both adequate vs neither (one day's intake)")],
+    both = row(table, "died_cvd_by_mg_x_vitd_day1", "effect", BOTH)
+    return Result(evidence=[evidence_of(both, "HR of cardiovascular death, both adequate vs neither (one day's intake)")],
                   test_label="as C11, one day's magnesium intake")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyses.common import Context, Result, evidence_of, shares, tidy
+from analysis.analyses.common import Context, Result, evidence_of, shares, tidy, keyed
 from analysis.analyses.deficiency import add_quartiles
 
 
@@ -38,10 +38,11 @@ def intake_distribution(ctx: Context, domain: str, weight: str) -> pd.DataFrame:
         ctx.frame["mg_ear_bin"] = ear_ratio_bins(ctx.frame[column] / ctx.frame["mg_ear_mg"],
                                                  p["mg_ear_ratio_bin_width"], p["mg_ear_ratio_max"])
         inside = ctx.add_domain(f"{domain}__ear_bin", ctx.frame[domain] & ctx.frame["mg_ear_bin"].notna())
-        table = tidy(ctx.survey.distribution("mg_ear_bin", weight, inside).drop(columns=["group"]),
+        distribution = ctx.survey.distribution("mg_ear_bin", weight, inside).drop(columns=["group"])
+        table = tidy(keyed(distribution, "share", "mg_ear_bin", distribution["term"].str.split("=").str[1]),
                      "mg_intake_to_ear_distribution", inside, weight, scale="proportion (logit CI)")
         table.insert(1, "source", source)
-        table.insert(2, "bin", table["term"].str.split("=").str[1])
+        table.insert(2, "bin", table["group"])
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 

@@ -43,8 +43,8 @@ def run(ctx: Context) -> dict[str, pd.DataFrame]:
     for name, exposure, modifier, domain, weight, outcome in variants:
         if ctx.frame[domain].sum() < ctx.params["analyze"]["min_domain_n"]:
             continue
-        table, picked = effect_modification(ctx, exposure, modifier, f"sensitivity_{name}", domain, weight, outcome)
-        keep = table[table["term"].isin([r["term"].iloc[0] for r in picked.values()])].copy()
+        table, _ = effect_modification(ctx, exposure, modifier, f"sensitivity_{name}", domain, weight, outcome)
+        keep = table[table["quantity"].isin(["effect", "interaction"])].copy()
         keep.insert(1, "analysis", name)
         rows.append(keep)
     return {"sensitivity": pd.concat(rows, ignore_index=True)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.analyses.common import Context, Result, evidence_of, model_table
+from analysis.analyses.common import Context, Result, evidence_of, model_table, keyed
 from analysis.analyses.interaction import OUTCOME, WEIGHT, effect_modification
 
 LABEL = "supplemental magnesium only; food magnesium not used"
@@ -33,7 +33,8 @@ def run(ctx: Context) -> tuple[Result, Result]:
     no_mg = ctx.add_domain("in_supp_no_mg_supplement", f["in_supp"] & ~f["mg_supp_user"].fillna(True).astype(bool))
     spec = ctx.spec(OUTCOME, ["dose10"], drop=DIET)
     fitted = ctx.fit(spec, WEIGHT, no_mg)
-    slope = fitted.lincom({"dose10": 1}, "slope per 10 ug/day | no magnesium supplement")
+    slope = keyed(fitted.lincom({"dose10": 1}, "slope per 10 ug/day | no magnesium supplement"), "slope", "dose10",
+                  "mg_supp_user = 0")
     slope_table = model_table(fitted, "supp_dose_slope_no_mg_supplement", no_mg, WEIGHT,
                               ctx.covariate_text(spec, ["dose10"]), lincoms=[slope])
     slope_table["note"] = LABEL

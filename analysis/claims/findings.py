@@ -28,12 +28,14 @@ def log_scale_interaction(tables: dict[str, pd.DataFrame]) -> str:
     table = tables.get("interaction_usual")
     if table is None or "model" not in table:
         return ""
-    rows = table[table["model"] == "use_x_mg_adequacy_usual_log"].set_index("term")
-    terms = ["interaction vitd_supp_user x mg_adequate_usual", "vitd_supp_user effect | mg_adequate_usual = 0",
-             "vitd_supp_user effect | mg_adequate_usual = 1"]
-    if not set(terms) <= set(rows.index):
+    if "quantity" not in table:
         return ""
-    inter, low, high = (rows.loc[t] for t in terms)
+    rows = table[table["model"] == "use_x_mg_adequacy_usual_log"].set_index(["quantity", "contrast", "group"])
+    keys = [("interaction", "vitd_supp_user x mg_adequate_usual", "all"),
+            ("effect", "vitd_supp_user", "mg_adequate_usual = 0"), ("effect", "vitd_supp_user", "mg_adequate_usual = 1")]
+    if not set(keys) <= set(rows.index):
+        return ""
+    inter, low, high = (rows.loc[k] for k in keys)
     reading = ("so on the ratio scale too the association is smaller where magnesium is adequate: not only a ceiling"
                if inter.ci_high < 1 else
                "so on the ratio scale the association is larger where magnesium is adequate"
@@ -43,7 +45,8 @@ def log_scale_interaction(tables: dict[str, pd.DataFrame]) -> str:
             f"inadequate and {_ci(high)} times where it is adequate; the ratio of the two is {_ci(inter)}, {reading}.")
 
 
-# C11's check: the test's contrast, later vs earlier follow-up (usual magnesium, else one day's)
+# C11's check: the test's contrast, later vs earlier follow-up (usual magnesium, else one day's),
+# as (model, contrast) keys
 PH_CHECK_ROWS = {"cardiovascular death": [("died_cvd_by_mg_x_vitd_usual_ph_check", "both adequate vs neither:late"),
                                           ("died_cvd_by_joint_day1_ph_check", "both_adequate_day1:late")],
                  "death from any cause": [("died_by_mg_x_vitd_usual_ph_check", "both adequate vs neither:late"),
@@ -54,9 +57,9 @@ def proportional_hazards(tables: dict[str, pd.DataFrame], split_months: float) -
     """C11's proportional-hazards check in words: the 'both adequate vs neither' hazard ratio of
     the later follow-up period relative to the earlier, per outcome."""
     table = tables.get("mortality")
-    if table is None or "model" not in table:
+    if table is None or "contrast" not in table:
         return ""
-    rows = table.set_index(["model", "term"])
+    rows = table.set_index(["model", "contrast"])
     parts, departs = [], []
     for outcome, candidates in PH_CHECK_ROWS.items():
         found = next((rows.loc[key] for key in candidates if key in rows.index), None)

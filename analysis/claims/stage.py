@@ -16,7 +16,6 @@ import pandas as pd
 
 from analysis.core import atomic
 from analysis.claims import registry as claims
-from analysis.clean import features
 from analysis.analyses import calibrated, common, evalues, plan
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
@@ -189,7 +188,7 @@ def comparison(results: dict[str, common.Result]) -> pd.DataFrame:
     sens = results.get("C1_day1")
     if sens is not None and "sensitivity" in sens.tables:
         two_day = sens.tables["sensitivity"]
-        two_day = two_day[(two_day["analysis"] == "two_day_mean_mg") & two_day["term"].str.startswith("interaction")]
+        two_day = two_day[(two_day["analysis"] == "two_day_mean_mg") & (two_day["quantity"] == "interaction")]
         for r in two_day.itertuples():
             rows.append({"claim_id": "C1", "basis": "two-day mean intake (sensitivity)", "test": r.term,
                          "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value,
@@ -212,7 +211,7 @@ def metrics(claim_table: pd.DataFrame, ctx: common.Context, data_provenance: str
 def run(params: dict, paths: Paths) -> pd.DataFrame:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = features.add(pd.read_parquet(paths.analytic), params)
+    frame = pd.read_parquet(paths.analytic)
     inventory = RawInventory.load(paths.data_raw)
     availability = Availability(inventory)
     registry = claims.registry()

@@ -1,5 +1,8 @@
 """The clean stage: data_raw/ -> data_clean/analytic.parquet, dictionary.csv, reports/tables/flow.csv.
 
+The analytic table holds the analysis-time columns too (outcome flags, dose units, intake
+groups: analysis/clean/features.py), so every later stage and command reads the same ones.
+
 Every DEMO participant of every fetched cycle stays in the table (domains need the full
 design); who is in which analysis is said by the in_* flags and counted in the flow table.
 """
@@ -10,7 +13,7 @@ import logging
 import pandas as pd
 
 from analysis.core import atomic
-from analysis.clean import data_rules, derive, domains
+from analysis.clean import data_rules, derive, domains, features
 from analysis.data import raw
 from analysis.clean import validate
 from analysis.data.catalog import load_catalog
@@ -27,6 +30,7 @@ def build(raw_frame: pd.DataFrame, params: dict,
     harmonized raw frame (`read_counts`: what reading it changed)."""
     analytic = derive.derive(raw_frame, params["clean"], load_catalog().units())
     analytic, flow = domains.add_flags(analytic, params)
+    analytic = features.add(analytic, params)  # the analysis-time columns, made once here
     rules = data_rules.table(raw_frame, analytic, read_counts or raw.ReadCounts())
     analytic = analytic.sort_values(["cycle", "seqn"], kind="stable").reset_index(drop=True)
     return analytic, flow, rules

@@ -81,7 +81,7 @@ def load(root: Path) -> pd.DataFrame:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`)")
     usual = paths.data_clean / "usual_intake.parquet"
-    kept = _read(_version(paths.analytic), _version(usual) if usual.exists() else None, _version(paths.params))
+    kept = _read(_version(paths.analytic), _version(usual) if usual.exists() else None)
     return kept.copy(deep=not _COPY_ON_WRITE)
 
 
@@ -95,14 +95,11 @@ def _version(path: Path) -> tuple[str, int, int]:
 
 
 @lru_cache(maxsize=2)
-def _read(analytic: tuple, usual: tuple | None, params_file: tuple) -> pd.DataFrame:
+def _read(analytic: tuple, usual: tuple | None) -> pd.DataFrame:
     frame = pd.read_parquet(analytic[0])
     if usual is not None:
         frame = frame.merge(pd.read_parquet(usual[0]), on="seqn", how="left", validate="one_to_one")
-    from analysis.clean import features
-
-    # the analysis-time columns (vitd_below_50, dose10, age_group, ...): the vocabulary of `model` too
-    return features.add(frame, load_params(Path(params_file[0])))
+    return frame  # with the analysis-time columns the clean stage made (vitd_below_50, dose10, age_group, ...)
 
 
 def known_columns(root: Path) -> set[str]:
@@ -113,7 +110,7 @@ def known_columns(root: Path) -> set[str]:
     paths = Paths(root)
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`)")
-    names = set(pq.read_schema(paths.analytic).names) | set(weights.DERIVED)
+    names = set(pq.read_schema(paths.analytic).names)
     usual = paths.data_clean / "usual_intake.parquet"
     if usual.exists():
         names |= set(pq.read_schema(usual).names)

@@ -68,17 +68,22 @@ def dose_response(binned: pd.DataFrame, curve: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def level_of(group: pd.Series) -> pd.Series:
+    """The level in a group key "<column> = <level>"."""
+    return group.str.rsplit(" = ", n=1).str[-1]
+
+
 def forest(sensitivity: pd.DataFrame, usual: pd.DataFrame | None = None) -> plt.Figure:
     """Supplement users vs non-users by magnesium group: the primary analysis on usual intake
     (regression-calibrated, when `usual` is given) above the day-1 analyses."""
     _style()
-    rows = sensitivity[sensitivity["term"].str.contains(" effect \\| ") & (sensitivity["analysis"] != "log_25ohd")].copy()
+    rows = sensitivity[sensitivity["quantity"].eq("effect") & (sensitivity["analysis"] != "log_25ohd")].copy()
     rows["analysis"] = rows["analysis"].replace({"main": "day-1 intake"})
     if usual is not None:
-        calibrated = usual[(usual["model"] == "use_x_mg_adequacy_usual") & usual["term"].str.contains(" effect \\| ")].copy()
+        calibrated = usual[(usual["model"] == "use_x_mg_adequacy_usual") & usual["quantity"].eq("effect")].copy()
         calibrated["analysis"] = "usual intake, calibrated (primary)"
         rows = pd.concat([calibrated, rows], ignore_index=True)
-    rows["group"] = np.where(rows["term"].str.endswith("= 1"), "mg_adequate", "mg_inadequate")
+    rows["group"] = np.where(level_of(rows["group"]) == "1", "mg_adequate", "mg_inadequate")
     analyses = list(dict.fromkeys(rows["analysis"]))
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(analyses) + 1.6))
     for group, color in MG_COLORS.items():
@@ -176,7 +181,7 @@ def mg_distribution(distribution: pd.DataFrame) -> plt.Figure:
 
 def bone(bone_or: pd.DataFrame, claimed: float) -> plt.Figure:
     _style()
-    rows = bone_or[bone_or["term"].str.startswith("OR ")].copy()
+    rows = bone_or[bone_or["quantity"].eq("effect")].copy()
     rows["label"] = rows["model"].str.replace("_by_intake_adequacy", "").str.replace("_", " ") + ": " + \
         rows["term"].str.replace("OR ", "")
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.5))
@@ -221,11 +226,11 @@ def trends(status: pd.DataFrame, prevalence: pd.DataFrame | None) -> plt.Figure:
 def supplement_models(table: pd.DataFrame) -> plt.Figure:
     """The supplement association with 25(OH)D with and without a magnesium supplement."""
     _style()
-    rows = table[table["term"].str.contains(r" effect \| mg_supp_user")].copy()
+    rows = table[table["quantity"].eq("effect") & table["group"].isin(["mg_supp_user = 0", "mg_supp_user = 1"])].copy()
     rows["label"] = rows["model"].str.replace("_", " ") + "\n" + rows["term"].str.replace("mg_supp_user", "Mg supplement")
     fig, ax = plt.subplots(figsize=(8.5, 0.7 * len(rows) + 1.5))
     y = np.arange(len(rows))
-    colors = [MG_COLORS["mg_adequate"] if t.endswith("= 1") else MG_COLORS["mg_inadequate"] for t in rows["term"]]
+    colors = [MG_COLORS["mg_adequate"] if level == "1" else MG_COLORS["mg_inadequate"] for level in level_of(rows["group"])]
     for yi, (_, r), color in zip(y, rows.iterrows(), colors):
         ax.errorbar([r["estimate"]], [yi], xerr=[[arm] for arm in ci_arms(r)],
                     fmt="o", color=color, capsize=3)
@@ -392,11 +397,12 @@ def mortality_hazard_ratios(table: pd.DataFrame, margin: float) -> plt.Figure:
               "supp_vitd_and_mg": "vitamin D + Mg supplements vs neither"}
     models = {"_by_vitd_per_unit", "_by_vitd_below", "_by_mg_adequacy_usual", "_by_mg_x_vitd_usual",
               "_by_mg_x_vitd_day1", "_by_supplements"}
-    rows = table[table["term"].isin(wanted) & table["model"].str.startswith(("died_cvd_by", "died_by"))].copy()
+    rows = table[table["contrast"].isin(wanted) & table["quantity"].isin(["coefficient", "effect"])
+                 & table["model"].str.startswith(("died_cvd_by", "died_by"))].copy()
     rows = rows[[any(rows_model.endswith(m) for m in models) for rows_model in rows["model"]]]
-    rows = rows[~((rows["term"] == "mg_adequate_usual") & rows["model"].str.endswith("_x_vitd_usual"))]
+    rows = rows[~((rows["contrast"] == "mg_adequate_usual") & rows["model"].str.endswith("_x_vitd_usual"))]
     rows["outcome"] = np.where(rows["model"].str.startswith("died_cvd"), "cardiovascular death", "all causes")
-    rows["label"] = rows["term"].map(wanted) + np.where(rows["model"].str.endswith("_day1"), " (one day's Mg)", "")
+    rows["label"] = rows["contrast"].map(wanted) + np.where(rows["model"].str.endswith("_day1"), " (one day's Mg)", "")
     fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(rows) + 1.8))
     y = np.arange(len(rows))
     colors = np.where(rows["outcome"] == "cardiovascular death", "#c0392b", "#34495e")

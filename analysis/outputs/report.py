@@ -153,36 +153,49 @@ RESULT_COLUMNS = ["model", "term", "estimate", "ci_low", "ci_high", "p_value", "
 OPTIONAL_COLUMNS = ["analysis", "claim_id", "basis", "group_by", "group"]
 
 
+def quantities(*names: str):
+    """Select the rows whose structured key `quantity` is one of `names`."""
+    return lambda t: t["quantity"].isin(names)
+
+
+def exposures(t: pd.DataFrame) -> pd.Series:
+    """Every row but the covariates' coefficients and the intercept."""
+    return t["quantity"].ne("adjustment")
+
+
 def key_results(paths: Paths) -> list[tuple[str, str, str]]:
     """(title, source file, html table) for the rows a reader needs first."""
     picks = [
         ("Usual intake, primary: supplement use and dose x usual magnesium adequacy (C1, C2, C3)", "interaction_usual",
-         lambda t: t["term"].str.contains(" effect | interaction |slope|dose to|difference", regex=True)),
-        ("Usual intake, primary: odds ratios (C4, C5, deficiency)", "usual_or",
-         lambda t: t["term"].str.contains("usual|OR ", regex=True) & ~t["term"].str.contains("kcal|ca_total", regex=True)),
+         quantities("effect", "interaction", "slope", "dose", "dose_difference")),
+        ("Usual intake, primary: odds ratios (C4, C5, deficiency)", "usual_or", exposures),
         ("Usual intake against one day's intake, claim by claim", "usual_vs_day1", lambda t: pd.Series(True, index=t.index)),
         ("Usual magnesium intake distribution (C6): share below the EAR and percentiles", "usual_intake",
          lambda t: t["group"].eq("all") | t["term"].str.endswith("below_ear")),
-        ("Day-1 sensitivity: supplement use x magnesium adequacy (C1)", "interaction_use", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
-        ("Day-1 sensitivity: supplemental dose x magnesium adequacy (C1)", "interaction_dose", lambda t: t["term"].str.contains(" effect | interaction |wald", regex=True)),
-        ("Day-1 sensitivity: dose slope among magnesium-inadequate adults (C2)", "dose_low_mg", lambda t: t["term"].str.startswith("slope")),
-        ("Day-1 sensitivity: dose to reach sufficiency for the reference adult (C3)", "dose_to_sufficiency", lambda t: t["term"].str.startswith(("dose to", "difference", "wald"))),
-        ("Day-1 sensitivity: odds of low 25(OH)D by magnesium adequacy and quartile", "deficiency_or", lambda t: t["term"].str.startswith(("mg_", "trend"))),
-        ("Day-1 sensitivity: osteoporosis, women 50+ (C4)", "bone_or", lambda t: t["term"].str.startswith("OR ")),
-        ("Day-1 sensitivity: calcium : magnesium ratio (C5)", "ca_mg_ratio", lambda t: t["term"].str.contains("OR | effect | interaction |wald", regex=True)),
+        ("Day-1 sensitivity: supplement use x magnesium adequacy (C1)", "interaction_use",
+         quantities("effect", "interaction", "wald")),
+        ("Day-1 sensitivity: supplemental dose x magnesium adequacy (C1)", "interaction_dose",
+         quantities("effect", "interaction", "wald")),
+        ("Day-1 sensitivity: dose slope among magnesium-inadequate adults (C2)", "dose_low_mg", quantities("slope")),
+        ("Day-1 sensitivity: dose to reach sufficiency for the reference adult (C3)", "dose_to_sufficiency",
+         quantities("dose", "dose_difference", "wald")),
+        ("Day-1 sensitivity: odds of low 25(OH)D by magnesium adequacy and quartile", "deficiency_or",
+         quantities("coefficient", "trend")),
+        ("Day-1 sensitivity: osteoporosis, women 50+ (C4)", "bone_or", quantities("effect")),
+        ("Day-1 sensitivity: calcium : magnesium ratio (C5)", "ca_mg_ratio", quantities("effect", "interaction", "wald")),
         ("Sensitivity of the main interaction", "sensitivity", lambda t: pd.Series(True, index=t.index)),
         ("25(OH)D percentiles by usual magnesium adequacy (C1b, bootstrap CIs)", "vitd_percentiles",
          lambda t: t["term"].isin(["difference", "low_minus_high"])),
         ("Aortic calcification, adults 40+, 2013-2014 (C9): per 10 µg/day supplemental vitamin D by magnesium "
          "adequacy (design df small: one cycle)", "calcification",
-         lambda t: t["term"].str.contains("per 10|ratio adequate", regex=True)),
+         quantities("effect", "interaction")),
         ("C-reactive protein (C10): geometric-mean ratios (log CRP) and odds ratios (CRP > 3 mg/L)", "inflammation",
-         lambda t: t["term"].isin(["vitd_serum_per25", "mg_adequate_usual", "mg_adequate", "mg_supp_user"])),
+         quantities("coefficient")),
         ("Mortality (C11): hazard ratios of cardiovascular and all-cause death (design-based Cox models, Breslow ties; "
          "the proportional-hazards checks are the ':late' rows)", "mortality",
-         lambda t: ~t["term"].str.match(r"^(age|sex_|race_eth_|bmi|education_|pir|smoking_|season_|cycle_|kcal)")),
+         exposures),
         ("Supplement-only models: vitamin D supplements x magnesium supplements (C1, C2 stand-ins)", "supplement_models",
-         lambda t: t["term"].str.contains(" effect | interaction |slope|wald", regex=True)),
+         quantities("effect", "interaction", "slope", "wald")),
         ("Vitamin D status, everyone aged 1+ (MEC weight)", "vitd_status", lambda t: t["group_by"].isin(["all", "cycle"])),
     ]
     out = []

@@ -26,7 +26,6 @@ from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
 from analysis.core import atomic, parallel
-from analysis.clean import features
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
 from analysis.survey.intervals import interval
@@ -62,7 +61,7 @@ def setup(frame: pd.DataFrame, params: dict) -> Setup:
 
 
 def prepare(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
-    out = features.add(frame, params)  # brings dose10, mg_total_100, mg_supp_100
+    out = frame.copy()  # the analytic table brings dose10, mg_total_100, mg_supp_100 (analysis/clean/features.py)
     out["ca_100"] = out["ca_total_mg"] / 100  # calcium per 100 mg/day
     out["psu_id"] = out["sdmvstra"].astype(str) + "-" + out["sdmvpsu"].astype(str)
     return out
@@ -317,7 +316,7 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> ProfileAnswer
                 raise DataError(f"--profile {key}={value}: outside the range the model was fitted on "
                                 f"({low:g} to {high:g}); the model cannot predict there")
     row = pd.DataFrame([person])
-    per_100 = params["analyze"]["mg_unit_mg"]  # the same units as features.add and prepare()
+    per_100 = params["analyze"]["mg_unit_mg"]  # the same units as analysis/clean/features.py
     row["mg_total_100"] = row["mg_total_mg"] / per_100
     row["mg_supp_100"] = row["mg_supp_mg"] / per_100
     row["ca_100"] = row["ca_total_mg"] / 100

@@ -2,8 +2,8 @@
 
 The weight: the one of the smallest NHANES subsample that measured every variable used
 (interview < MEC examination < day-1 dietary recall < both recalls). The subsample of every
-column is data: the `sample` field of analysis/clean/dictionary.yaml (and DERIVED below for the
-analysis-time columns). The analyses follow the same rule (tests check it); `estimate` and
+column is data: the `sample` field of analysis/clean/dictionary.yaml (the analysis-time columns
+of analysis/clean/features.py included). The analyses follow the same rule (tests check it); `estimate` and
 `model` apply it to any question.
 
 The pooling: the clean stage divides every 2-year weight by the number of cycles in the table.
@@ -31,22 +31,9 @@ NAMES = {"interview": "interview weight (WTINT2YR)", "mec": "MEC exam weight (WT
          "day1": "day-1 dietary weight (WTDRD1)", "day2": "two-day dietary weight (WTDR2D)"}
 SUBSAMPLES = {"interview": "everyone interviewed", "mec": "the MEC examination subsample",
               "day1": "the day-1 dietary recall subsample", "day2": "the two-recall subsample"}
-# Columns derived at analysis time (analysis/clean/features.py and estimate.load) that a user
-# may name, with the subsample of the variables they are made from.
-DERIVED = {"age_group": "interview", "vitd_below_30": "mec", "vitd_below_50": "mec", "vitd_below_75": "mec",
-           "vitd_30_to_49": "mec", "vitd_log": "mec", "vitd_serum_per25": "mec", "crp_log": "mec",
-           "crp_elevated": "mec", "aac_severe": "mec", "aac_any": "mec", "dose10": "day1", "mg_total_100": "day1",
-           "mg_supp_100": "day1", "mg_inadequate": "day1", "mg_food_inadequate": "day1", "mg_below_half_ear": "day1",
-           "high_ca_mg_ratio": "day1", "vitd_adequate_intake": "day1", "intake_adequacy": "day1",
-           "vitd_supp_user_30d": "interview", "dose_band": "day1", "meets_article_mg": "day1",
-           "meets_article_vitd": "day1", "meets_efsa_mg": "day1", "meets_efsa_vitd": "day1",
-           "mg_total_2day_inadequate": "day2", "mg_food_2day_inadequate": "day2", "mg_2day_adequate": "day2",
-           "in_two_day": "day2", "all_weight_1": "interview"}
-
-
 def samples() -> dict[str, str]:
     table = load_dictionary()
-    return {**dict(zip(table["column"], table["sample"])), **DERIVED}
+    return dict(zip(table["column"], table["sample"]))
 
 
 def weight_for(columns: list[str]) -> tuple[str, str]:

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.core import atomic
-from analysis.clean import features
 from analysis.clean.dictionary import undocumented
 from analysis.core.config import Paths
 from analysis.data.fetch import RECORDED, VERIFIED, read_manifest
@@ -44,11 +43,6 @@ OUTPUT_COLUMNS = ["model", "term", "group_by", "group", "estimate", "std_error",
                   "p_value", "df", "n", "n_weighted", "scale", "variance", "monte_carlo", "domain", "weight",
                   "covariates", "note"]
 PERSONS_FILE = "usual_intake.parquet"
-
-
-def prepare(frame: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """The analytic table with the analysis-time columns the models use (age_group, dose10, ...)."""
-    return features.add(frame, params)
 
 
 # ---------------------------------------------------------------------------- estimates
@@ -250,7 +244,7 @@ def missing_recall_files(paths: Paths) -> list[str]:
 def run(params: dict, paths: Paths) -> None:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = prepare(pd.read_parquet(paths.analytic), params)
+    frame = pd.read_parquet(paths.analytic)
     masks = domains(frame, params)
     if masks["calibration"].sum() < params["analyze"]["min_domain_n"]:
         missing = missing_recall_files(paths)
