@@ -37,6 +37,9 @@ sns.set_theme(style="whitegrid")
 def plot(result, xlabel: str, percent: bool = False):
     """Each row's estimate with its 95% CI; suppressed cells are not drawn."""
     table = result.table[result.table["reliability"] != "suppressed"]
+    if table.empty:  # nothing meets NCHS's standards: no empty axes
+        print("Not drawn: every estimate here is suppressed under NCHS's presentation standards.")
+        return None
     scale = 100 if percent else 1
     labels = [f"{g} {s.split(' of ')[0]}" if s.startswith(("p", "age-adjusted")) else g
               for g, s in zip(table["group"], table["statistic"])]

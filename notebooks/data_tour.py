@@ -34,7 +34,8 @@ analytic = pd.read_parquet(paths.analytic)
 usual = pd.read_parquet(paths.data_clean / "usual_intake.parquet")
 analytic = analytic.merge(usual, on="seqn", how="left")
 manifest = pd.read_csv(paths.raw_manifest, sep="\t", dtype=str, keep_default_na=False)
-print("provenance:", "; ".join(sorted(manifest.loc[manifest["provenance"] != "", "provenance"].unique())))
+used = manifest["status"].isin(["verified", "recorded"])  # the files this run read (the rest: why not)
+print("provenance:", "; ".join(sorted(manifest.loc[used & (manifest["provenance"] != ""), "provenance"].unique())))
 sns.set_theme(style="whitegrid")
 # Without dietary recalls (DR1TOT) in the files at hand, the intake cells below say so instead.
 HAS_RECALLS = bool(analytic["mg_food_mg"].notna().any())
@@ -113,6 +114,13 @@ examined = analytic[analytic["in_adults"]]
 variables = ["vitd_serum_nmol", "mg_food_mg", "mg_food_day2_mg", "vitd_supp_30d_ug", "bmi", "pir", "education",
              "smoking", "femneck_bmd", "aac24_score", "crp_mg_l"]
 missing = examined[variables].isna().groupby(examined["cycle"]).mean().astype(float).T
+# a cycle whose file NHANES never published is left blank, not drawn as 100% missing
+published_in = {"femneck_bmd": ["DXXFEM"], "aac24_score": ["DXXAAC"], "crp_mg_l": ["CRP", "HSCRP"],
+                "mg_food_day2_mg": ["DR2TOT"]}
+for variable, components in published_in.items():
+    rows = manifest[manifest["component"].isin(components)]
+    never = [c for c in missing.columns if (rows.loc[rows["cycle"] == c, "status"] == "absent in cycle").all()]
+    missing.loc[variable, never] = np.nan
 fig, ax = plt.subplots(figsize=(8, 4.5))
 sns.heatmap(100 * missing, annot=True, fmt=".0f", cmap="rocket_r", vmin=0, vmax=100,
             cbar_kws={"label": "% missing"}, ax=ax)

@@ -126,3 +126,9 @@ def test_an_analysis_that_needs_missing_components_or_the_usual_model_does_not_r
 def test_an_undeclared_result_is_an_error(monkeypatch, tmp_path):
     with pytest.raises(Exception, match="undeclared results"):
         run_plan(monkeypatch, tmp_path, [plan.Analysis(("a",), "published", lambda i: {"b": Result()})])
+
+
+def test_dvc_metrics_are_one_file_per_claim_and_one_of_sample_sizes():
+    metrics = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["analyze"]["metrics"]
+    listed = {next(iter(m)) if isinstance(m, dict) else m for m in metrics}
+    assert listed == {f"reports/metrics/{cid}.json" for cid in claims.registry()} | {"reports/metrics/sample.json"}

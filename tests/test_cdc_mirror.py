@@ -142,7 +142,12 @@ def test_report_says_genuine_and_shows_findings_rules_and_checks(cdc_project):
     assert "On the log scale" in page
     assert "data_rules.csv" in page and "recall_day2_without_day1" in page
     assert "published_checks.csv" in page and "Data Brief 399" in page
-    assert "OSQ (absent from this mirror: 2011-2012, 2015-2016)" in page
+    banner = page[page.index('id="provenance-banner"'):page.index("</div>", page.index('id="provenance-banner"'))]
+    # what the run used, component by component: CRP and HSCRP together cover the CRP cycles
+    assert "CRP 2007-2010" in banner and "HSCRP 2015-2018" in banner and "OSQ 2007-2010, 2013-2014, 2017-2018" in banner
+    assert "Published by CDC but not in this source: OSQ 2011-2012, 2015-2016 (absent from this mirror)" in banner
+    assert "absent in cycle" not in banner and "Not testable with these files" not in banner  # every claim testable
+    assert "/work/" not in page and "/home/" not in page and "/tmp/" not in page  # no local absolute paths
 
 
 def test_notebooks_run_on_the_genuine_mirror(cdc_project):

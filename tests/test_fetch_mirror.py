@@ -138,3 +138,25 @@ def test_unchanged_files_are_not_hashed_again_unless_forced(project, tmp_path, m
     manifest = fetch.run(only_bmx(project), project, mirror).set_index("file")
     assert manifest.loc["BMX_J.XPT", "status"] == fetch.VERIFIED
     assert hashlib.sha256(target.read_bytes()).hexdigest() == manifest.loc["BMX_J.XPT", "sha256"]
+
+
+def test_a_later_run_keeps_the_mirror_the_last_fetch_used(tmp_path, monkeypatch):
+    from analysis.core import config
+
+    monkeypatch.delenv(config.MIRROR_ENV, raising=False)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    root = tmp_path / "project"
+    root.mkdir()
+    assert config.resolve_mirror({"mirror": None}, root) is None  # nothing remembered: CDC
+    config.remember_mirror(root, mirror)
+    assert config.resolve_mirror({"mirror": None}, root) == mirror.resolve()
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv(config.MIRROR_ENV, str(other))  # the environment still decides first
+    assert config.resolve_mirror({"mirror": None}, root) == other
+    monkeypatch.delenv(config.MIRROR_ENV)
+    mirror.rmdir()  # a remembered mirror that is gone: back to CDC
+    assert config.resolve_mirror({"mirror": None}, root) is None
+    config.remember_mirror(root, None)  # a download from CDC forgets the mirror
+    assert not (root / config.REMEMBERED_MIRROR).exists()

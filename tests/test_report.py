@@ -140,3 +140,72 @@ def test_strobe_checklist_links_to_sections_that_exist(reported):
         assert links or "Not applicable" in cells, f"STROBE item {item}: neither a section nor a reason"
         assert set(links) <= ids, f"STROBE item {item} links to missing sections {set(links) - ids}"
     assert "E-value" in page and 'id="missing-data"' in page
+
+
+def test_banner_lists_what_the_run_used_and_only_real_gaps():
+    import pandas as pd
+
+    from analysis.outputs.report import banner, cycle_span
+
+    assert cycle_span(["2009-2010", "2007-2008", "2015-2016", "2017-2018"]) == "2007-2010, 2015-2018"
+    manifest = pd.DataFrame([
+        ("2007-2008", "CRP", "verified"), ("2009-2010", "CRP", "verified"), ("2011-2012", "CRP", "absent in cycle"),
+        ("2015-2016", "HSCRP", "verified"), ("2007-2008", "HSCRP", "absent in cycle"),
+        ("2011-2012", "OSQ", "absent from this mirror"), ("2007-2008", "OSQ", "verified"),
+    ], columns=["cycle", "component", "status"]).assign(provenance="genuine CDC file (public copy, verified)")
+    claims = pd.DataFrame({"claim_id": ["C4", "C10"], "verdict": ["inconclusive", "supported"]})
+    b = banner(manifest, claims)
+    assert b["used"] == ["CRP 2007-2010", "HSCRP 2015-2016", "OSQ 2007-2008"]
+    assert b["missing"] == ["OSQ 2011-2012 (absent from this mirror)"]  # CDC never published CRP 2011-2012: no gap
+    assert b["not_testable"] == [] and b["cycles"] == "2007-2010, 2015-2016" and not b["synthetic"]
+    lacking = claims.assign(verdict=["not testable with the files at hand", "supported"])
+    assert banner(manifest, lacking)["not_testable"] == ["C4"]
+
+
+def test_cells_are_formatted_as_what_they_are():
+    import pandas as pd
+
+    from analysis.outputs.report import fmt_p, table_html
+
+    assert fmt_p(2.4e-10) == "< 0.001" and fmt_p(0.0123) == "0.012" and fmt_p(float("nan")) == ""
+    row = pd.DataFrame({"n": [7.0], "n_remaining": [6000.0], "df": [92.0], "p_value": [0.0004], "estimate": [0.61579]})
+    html = table_html(row, ["n", "n_remaining", "df", "p_value", "estimate"])
+    assert "<td>7</td>" in html and "<td>6,000</td>" in html and "<td>92</td>" in html
+    assert "<td>&lt; 0.001</td>" in html and "<td>0.616</td>" in html
+
+
+def test_figures_say_what_they_show():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from analysis.outputs import figures
+
+    fig, ax = plt.subplots()
+    ax.plot([0.4, 2.5], [0, 1])
+    figures.ratio_axis(ax, 0.4, 2.5)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "0.7", "1", "1.5", "2", "3"]  # ratios, not 10^0
+    percentiles = pd.DataFrame({"term": "difference", "group": ["all", "all"], "percentile": [10, 90],
+                                "estimate": [9.6, 13.1], "ci_low": [8.6, 10.8], "ci_high": [10.7, 15.4]})
+    ylabel = figures.vitd_percentiles(percentiles).axes[0].get_ylabel()
+    assert ylabel.startswith("25(OH)D difference") and "adequate minus inadequate" in ylabel
+    effects = pd.DataFrame({"model": ["supp_use_x_mg_supp_use"] * 2, "term": ["a", "b"], "quantity": "effect",
+                            "group": ["mg_supp_user = 0", "mg_supp_user = 1"], "estimate": [22.8, 17.1],
+                            "ci_low": [20.5, 12.2], "ci_high": [25.1, 21.9]})
+    ax = figures.supplement_models(effects).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["no magnesium supplement", "magnesium supplement"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["vitamin D supplement use"] * 2
+    plt.close("all")
+
+
+def test_every_figure_has_a_caption_saying_population_and_weight():
+    from analysis.outputs.report import CAPTIONS, FIGURES, RISK_FIGURES
+
+    assert set(CAPTIONS) == set(FIGURES) | set(RISK_FIGURES)
+    for name, caption in CAPTIONS.items():
+        if name in ("exclusion_flow", "calibration"):
+            continue
+        assert "weight" in caption and ("adults" in caption.lower() or "women" in caption.lower()
+                                        or "everyone" in caption.lower()), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from analysis.claims import registry as claims
@@ -121,3 +122,29 @@ def test_c11_rule_needs_a_hazard_ratio_below_one_and_rejects_small_protection():
     assert claims.decide(rule, [claims.Evidence(0.7, 0.55, 0.89)]) == claims.SUPPORTED
     assert claims.decide(rule, [claims.Evidence(0.69, 0.44, 1.07)]) == claims.INCONCLUSIVE
     assert claims.decide(rule, [claims.Evidence(1.0, 0.92, 1.09)]) == claims.CONTRADICTED  # excludes >= 10% lower
+
+
+def dose_evidence(adequate_dose: float) -> list[Evidence]:
+    return [Evidence(23.9, 17.4, 30.3, 2e-10, "dose difference (ug/day)"), Evidence(7.0, 2.0, 12.0, label="dose where inadequate"),
+            Evidence(adequate_dose, adequate_dose - 5, adequate_dose + 5, label="dose where adequate"),
+            Evidence(125.0, 125.0, 125.0, label="observed doses")]
+
+
+def test_a_dose_outside_the_observed_doses_leaves_no_estimate_in_the_claims_table():
+    from analysis.analyses.common import Result
+    from analysis.claims import stage
+
+    params = load_params(REPO / "params.yaml")
+    rule = params["verdicts"]["C3"]
+    assert claims.has_estimate(rule, dose_evidence(3.0)) and not claims.has_estimate(rule, dose_evidence(-16.9))
+    registry = {"C3": claims.registry()["C3"]}
+    for dose, shown in [(-16.9, False), (3.0, True)]:
+        row = stage.claim_rows(registry, {"C3": Result(evidence=dose_evidence(dose))}, {}, None, params, "").iloc[0]
+        if shown:  # both doses inside: the difference (CI 17.4 to 30.3, above the margin 10) decides
+            assert row["verdict"] == claims.SUPPORTED
+            assert row["estimate"] == 23.9 and row["p_value"] == 2e-10
+        else:
+            assert row["verdict"] == claims.INCONCLUSIVE
+            assert pd.isna(row["estimate"]) and pd.isna(row["ci_low"]) and pd.isna(row["p_value"])
+            assert row["reason"].startswith("no estimate: a group's dose lies outside the observed doses")
+            assert "-16.9 ug/day (reached without supplements)" in row["reason"]

@@ -112,6 +112,15 @@ def dose_status(dose: float, upper: float) -> str:
     return INSIDE if dose <= upper else BEYOND
 
 
+def has_estimate(rule: dict, evidence: list[Evidence]) -> bool:
+    """Whether the rule finds an estimate in the evidence: a dose comparison (rule
+    within_observed_doses) has none unless every group's dose lies inside the observed doses."""
+    if rule.get("rule") == "within_observed_doses":
+        *_, bound = evidence
+        return all(dose_status(d.estimate, bound.estimate) == INSIDE for d in evidence[1:-1])
+    return bool(evidence)
+
+
 def dose_range_reason(evidence: list[Evidence]) -> str:
     """Each group's dose and where it lies, for the claims table."""
     *_, bound = evidence

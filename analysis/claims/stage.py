@@ -1,5 +1,5 @@
 """The analyze stage: every claim's analysis on data_clean/analytic.parquet, its tables in
-reports/tables/, one verdict per claim in reports/claims.csv, key numbers in reports/metrics.json.
+reports/tables/, one verdict per claim in reports/claims.csv, key numbers in reports/metrics/.
 
 A claim whose needed NHANES component is missing from every cycle at hand is reported as
 "not testable with the files at hand", naming the files; nothing is estimated from zeros.
@@ -130,7 +130,7 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
                "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
                "rule": claims.describe(rule), "reason": "", "source_note": claim.source_note,
                "data_provenance": data_provenance}
-        missing = "missing NHANES file(s): " + ", ".join(availability.missing_files(gaps.get(cid, [])))
+        missing = ("missing NHANES file(s): " + ", ".join(availability.missing_files(gaps[cid]))) if gaps.get(cid) else ""
         fallback = results.get(f"{cid}_fallback")
         if gaps.get(cid) and fallback is None:
             row["verdict"] = claims.NOT_TESTABLE_FILES
@@ -149,7 +149,7 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
         else:
             result = results.get(cid, common.Result())
             evidence = [e for e in result.evidence if e is not None]
-            if evidence:
+            if evidence and claims.has_estimate(rule, evidence):
                 first = evidence[0]
                 row.update(estimate=first.estimate, ci_low=first.ci_low, ci_high=first.ci_high, p_value=first.p_value)
             if rule["rule"] in ("all_at_least", "all_of") and len(evidence) > 1:
@@ -158,22 +158,29 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
                 row["reason"] = claim.hypothesis
             if rule["rule"] == "within_observed_doses" and len(evidence) > 1:
                 row["reason"] = claims.dose_range_reason(evidence)
+                if not claims.has_estimate(rule, evidence):
+                    row["reason"] = "no estimate: a group's dose lies outside the observed doses; " + row["reason"]
             row["verdict"] = claims.decide(rule, evidence) if evidence or rule["rule"] == "fact_check" else claims.INCONCLUSIVE
             if not evidence and rule["rule"] != "fact_check":
                 row["reason"] = "the domain was too small to estimate"
             day1 = results.get(f"{cid}_day1")
             if day1 is not None and day1 is not result and day1.evidence and day1.evidence[0] is not None:
                 e = day1.evidence[0]
-                sensitivity_text = (f"sensitivity, one day's intake: {e.estimate:.3g} ({e.ci_low:.3g} to {e.ci_high:.3g}), "
-                                    f"which the same rule calls {claims.decide(rule, day1.evidence)}")
+                if claims.has_estimate(rule, day1.evidence):
+                    sensitivity_text = (f"sensitivity, one day's intake: {e.estimate:.3g} ({e.ci_low:.3g} to "
+                                        f"{e.ci_high:.3g}), which the same rule calls {claims.decide(rule, day1.evidence)}")
+                else:
+                    sensitivity_text = ("sensitivity, one day's intake: no estimate either ("
+                                        + claims.dose_range_reason(day1.evidence) + ")")
                 row["reason"] = "; ".join(t for t in (row["reason"], sensitivity_text) if t)
         rows.append(row)
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-def comparison(results: dict[str, common.Result]) -> pd.DataFrame:
+def comparison(results: dict[str, common.Result], params: dict) -> pd.DataFrame:
     """Each claim's test on usual intake beside the same test on one day's intake (and on
-    the two-day mean where it was run), so a reviewer sees how far the correction moved it."""
+    the two-day mean where it was run), so a reviewer sees how far the correction moved it.
+    Where the claim's rule finds no estimate, the row shows none and `label` says why."""
     rows = []
     for cid in ["C1", "C2", "C3", "C4", "C5", "C6"]:
         for basis, key in [("usual intake (primary)", cid), ("day-1 intake (sensitivity)", f"{cid}_day1")]:
@@ -183,8 +190,13 @@ def comparison(results: dict[str, common.Result]) -> pd.DataFrame:
             if basis.startswith("day-1") and result is results.get(cid):
                 continue
             e = result.evidence[0]
-            rows.append({"claim_id": cid, "basis": basis, "test": result.test_label, "estimate": e.estimate,
-                         "ci_low": e.ci_low, "ci_high": e.ci_high, "p_value": e.p_value, "label": e.label})
+            row = {"claim_id": cid, "basis": basis, "test": result.test_label, "estimate": e.estimate,
+                   "ci_low": e.ci_low, "ci_high": e.ci_high, "p_value": e.p_value, "label": e.label}
+            rule = params["verdicts"][cid]
+            if not claims.has_estimate(rule, result.evidence):
+                row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                           label="no estimate: " + claims.dose_range_reason(result.evidence))
+            rows.append(row)
     sens = results.get("C1_day1")
     if sens is not None and "sensitivity" in sens.tables:
         two_day = sens.tables["sensitivity"]
@@ -196,16 +208,17 @@ def comparison(results: dict[str, common.Result]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim_id", "basis", "test", "estimate", "ci_low", "ci_high", "p_value", "label"])
 
 
-def metrics(claim_table: pd.DataFrame, ctx: common.Context, data_provenance: str) -> dict:
+def metrics(claim_table: pd.DataFrame, ctx: common.Context) -> dict[str, dict]:
+    """reports/metrics/: one small file per claim (its verdict and key estimate) and one of the
+    sample sizes, so that `dvc metrics show` prints one readable row per file."""
     def number(value: float) -> float | None:
         return None if pd.isna(value) else float(f"{value:.6g}")
 
-    return {
-        "data_provenance": data_provenance,
-        "n": {flag: int(ctx.frame[flag].sum()) for flag in ["in_adults", "in_main", "in_supp", "in_bone"]},
-        "claims": {r.claim_id: {"verdict": r.verdict, "estimate": number(r.estimate), "ci_low": number(r.ci_low),
-                                "ci_high": number(r.ci_high)} for r in claim_table.itertuples()},
-    }
+    out = {f"{r.claim_id}.json": {"verdict": r.verdict, "estimate": number(r.estimate), "ci_low": number(r.ci_low),
+                                  "ci_high": number(r.ci_high)} for r in claim_table.itertuples()}
+    out["sample.json"] = {f"n_{flag.removeprefix('in_')}": int(ctx.frame[flag].sum())
+                          for flag in ["in_adults", "in_main", "in_supp", "in_bone"]}
+    return out
 
 
 def run(params: dict, paths: Paths) -> pd.DataFrame:
@@ -226,7 +239,7 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     ctx = common.Context(frame, params)
     results = run_analyses(ctx, testable, paths, availability)
     if "C1_day1" in results:
-        results["comparison"] = common.Result(tables={"usual_vs_day1": comparison(results)})
+        results["comparison"] = common.Result(tables={"usual_vs_day1": comparison(results, params)})
 
     tables: dict[str, pd.DataFrame] = {}
     for result in results.values():
@@ -244,8 +257,8 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     for name in TABLES:
         atomic.write_csv(paths.tables / f"{name}.csv", tables[name])
     atomic.write_csv(paths.reports / "claims.csv", claim_table)
-    atomic.write_text(paths.reports / "metrics.json",
-                      json.dumps(metrics(claim_table, ctx, data_provenance), indent=2, sort_keys=True) + "\n")
+    for name, values in metrics(claim_table, ctx).items():
+        atomic.write_text(paths.reports / "metrics" / name, json.dumps(values, indent=2) + "\n")
     for r in claim_table.itertuples():
         log.info("%s: %s", r.claim_id, r.verdict)
     return claim_table

@@ -32,6 +32,7 @@ def _fetch(args: argparse.Namespace) -> None:
     fetch_params = config.section(params, "fetch")
     mirror = config.resolve_mirror(fetch_params, paths.root)
     fetch.sync(fetch_params, paths.root, mirror, force=args.force)
+    config.remember_mirror(paths.root, mirror)
 
 
 def _clean(args: argparse.Namespace) -> None:

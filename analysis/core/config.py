@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from analysis.core.errors import ConfigError
 
 MIRROR_ENV = "NHANES_MIRROR"
+log = logging.getLogger(__name__)
 # A directory holding both is a project root (DVC runs every stage there).
 ROOT_MARKERS = ("params.yaml", "dvc.yaml")
 
@@ -110,13 +112,25 @@ def section(params: dict[str, Any], name: str, path: str = "params.yaml") -> dic
     return params[name]
 
 
+REMEMBERED_MIRROR = Path("data_raw") / "MIRROR"  # the mirror the last fetch used (one line: its path)
+
+
 def resolve_mirror(fetch_params: dict[str, Any], root: Path) -> Path | None:
-    """The mirror directory: NHANES_MIRROR if set, else params `fetch.mirror`, else None (CDC).
+    """The mirror directory: NHANES_MIRROR if set, else params `fetch.mirror`, else the mirror
+    the last fetch in this checkout used (data_raw/MIRROR, while it exists), else None (CDC).
+    So a plain `dvc repro` after a first run on a mirror keeps using that mirror.
 
     A relative path is taken relative to the project root, which is where DVC runs stages.
     """
     value = os.environ.get(MIRROR_ENV) or fetch_params.get("mirror")
     if not value:
+        remembered = root / REMEMBERED_MIRROR
+        if remembered.is_file():
+            last = Path(remembered.read_text(encoding="utf-8").strip())
+            if last.is_dir():
+                log.info("fetch: using the mirror the last run used, %s (from %s; delete that file to download "
+                         "from CDC, or set %s)", last, REMEMBERED_MIRROR, MIRROR_ENV)
+                return last
         return None
     mirror = Path(value)
     if not mirror.is_absolute():
@@ -125,6 +139,16 @@ def resolve_mirror(fetch_params: dict[str, Any], root: Path) -> Path | None:
         origin = MIRROR_ENV if os.environ.get(MIRROR_ENV) else "params.yaml fetch.mirror"
         raise ConfigError(f"{origin}: mirror directory {mirror} does not exist")
     return mirror
+
+
+def remember_mirror(root: Path, mirror: Path | None) -> None:
+    """Record the mirror this fetch used (or, after a download from CDC, that none was)."""
+    remembered = root / REMEMBERED_MIRROR
+    if mirror is None:
+        remembered.unlink(missing_ok=True)
+    else:
+        remembered.parent.mkdir(parents=True, exist_ok=True)
+        remembered.write_text(f"{mirror.resolve()}\n", encoding="utf-8")
 
 
 def check_params(params: dict[str, Any], path: str = "params.yaml") -> None:

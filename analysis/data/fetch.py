@@ -91,7 +91,7 @@ class MirrorSource:
     def retrieve(self, item: DataFile, dest: Path) -> Retrieved:
         path = self.root / item.cycle / item.name
         if not path.exists():
-            raise NotFoundAtSource(f"{item.relpath}: not in the mirror {self.root}")
+            raise NotFoundAtSource(f"{item.relpath}: not in this mirror")
         entry = self.entries.get((item.cycle, item.name))
         if entry is None:
             raise FetchError(f"{path}: present in the mirror but not listed in {self.manifest_path}")

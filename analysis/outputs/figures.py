@@ -73,6 +73,17 @@ def level_of(group: pd.Series) -> pd.Series:
     return group.str.rsplit(" = ", n=1).str[-1]
 
 
+RATIO_TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 10)
+
+
+def ratio_axis(ax, low: float, high: float) -> None:
+    """A log-scale ratio axis labelled as ratios (0.5, 1, 2), never as powers of ten."""
+    ax.set_xscale("log")
+    ticks = [t for t in RATIO_TICKS if low / 1.2 <= t <= high * 1.2] or [1]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def forest(sensitivity: pd.DataFrame, usual: pd.DataFrame | None = None) -> plt.Figure:
     """Supplement users vs non-users by magnesium group: the primary analysis on usual intake
     (regression-calibrated, when `usual` is given) above the day-1 analyses."""
@@ -190,7 +201,7 @@ def bone(bone_or: pd.DataFrame, claimed: float) -> plt.Figure:
                 fmt="s", color="#34495e", capsize=3)
     ax.axvline(1.0, color="black", lw=0.8)
     ax.axvline(claimed, color="#c0392b", ls="--", lw=1.2, label=f"article's claim (OR {claimed:g})")
-    ax.set_xscale("log")
+    ratio_axis(ax, min(rows["ci_low"].min(), claimed), max(rows["ci_high"].max(), 1.0))
     ax.set_yticks(y, rows["label"])
     ax.invert_yaxis()
     ax.set_xlabel("Odds ratio of osteoporosis (95% CI, log scale), women aged 50+")
@@ -227,8 +238,8 @@ def supplement_models(table: pd.DataFrame) -> plt.Figure:
     """The supplement association with 25(OH)D with and without a magnesium supplement."""
     _style()
     rows = table[table["quantity"].eq("effect") & table["group"].isin(["mg_supp_user = 0", "mg_supp_user = 1"])].copy()
-    rows["label"] = rows["model"].str.replace("_", " ") + "\n" + rows["term"].str.replace("mg_supp_user", "Mg supplement")
-    fig, ax = plt.subplots(figsize=(8.5, 0.7 * len(rows) + 1.5))
+    rows["label"] = rows["model"].map(supplement_model_label)
+    fig, ax = plt.subplots(figsize=(8.5, 0.7 * len(rows) + 1.8))
     y = np.arange(len(rows))
     colors = [MG_COLORS["mg_adequate"] if level == "1" else MG_COLORS["mg_inadequate"] for level in level_of(rows["group"])]
     for yi, (_, r), color in zip(y, rows.iterrows(), colors):
@@ -239,7 +250,21 @@ def supplement_models(table: pd.DataFrame) -> plt.Figure:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("Difference in 25(OH)D (nmol/L), 95% CI: per supplement use or per 10 µg/day")
     ax.set_title("Vitamin D supplements and 25(OH)D, by magnesium supplement use (supplemental Mg only)")
+    handles = [matplotlib.lines.Line2D([], [], marker="o", ls="", color=MG_COLORS[g], label=label)
+               for g, label in [("mg_inadequate", "no magnesium supplement"), ("mg_adequate", "magnesium supplement")]]
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     return fig
+
+
+def supplement_model_label(model: str) -> str:
+    """A supplement model's name (supplement_models.csv) in words, for the figure's rows."""
+    if model.startswith("supp_use_x"):
+        return "vitamin D supplement use"
+    if "_doses_up_to_" in model:
+        return f"per 10 µg/day of vitamin D, doses up to {model.rsplit('_', 1)[-1].replace('ug', ' µg')}"
+    if model.startswith("supp_dose10ug"):
+        return "per 10 µg/day of vitamin D"
+    return model.replace("_", " ")
 
 
 def flow(flow_table: pd.DataFrame) -> plt.Figure:
@@ -317,9 +342,11 @@ def vitd_percentiles(table: pd.DataFrame) -> plt.Figure:
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(sorted(rows["percentile"].unique()))
     ax.set_xlabel("Percentile of serum 25(OH)D")
-    ax.set_ylabel("Adequate minus inadequate usual Mg (nmol/L), 95% CI")
+    ax.set_ylabel("25(OH)D difference (nmol/L), usual Mg\nadequate minus inadequate, 95% CI")
     ax.set_title("25(OH)D percentiles by usual magnesium adequacy (C1b)")
-    ax.legend(fontsize=8)
+    # all adults differ more than either supplement group: adults whose magnesium is adequate
+    # take vitamin D supplements more often, a difference the within-group lines hold fixed
+    ax.legend(fontsize=8, title="all adults include the difference in supplement use", title_fontsize=7)
     return fig
 
 
@@ -376,7 +403,7 @@ def mortality_survival(table: pd.DataFrame) -> plt.Figure:
     for ax, (outcome, title) in zip(axes, titles.items()):
         rows = table[table["outcome"] == outcome]
         for group, g in rows.groupby("group", sort=False):
-            color = SURVIVAL_COLORS.get(group)
+            color = SURVIVAL_COLORS.get(group)  # crude: weighted, not adjusted (the hazard ratios are)
             ax.step(g["month"], g["estimate"], where="post", color=color, label=group)
             ax.fill_between(g["month"], g["ci_low"], g["ci_high"], step="post", color=color, alpha=0.15)
         ax.set_title(title, fontsize=10)
@@ -384,7 +411,8 @@ def mortality_survival(table: pd.DataFrame) -> plt.Figure:
     axes[0].set_ylabel("Weighted survival (95% CI)")
     basis = table["basis"].iloc[0] if len(table) else ""
     axes[0].legend(title=f"Mg: {basis}", fontsize=8, title_fontsize=8)
-    fig.suptitle("Mortality by joint magnesium and 25(OH)D adequacy (C11)")
+    fig.suptitle("Mortality by joint magnesium and 25(OH)D adequacy (C11): crude survival, weighted but not adjusted "
+                 "for covariates\n(the adjusted comparison is the hazard-ratio figure)", fontsize=10)
     return fig
 
 
@@ -411,10 +439,7 @@ def mortality_hazard_ratios(table: pd.DataFrame, margin: float) -> plt.Figure:
                     fmt="s", color=colors[i], capsize=3)
     ax.axvline(1.0, color="black", lw=0.8)
     ax.axvline(margin, color="#7f8c8d", ls="--", lw=1, label=f"verdict margin (HR {margin:g})")
-    ax.set_xscale("log")
-    ticks = [t for t in (0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4) if rows["ci_low"].min() / 1.2 <= t <= rows["ci_high"].max() * 1.2]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ratio_axis(ax, rows["ci_low"].min(), rows["ci_high"].max())
     ax.set_yticks(y, [f"{o}: {lab}" for o, lab in zip(rows["outcome"], rows["label"])], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("Hazard ratio (95% CI, log scale)")

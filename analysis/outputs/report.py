@@ -23,6 +23,7 @@ from analysis.claims import findings
 from analysis.core import parallel
 from analysis.core.config import Paths, load_yaml
 from analysis.core.errors import DataError
+from analysis.claims.registry import NOT_TESTABLE_FILES
 from analysis.data.fetch import read_manifest
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,58 @@ FIGURES = {
     "trends_by_cycle": "Trends by survey cycle",
     "supplement_models": "Supplement association by magnesium supplement use (supplemental magnesium only)",
     "exclusion_flow": "Exclusion flow",
+}
+# What each figure plots, for whom and with which weight (its caption and its image's alt text).
+CAPTIONS = {
+    "dose_response": "Mean serum 25(OH)D by supplemental vitamin D band (points, design-based means) and as fitted for "
+                     "the reference adult (lines: linear and spline models), by magnesium adequacy on day-1 intake. "
+                     "Adults 20+ of the main domain (in_main); day-1 dietary weight (WTDRD1).",
+    "forest_supplement_effect": "Difference in mean 25(OH)D, vitamin D supplement users minus non-users, within adults "
+                                "whose magnesium is adequate and not: usual intake (regression calibration, jackknife "
+                                "SEs rerunning both steps) above the day-1 sensitivity analyses; adjusted for the "
+                                "covariates listed in the tables. Adults 20+ (in_main); day-1 dietary weight (two-day "
+                                "weight for the two-day row; the unweighted row as labelled).",
+    "mg_usual_distribution": "Magnesium intake of adults 20+: percentiles 5-95 (thin) and 25-75 (thick), median (dot) "
+                             "and the share below the EAR, from one day's recall, the two-day mean and the usual-intake "
+                             "model; food alone and food + supplements. Day-1 dietary weight (two-day weight for the "
+                             "two-day mean).",
+    "vitd_percentiles": "Difference in 25(OH)D percentiles between adults whose usual magnesium is adequate and not: all "
+                        "adults, and within vitamin D supplement users and non-users. All adults differ more because "
+                        "adults with adequate magnesium more often take vitamin D supplements. Adults 20+ (in_main); "
+                        "day-1 dietary weight times the probability of each group; bootstrap CIs refitting the "
+                        "usual-intake model.",
+    "calcification_by_dose": "Share with severe abdominal aortic calcification (AAC-24 > 6) by supplemental vitamin D "
+                             "band within magnesium groups. Adults 40+ scanned in 2013-2014 (in_aac); day-1 dietary "
+                             "weight of that cycle.",
+    "crp_by_vitd": "Geometric mean C-reactive protein by 25(OH)D band (points) and standardized over the covariates "
+                   "(line). Adults 20+ with CRP (2007-2010, 2015-2018; in_crp); MEC weight re-pooled over those "
+                   "cycles.",
+    "mortality_hazard_ratios": "Hazard ratios of cardiovascular and all-cause death (design-based Cox models, adjusted "
+                               "for the covariates in mortality.csv), with the verdict rule's margin. Linked adults "
+                               "20+ (in_mort; in_mort_diet for intake); MEC weight for 25(OH)D alone, day-1 dietary "
+                               "weight with intake.",
+    "mortality_survival": "Crude survival (weighted, not adjusted for covariates) by joint magnesium and 25(OH)D "
+                          "adequacy, all causes and free of cardiovascular death, with jackknife CIs. Linked adults "
+                          "20+ with intake (in_mort_diet); day-1 dietary weight.",
+    "prevalence_by_mg_quartile": "Share of adults with 25(OH)D below 30, 50 and 75 nmol/L by quartile of total "
+                                 "magnesium intake (day 1). Adults 20+ (in_main); day-1 dietary weight.",
+    "mg_intake_distribution": "Distribution of magnesium intake relative to the EAR (day 1), food alone and food + "
+                              "supplements. Adults 20+ with a reliable recall; day-1 dietary weight.",
+    "bone_or": "Odds ratios of osteoporosis (femoral-neck DXA, or told by a doctor) for magnesium and vitamin D intake "
+               "both or one adequate vs neither, with the article's claimed odds ratio. Women 50+ (in_bone); day-1 "
+               "dietary weight.",
+    "trends_by_cycle": "Share with 25(OH)D below 30 and 50 nmol/L (everyone aged 1+, MEC weight) and with magnesium "
+                       "intake below the EAR (adults 20+, day-1 dietary weight), by survey cycle.",
+    "supplement_models": "Difference in 25(OH)D for vitamin D supplement use and per 10 µg/day, without and with a "
+                         "magnesium supplement (supplemental magnesium only, no food intake). Adults 20+ with a "
+                         "reliable recall (in_supp); day-1 dietary weight.",
+    "exclusion_flow": "Participants remaining after each exclusion, for each analysis domain (counts, unweighted); "
+                      "the same numbers as reports/tables/flow.csv.",
+    "risk_surface": "Predicted share with 25(OH)D < 50 nmol/L if everyone had each combination of magnesium intake "
+                    "and supplemental vitamin D, standardized over the population's own covariates (survey-weighted "
+                    "logistic model). Adults 20+ (in_main); day-1 dietary weight.",
+    "calibration": "Observed against predicted share with 25(OH)D < 50 nmol/L on PSU-grouped folds, for each risk "
+                   "model; weighted.",
 }
 # Drawn by the risk stage; embedded here.
 RISK_FIGURES = {
@@ -132,6 +185,11 @@ def versions() -> dict[str, str]:
     return found
 
 
+# Columns holding counts of people, events or steps, and degrees of freedom: shown as integers.
+COUNT_COLUMNS = {"n", "n_remaining", "n_excluded", "n_examined_adults", "events", "df", "step", "imputations",
+                 "folds", "bytes", "rows", "cols", "n_weighted"}
+
+
 def fmt(value, digits: int = 3) -> str:
     if pd.isna(value):
         return ""
@@ -142,9 +200,27 @@ def fmt(value, digits: int = 3) -> str:
     return html.escape(str(value))
 
 
+def fmt_p(value) -> str:
+    """A p-value as journals print it: "< 0.001" below 0.001, else three decimals."""
+    if value == "" or pd.isna(value):
+        return ""
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def fmt_cell(column: str, value, digits: int = 3) -> str:
+    """A table cell formatted as what it is: counts and df as integers, p-values as p-values."""
+    if value == "" or pd.isna(value):
+        return ""
+    if column in COUNT_COLUMNS and isinstance(value, (int, float)):
+        return f"{round(float(value)):,}"
+    if column == "p_value":
+        return html.escape(fmt_p(value))
+    return fmt(value, digits)
+
+
 def table_html(frame: pd.DataFrame, columns: list[str], digits: int = 3) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(r[c], digits)}</td>" for c in columns) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{fmt_cell(c, r[c], digits)}</td>" for c in columns) + "</tr>"
                    for r in frame[columns].to_dict("records"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -236,16 +312,35 @@ def strobe() -> list[dict]:
     return [{**item, "where": list(item.get("where") or []), "note": item.get("note", "")} for item in items]
 
 
-def banner(manifest: pd.DataFrame) -> dict:
+def cycle_span(cycles: list[str]) -> str:
+    """"2007-2008, 2009-2010, 2015-2016" as "2007-2010, 2015-2016": runs of consecutive cycles joined."""
+    runs: list[list[int]] = []
+    for first, last in sorted(tuple(int(y) for y in c.split("-")) for c in cycles):
+        if runs and first == runs[-1][1] + 1:
+            runs[-1][1] = last
+        else:
+            runs.append([first, last])
+    return ", ".join(f"{a}-{b}" for a, b in runs)
+
+
+def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
+    """What this run used, in short lines: the files' provenance, the cycles of every component
+    used, what the source lacked (a file CDC publishes that the mirror or download did not give;
+    a component CDC never published for a cycle is not a gap) and the claims that lacked it."""
     fetched = manifest[manifest["status"].isin(["verified", "recorded"])]
     provenances = sorted(fetched["provenance"].unique())
     synthetic = any("synthetic" in p.lower() for p in provenances)
-    absent = manifest[~manifest["status"].isin(["verified", "recorded"])]
+    missing = manifest[~manifest["status"].isin(["verified", "recorded", "absent in cycle"])]
+    lacking = claims.loc[claims["verdict"] == NOT_TESTABLE_FILES, "claim_id"].tolist() if len(claims) else []
     return {
         "synthetic": synthetic,
         "provenances": provenances,
-        "absent": [f"{component} ({status}: {', '.join(sorted(group['cycle']))})"
-                   for (component, status), group in absent.groupby(["component", "status"], sort=True)],
+        "cycles": cycle_span(sorted(fetched["cycle"].unique())),
+        "used": [f"{component} {cycle_span(list(group['cycle']))}"
+                 for component, group in fetched.groupby("component", sort=True)],
+        "missing": [f"{component} {cycle_span(list(group['cycle']))} ({status})"
+                    for (component, status), group in missing.groupby(["component", "status"], sort=True)],
+        "not_testable": lacking,
         "n_files": len(fetched),
     }
 
@@ -262,10 +357,11 @@ def run(params: dict, paths: Paths) -> None:
         autoescape=True, undefined=jinja2.StrictUndefined,
     ).get_template("report.html")
     page = template.render(
-        banner=banner(manifest),
+        banner=banner(manifest, claims),
         claims=claims.astype(object).where(claims.notna(), "").to_dict("records"),
-        fmt=fmt,
-        figures=[{"name": n, "title": t, "src": embed(paths.figures / f"{n}.png"), "skipped": skipped.get(n, "")}
+        fmt=fmt, fmt_p=fmt_p,
+        figures=[{"name": n, "title": t, "caption": CAPTIONS[n], "src": embed(paths.figures / f"{n}.png"),
+                  "skipped": skipped.get(n, "")}
                  for n, t in {**FIGURES, **RISK_FIGURES}.items()],
         risk=risk_section(paths),
         results=key_results(paths),
