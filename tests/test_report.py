@@ -209,3 +209,22 @@ def test_every_figure_has_a_caption_saying_population_and_weight():
             continue
         assert "weight" in caption and ("adults" in caption.lower() or "women" in caption.lower()
                                         or "everyone" in caption.lower()), name
+
+
+def test_exclusion_flow_stays_about_a_screen_wide():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from analysis.outputs import figures
+
+    steps = pd.DataFrame([(flow, step, f"step {step}", 1000 - 100 * step, 100 * (step > 0))
+                          for flow in ["main", "supplements", "aac", "crp", "mortality", "bone"] for step in range(8)],
+                         columns=["flow", "step", "criterion", "n_remaining", "n_excluded"])
+    fig = figures.flow(steps)
+    width, _ = fig.get_size_inches()
+    assert width <= 12.5 and sum(ax.get_visible() for ax in fig.axes) == 6
+    assert min(t.get_fontsize() for ax in fig.axes for t in ax.get_yticklabels()) >= 9
+    plt.close("all")

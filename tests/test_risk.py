@@ -131,3 +131,19 @@ def test_profile_before_the_pipeline_says_what_to_run(tmp_path):
     params = load_params(REPO / "params.yaml")
     with pytest.raises(DataError, match="analytic.parquet: not found; run the pipeline first"):
         risk.profile(params, Paths(tmp_path), ["age=65"])
+
+
+def test_surface_cells_reach_half_way_to_their_neighbours():
+    from analysis.outputs.risk import cell_of
+
+    grid = [0, 10, 20, 50]
+    values = np.array([-6.0, -4.0, 4.9, 5.0, 15.0, 34.9, 35.0, 64.9, 65.0, np.nan])
+    assert cell_of(values, grid).tolist() == [-1, 0, 0, 1, 2, 2, 3, 3, -1, -1]
+
+
+@pytest.mark.mirror
+def test_risk_surface_marks_the_cells_beyond_the_data(analyzed_project):
+    surface = pd.read_csv(analyzed_project / "reports/tables/risk_surface.csv")
+    params = load_params(analyzed_project / "params.yaml")
+    assert (surface["beyond_data"] == (surface["n_in_cell"] < params["risk"]["surface_min_n"])).all()
+    assert surface["n_in_cell"].sum() > 0

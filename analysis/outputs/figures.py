@@ -270,14 +270,18 @@ def supplement_model_label(model: str) -> str:
 def flow(flow_table: pd.DataFrame) -> plt.Figure:
     _style()
     flows = list(dict.fromkeys(flow_table["flow"]))
-    fig, axes = plt.subplots(1, len(flows), figsize=(5.2 * len(flows), 4.8))
-    for ax, name in zip(np.atleast_1d(axes), flows):
+    # two panels a row, so that the figure stays about a screen wide and its labels readable
+    rows = (len(flows) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(12, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(flows):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, flows):
         g = flow_table[flow_table["flow"] == name].sort_values("step")
         ax.barh(range(len(g)), g["n_remaining"], color="#5d6d7e")
         for i, r in enumerate(g.itertuples()):
             ax.text(r.n_remaining, i, f" {r.n_remaining:,}" + (f"  (−{r.n_excluded:,})" if r.n_excluded else ""),
-                    va="center", fontsize=8)
-        ax.set_yticks(range(len(g)), [c.replace("_", " ") for c in g["criterion"]], fontsize=8)
+                    va="center", fontsize=9)
+        ax.set_yticks(range(len(g)), [c.replace("_", " ") for c in g["criterion"]], fontsize=9)
         ax.invert_yaxis()
         ax.set_xlim(0, g["n_remaining"].max() * 1.45)
         ax.set_xlabel("Participants remaining")
@@ -362,12 +366,19 @@ def placeholder(title: str, reason: str) -> plt.Figure:
 def risk_surface(table: pd.DataFrame, cutoff: float) -> plt.Figure:
     _style()
     grid = table.pivot(index="magnesium_mg", columns="dose_ug", values="estimate").sort_index(ascending=False)
+    beyond = table.pivot(index="magnesium_mg", columns="dose_ug", values="beyond_data").sort_index(ascending=False)
     fig, ax = plt.subplots(figsize=(8, 5))
-    sns.heatmap(100 * grid, annot=True, fmt=".0f", cmap="rocket_r", cbar_kws={"label": f"% with 25(OH)D < {cutoff:g} nmol/L"}, ax=ax)
+    ax.set_facecolor("#d5d8dc")  # cells beyond the data stay grey, unlabelled: the model extrapolates there
+    sns.heatmap(100 * grid, mask=beyond.astype(bool).to_numpy(), annot=True, fmt=".0f", cmap="rocket_r",
+                cbar_kws={"label": f"% with 25(OH)D < {cutoff:g} nmol/L"}, ax=ax)
+    ax.grid(False)
+    ax.set_xticklabels([f"{v:g}" for v in grid.columns])
+    ax.set_yticklabels([f"{v:g}" for v in grid.index], rotation=0)
     label = "Total Mg intake" if table["magnesium_variable"].iloc[0] == "mg_total_mg" else "Supplemental Mg"
     ax.set_ylabel(f"{label} (mg/day)")
     ax.set_xlabel("Supplemental vitamin D (µg/day)")
-    ax.set_title("Predicted % with low 25(OH)D if everyone had this intake\n(standardized to the population's covariates)")
+    ax.set_title("Predicted % with low 25(OH)D if everyone had this intake\n(standardized to the population's covariates; "
+                 "grey: too few participants with such intakes, the model extrapolates)", fontsize=10)
     return fig
 
 

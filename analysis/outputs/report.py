@@ -93,7 +93,8 @@ CAPTIONS = {
                       "the same numbers as reports/tables/flow.csv.",
     "risk_surface": "Predicted share with 25(OH)D < 50 nmol/L if everyone had each combination of magnesium intake "
                     "and supplemental vitamin D, standardized over the population's own covariates (survey-weighted "
-                    "logistic model). Adults 20+ (in_main); day-1 dietary weight.",
+                    "logistic model); grey cells hold fewer than params risk.surface_min_n participants, where the "
+                    "model extrapolates. Adults 20+ (in_main); day-1 dietary weight.",
     "calibration": "Observed against predicted share with 25(OH)D < 50 nmol/L on PSU-grouped folds, for each risk "
                    "model; weighted.",
 }

@@ -193,15 +193,32 @@ def surface(model: FittedModel, frame: pd.DataFrame, s: Setup, params: dict) -> 
     grid = p["surface_mg_total_mg"] if s.magnesium == "mg_total_mg" else p["surface_mg_supp_mg"]
     build = model.matrix_builder(members, {column, "dose10"})  # the rest of each person's row, built once
     ones = np.ones(len(members))
+    mg_cell = cell_of(members[s.magnesium].to_numpy(dtype=float), grid)
+    dose_cell = cell_of(members["vitd_supp_ug_capped"].to_numpy(dtype=float), p["surface_dose_ug"])
     rows = []
-    for mg in grid:
-        for dose in p["surface_dose_ug"]:
+    for i, mg in enumerate(grid):
+        for j, dose in enumerate(p["surface_dose_ug"]):
+            n_cell = int(((mg_cell == i) & (dose_cell == j)).sum())
             x = build({column: ones * mg / params["analyze"]["mg_unit_mg"], "dose10": ones * dose / unit})
             estimate = model.standardized_matrices({"cell": x}, weights).iloc[0]
             rows.append({"magnesium_variable": s.magnesium, "magnesium_mg": float(mg), "dose_ug": float(dose),
                          "estimate": estimate["estimate"], "std_error": estimate["std_error"],
-                         "ci_low": estimate["ci_low"], "ci_high": estimate["ci_high"], "df": estimate["df"]})
+                         "ci_low": estimate["ci_low"], "ci_high": estimate["ci_high"], "df": estimate["df"],
+                         "n_in_cell": n_cell, "beyond_data": n_cell < p["surface_min_n"]})
     return pd.DataFrame(rows)
+
+
+def cell_of(values: np.ndarray, grid: list[float]) -> np.ndarray:
+    """The grid cell of each value: cells reach half-way to the neighbouring grid values (the
+    outer ones half a step beyond); -1 outside every cell or missing."""
+    points = np.asarray(grid, dtype=float)
+    middles = (points[1:] + points[:-1]) / 2
+    low = np.concatenate([[points[0] - (points[1] - points[0]) / 2], middles])
+    high = np.concatenate([middles, [points[-1] + (points[-1] - points[-2]) / 2]])
+    out = np.full(len(values), -1)
+    for k in range(len(points)):
+        out[(values >= low[k]) & (values < high[k])] = k
+    return out
 
 
 # ---------------------------------------------------------------- the stage
