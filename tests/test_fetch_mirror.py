@@ -89,11 +89,16 @@ def test_mirror_file_with_wrong_sha256_is_rejected(project, tmp_path):
     assert not (project / "data_raw/2017-2018/BMX_J.XPT").exists()
 
 
-def test_file_missing_from_mirror_is_recorded_not_fatal(project, tmp_path):
+def test_file_missing_from_mirror_is_recorded_not_fatal(project, tmp_path, caplog):
     mirror = small_mirror(tmp_path / "mirror")
-    manifest = fetch.run(only_bmx(project), project, mirror).set_index("file")
+    with caplog.at_level("INFO", logger="analysis.data.fetch"):
+        manifest = fetch.run(only_bmx(project), project, mirror).set_index("file")
     assert manifest.loc["BMX_J.XPT", "status"] == fetch.VERIFIED
     assert manifest.loc["DXXFEM_J.XPT", "status"] == fetch.ABSENT_FROM_MIRROR  # not "at source": CDC has it
+    # said once, in plain words, not as a warning per file; no local path in the manifest
+    said = [r for r in caplog.records if "DXXFEM_J.XPT" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "INFO" and "not in mirror" in said[0].getMessage()
+    assert str(mirror) not in manifest.loc["DXXFEM_J.XPT", "provenance"]
 
 
 def test_mirror_without_manifest_is_a_clear_error(project, tmp_path):

@@ -359,6 +359,7 @@ def update(source, present: list[DataFile], absent: list[DataFile], data_raw: Pa
         rows.append(_absent_row(item, ABSENT_IN_CYCLE, "CDC did not publish this component for this cycle"))
 
     done: set[tuple[str, str]] = set()
+    not_found: list[str] = []
     try:
         for item in tqdm(present, desc=f"fetch from {source.describe()}", unit="file", disable=None):
             key = (item.cycle, item.name)
@@ -369,7 +370,7 @@ def update(source, present: list[DataFile], absent: list[DataFile], data_raw: Pa
                 try:
                     rows.append(_fetch_one(source, item, data_raw / item.relpath, now))
                 except NotFoundAtSource as exc:
-                    log.warning("%s", exc)
+                    not_found.append(item.relpath)
                     (data_raw / item.relpath).unlink(missing_ok=True)
                     rows.append(_absent_row(item, source.absent_status, str(exc)))
             done.add(key)
@@ -378,6 +379,9 @@ def update(source, present: list[DataFile], absent: list[DataFile], data_raw: Pa
         rows += [r for k, r in previous.items() if k not in done and k in {(p.cycle, p.name) for p in present}]
         write_manifest(manifest_path, rows)
     write_manifest(manifest_path, rows)
+    if not_found:  # said once, in plain words: the manifest and the report carry them file by file
+        log.info("fetch: %d file(s) CDC publishes are not in %s: %s; analyses that need them say so",
+                 len(not_found), source.describe(), ", ".join(not_found))
     fresh = {}
     for row in rows:
         path = data_raw / row["cycle"] / row["file"]
