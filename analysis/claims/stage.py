@@ -75,8 +75,7 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
     for analysis in runnable:
         if analysis.unless is not None and analysis.unless in results:
             continue
-        if analysis.description:
-            log.info("analyze: %s", analysis.description)
+        log.info("analyze: %s", analysis.description or ", ".join(analysis.produces))
         own = ctx.copy()
         inputs = plan.Inputs(own, paths.data_clean / "usual_model.json", paths.tables / "usual_intake.csv",
                              calibrated_run.tables, {key: results[key] for key in analysis.uses}, components)
