@@ -167,8 +167,7 @@ def model_table(fitted: FittedModel, name: str, domain: str, weight: str, covari
     coefficients = coefficient_keys(fitted.table(), fitted.spec, [c for c in covariates.split(", ") if c])
     parts = [tidy(coefficients, name, domain, weight, covariates, scale)]
     parts += [tidy(r, name, domain, weight, covariates, scale) for r in lincoms]
-    parts += [tidy(keyed(r, "wald", r["term"].iloc[0]) if "quantity" not in r else r, name, domain, weight, covariates,
-                   F_SCALE) for r in walds]
+    parts += [tidy(keyed(r, "wald", r["term"].iloc[0]), name, domain, weight, covariates, F_SCALE) for r in walds]
     return pd.concat(parts, ignore_index=True)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyses.common import Context, Result, evidence_of, model_table, keyed
+from analysis.analyses.common import Context, Result, evidence_of, keyed, model_table, row
 from analysis.clean.features import weighted_quantile_cuts
 from analysis.analyses.interaction import OUTCOME, WEIGHT
 from analysis.analyses.evidence import Evidence
@@ -113,15 +113,13 @@ def observed_dose_upper(ctx: Context) -> Evidence:
     return Evidence(upper, upper, upper, label=f"observed doses ({percentile}th percentile among users)")
 
 
-def c3_evidence(table: pd.DataFrame, threshold: float, groups: dict[str, str], ctx: Context) -> list[Evidence]:
+def c3_evidence(table: pd.DataFrame, model: str, threshold: float, groups: dict[str, str],
+                ctx: Context) -> list[Evidence]:
     """The difference, then each group's dose (`groups`: name -> group key, inadequate first),
-    then the dose-range bound."""
-    def pick(quantity: str, group: str) -> pd.DataFrame:
-        inside = (table["quantity"] == quantity) & (table["contrast"] == f"{threshold:g} nmol/L")
-        return table[inside & (table["group"] == group)]
-
-    return [evidence_of(pick("dose_difference", "all"), "dose difference (ug/day)"),
-            *[evidence_of(pick("dose", key), f"dose where {name}") for name, key in groups.items()],
+    then the dose-range bound; the rows of `model` in `table`."""
+    contrast = f"{threshold:g} nmol/L"
+    return [evidence_of(row(table, model, "dose_difference", contrast, "all"), "dose difference (ug/day)"),
+            *[evidence_of(row(table, model, "dose", contrast, key), f"dose where {name}") for name, key in groups.items()],
             observed_dose_upper(ctx)]
 
 
@@ -151,6 +149,7 @@ def run_c3(ctx: Context) -> Result:
     return Result(
         tables={"dose_to_sufficiency": pd.concat([table, spline_table], ignore_index=True),
                 "dose_curve": curves, "dose_binned_means": binned_means(ctx)},
-        evidence=c3_evidence(doses, threshold, {name: f"mg_adequate = {g:g}" for name, g in GROUPS.items()}, ctx),
+        evidence=c3_evidence(table, "dose10ug_x_mg_adequacy", threshold,
+                             {name: f"mg_adequate = {g:g}" for name, g in GROUPS.items()}, ctx),
         test_label=f"dose to reach {threshold:g} nmol/L, inadequate minus adequate magnesium (ug/day)",
     )

@@ -129,7 +129,7 @@ def results(ctx: Context, tables: dict[str, pd.DataFrame]) -> dict[str, Result]:
                                            "slope per 10 ug/day (nmol/L)")],
                      test_label="25(OH)D slope per 10 ug/day where usual magnesium is below the EAR (nmol/L), "
                                 "regression-calibrated"),
-        "C3": Result(evidence=c3_evidence(inter[inter["model"] == dose], threshold,
+        "C3": Result(evidence=c3_evidence(inter, dose, threshold,
                                           {f"{MODIFIER} = {g}": f"{MODIFIER} = {g}" for g in (0, 1)}, ctx),
                      test_label=f"dose to reach {threshold:g} nmol/L, usual magnesium inadequate minus adequate "
                                 "(ug/day), regression-calibrated"),

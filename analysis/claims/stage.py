@@ -82,7 +82,7 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
         results.update(as_results(analysis, analysis.run(inputs)))
         for column in analysis.exports:
             ctx.frame[column] = own.frame[column]
-    for cid in registry_ids():
+    for cid in claims.registry():
         if cid not in results and f"{cid}_day1" in results:  # no usual-intake model: day 1 is all there is
             results[cid] = results[f"{cid}_day1"]
     return results
@@ -109,10 +109,6 @@ def as_results(analysis: plan.Analysis, returned) -> dict[str, common.Result]:
     if unexpected:
         raise DataError(f"analysis {analysis.produces}: returned undeclared results {sorted(unexpected)}")
     return found
-
-
-def registry_ids() -> list[str]:
-    return list(claims.registry())
 
 
 def usual_model_available(paths: Paths) -> bool:

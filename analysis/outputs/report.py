@@ -24,7 +24,7 @@ from analysis.core import parallel
 from analysis.core.config import Paths, load_yaml
 from analysis.core.errors import DataError
 from analysis.claims.registry import NOT_TESTABLE_FILES
-from analysis.data.fetch import read_manifest
+from analysis.data.fetch import ABSENT_IN_CYCLE, RECORDED, VERIFIED, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -328,10 +328,10 @@ def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
     """What this run used, in short lines: the files' provenance, the cycles of every component
     used, what the source lacked (a file CDC publishes that the mirror or download did not give;
     a component CDC never published for a cycle is not a gap) and the claims that lacked it."""
-    fetched = manifest[manifest["status"].isin(["verified", "recorded"])]
+    fetched = manifest[manifest["status"].isin([VERIFIED, RECORDED])]
     provenances = sorted(fetched["provenance"].unique())
     synthetic = any("synthetic" in p.lower() for p in provenances)
-    missing = manifest[~manifest["status"].isin(["verified", "recorded", "absent in cycle"])]
+    missing = manifest[~manifest["status"].isin([VERIFIED, RECORDED, ABSENT_IN_CYCLE])]
     lacking = claims.loc[claims["verdict"] == NOT_TESTABLE_FILES, "claim_id"].tolist() if len(claims) else []
     return {
         "synthetic": synthetic,
