@@ -26,11 +26,15 @@ from IPython.display import display
 
 from analysis.analyses.common import Context
 from analysis.core.config import Paths, load_params
+from analysis.survey.weights import for_cycles
 
 ROOT = Path.cwd() if (Path.cwd() / "params.yaml").exists() else Path.cwd().parent
 paths = Paths(ROOT)
 params = load_params(paths.params)
-frame = pd.read_parquet(paths.analytic)  # with the analysis-time columns (dose10, vitd_below_50, ...)
+# The main analyses' cycles (params analyze.cycles), weights re-pooled over them; the table
+# holds the analysis-time columns too (dose10, vitd_below_50, ...).
+frame = for_cycles(pd.read_parquet(paths.analytic), list(params["analyze"]["cycles"]), available_only=True)
+print("cycles:", ", ".join(params["analyze"]["cycles"]))
 ctx = Context(frame, params)
 sns.set_theme(style="whitegrid")
 # Without dietary recalls (DR1TOT) in the files at hand, the pipeline's stand-in runs instead,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -284,3 +285,65 @@ def test_search_finds_day_2_and_mortality_variables_by_their_labels(cdc_project)
     assert {"DR2TFOLA", "DS2TFDFE"} <= set(folate.index)
     assert "label of DR1TFOLA" in folate.loc["DR2TFOLA", "label"]
     assert "ELIGSTAT" in set(lookup.search("eligibility status", root=cdc_project)["name"])
+
+
+def deng_frame(project: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 2001-2006 rows with the day-1 weight re-pooled over those three cycles, and the
+    replication table; quartiles rebuilt from the cut points the table states (independently of
+    the analysis code)."""
+    frame = pd.read_parquet(project / "data_clean/analytic.parquet")
+    table = pd.read_csv(project / "reports/tables/deng_replication.csv")
+    frame = frame[frame["cycle"].isin(["2001-2002", "2003-2004", "2005-2006"])].copy()
+    frame["wt_deng"] = frame["wt_day1_2yr"] / 3
+    note = table["note"].iloc[0]
+    for name, column, target in [("magnesium", "mg_total_30d_mg", "mg_quartile"), ("vitamin_d", "vitd_supp_30d_ug", "vitd_quartile")]:
+        cuts = [float(c) for c in note.split(f"{name} quartile cuts ")[1].split(";")[0].split(", ")]
+        frame[target] = pd.cut(frame[column], [-float("inf"), *cuts, float("inf")], labels=["Q1", "Q2", "Q3", "Q4"]).astype("string")
+    return frame, table
+
+
+def test_deng_replication_runs_on_2001_2006_with_its_own_weights(cdc_project):
+    frame, table = deng_frame(cdc_project)
+    flow = pd.read_csv(cdc_project / "reports/tables/flow.csv")
+    deng = flow[flow["flow"] == "deng"]
+    assert deng["reason"].iloc[0] == "cycles 2001-2002, 2003-2004, 2005-2006"
+    assert int(deng["n_remaining"].iloc[-1]) == int(frame["in_deng"].sum()) > 10000
+    # the main analyses stay on 2007-2018: their flow starts from those cycles' participants only
+    main = flow[flow["flow"] == "main"]
+    analytic = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
+    assert int(main["n_remaining"].iloc[0]) == int((analytic["cycle"] >= "2007-2008").sum())
+    assert not analytic.loc[analytic["cycle"] < "2007-2008", "in_main"].any()
+    top = table[(table["contrast"] == "Q4 vs Q1") & (table["group"] == "all")]
+    assert len(top) == 8 and top["published_or"].notna().all()
+    assert set(top["assay"]) == {"ria", "lcms"} and (top["estimate"] < 1).all()
+    # a stratum inside one cycle has 15 design df for about 24 coefficients: no estimate, and said
+    pth = table[table["group"].str.startswith("PTH")]
+    assert len(pth) and pth["estimate"].isna().all() and pth["note"].str.startswith("not estimated").all()
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("assay, serum, outcome", [("ria", "vitd_serum_ria_nmol", "deficiency"),
+                                                   ("lcms", "vitd_serum_nmol", "insufficiency")])
+def test_deng_quartile_odds_ratios_equal_r_svyglm(cdc_project, tmp_path, assay, serum, outcome):
+    """Q2-Q4 vs Q1 of magnesium, fully adjusted, recomputed by R survey's svyglm (quasibinomial)
+    on the three cycles' design with the domain built here from 25(OH)D."""
+    frame, table = deng_frame(cdc_project)
+    rows = table[(table["model"] == f"{outcome}_magnesium_{assay}") & (table["group"] == "all")
+                 & (table["quantity"] == "effect")]
+    if outcome == "deficiency":
+        frame["y"] = (frame[serum] < 30).astype(float)
+        frame["dom"] = frame["in_deng"] & ((frame[serum] < 30) | (frame[serum] >= 50))
+    else:
+        frame["y"] = (frame[serum] < 50).astype(float)
+        frame["dom"] = frame["in_deng"] & (frame[serum] >= 30)
+    covariates = [c.strip() for c in rows["covariates"].iloc[0].split(",")]
+    terms = ["mg_quartile", *covariates]
+    factors = ["sex=male", "race_eth=nh_white", "education=hs_ged", "smoking=never", "season=may_oct",
+               "cycle=2001-2002", "physical_activity=inactive", "mg_quartile=Q1", "vitd_quartile=Q1"]
+    columns = ["sdmvstra", "sdmvpsu", "wt_deng", "dom", "y", *sorted(set(terms))]
+    r = run_oracle(tmp_path, frame, columns, task="glm", weight="wt_deng", domain="dom", y="y", family="binomial",
+                   terms=terms, factor=[f for f in factors if f.split("=")[0] in columns])
+    theirs = r[(r["kind"] == "coef") & r["term"].str.startswith("mg_quartile")].copy()
+    theirs[["estimate", "ci_low", "ci_high"]] = np.exp(theirs[["estimate", "ci_low", "ci_high"]])
+    theirs["term"] = theirs["term"].str.replace("mg_quartile_", "magnesium ") + " vs Q1"
+    assert_agree(rows, theirs, columns=("estimate", "std_error", "ci_low", "ci_high", "df", "p_value"))

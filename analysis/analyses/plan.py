@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.analyses import (bone, calcification, deficiency, dose, imputation, inflammation, interaction,
+from analysis.analyses import (bone, calcification, deficiency, deng, dose, imputation, inflammation, interaction,
                                mortality, prevalence, published, quantiles, ratio, sensitivity, status, supplements,
                                usual_intake)
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic
@@ -57,10 +57,12 @@ class Analysis:
     calibrated_models: Callable[[Context], list[CalibratedModel]] | None = None
     calibrated_statistics: Callable[[Context], list[CalibratedStatistic]] | None = None
     description: str = field(default="", compare=False)
+    cycles: str = "analyze"  # the params section whose `cycles` it runs on (weights re-pooled over them)
 
 
 # Components the non-claim analyses need (the claims' own are in analysis/claims/claims.yaml).
-OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID"), "published": ("DEMO",)}
+OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID"), "published": ("DEMO",),
+               "deng": ("DEMO", "DR1TOT", "DSQ1", "DSQ2", "DSPI", "DSII", "VID", "VIDRIA", "PAQ")}
 
 
 def _c1_day1(inputs: Inputs) -> Result:
@@ -121,6 +123,8 @@ ANALYSES: list[Analysis] = [
     Analysis(("published",), "published",
              lambda i: Result(tables={"published_checks": published.run(i.ctx, set(i.components))}),
              tables=("published_checks",), description="published NHANES figures recomputed"),
+    Analysis(("deng",), "deng", lambda i: deng.run(i.ctx), tables=("deng_replication",), cycles="deng",
+             description="Deng et al. 2013 replication, NHANES 2001-2006"),
 ]
 
 

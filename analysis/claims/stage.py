@@ -20,6 +20,7 @@ from analysis.analyses import calibrated, common, evalues, plan
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
 from analysis.data.raw import RawInventory
+from analysis.survey import weights
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,12 @@ def provenance(inventory: RawInventory) -> str:
 
 
 def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
-                 availability: Availability) -> dict[str, common.Result]:
+                 availability: Availability, analytic: pd.DataFrame | None = None) -> dict[str, common.Result]:
     """result key -> Result: every declared analysis (analysis/analyses/plan.py) whose needs are
     at hand, each on its own copy of the frame. The claims' primary tests use usual intake where
     the usual stage could fit its model; the day-1 versions are kept as "<id>_day1" (sensitivity),
-    and stand in as the primary where there is no usual-intake model."""
+    and stand in as the primary where there is no usual-intake model. `ctx` holds the main
+    analyses' cycles; an analysis declared on other cycles gets those of `analytic` (every cycle)."""
     usual = usual_model_available(paths)
     runnable = [a for a in plan.ANALYSES if a.needs in testable and (usual or not a.usual)]
     calibrated_run = calibrated.Calibrated({}, {})
@@ -76,7 +78,12 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
         if analysis.unless is not None and analysis.unless in results:
             continue
         log.info("analyze: %s", analysis.description or ", ".join(analysis.produces))
-        own = ctx.copy()
+        if analysis.cycles == "analyze":
+            own = ctx.copy()
+        else:
+            if analytic is None:
+                raise DataError(f"analysis {analysis.produces} runs on params {analysis.cycles}.cycles: pass the analytic table")
+            own = common.Context(weights.for_cycles(analytic, list(ctx.params[analysis.cycles]["cycles"]), available_only=True), ctx.params)
         inputs = plan.Inputs(own, paths.data_clean / "usual_model.json", paths.tables / "usual_intake.csv",
                              calibrated_run.tables, {key: results[key] for key in analysis.uses}, components)
         results.update(as_results(analysis, analysis.run(inputs)))
@@ -219,7 +226,8 @@ def metrics(claim_table: pd.DataFrame, ctx: common.Context) -> dict[str, dict]:
 def run(params: dict, paths: Paths) -> pd.DataFrame:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = pd.read_parquet(paths.analytic)
+    analytic = pd.read_parquet(paths.analytic)
+    frame = weights.for_cycles(analytic, list(params["analyze"]["cycles"]), available_only=True)
     inventory = RawInventory.load(paths.data_raw)
     availability = Availability(inventory)
     registry = claims.registry()
@@ -232,7 +240,7 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     if usual_path.exists():
         frame = frame.merge(pd.read_parquet(usual_path), on="seqn", how="left", validate="one_to_one")
     ctx = common.Context(frame, params)
-    results = run_analyses(ctx, testable, paths, availability)
+    results = run_analyses(ctx, testable, paths, availability, analytic)
     if "C1_day1" in results:
         results["comparison"] = common.Result(tables={"usual_vs_day1": comparison(results, params)})
 

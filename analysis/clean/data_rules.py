@@ -47,7 +47,9 @@ def _user_without_nutrient(count: str, nutrient: str) -> Condition:
 
 
 def _supplement_interview_missing(r: pd.DataFrame, a: pd.DataFrame) -> pd.Series:
-    return (r["DR1DRSTZ"] == 1) & r["DS1DSCNT"].isna()
+    """Only in cycles with 24-hour supplement recalls (none before 2007-2008)."""
+    recalled = r.groupby("cycle")["DS1DSCNT"].transform(lambda s: s.notna().any()).astype(bool)
+    return (r["DR1DRSTZ"] == 1) & r["DS1DSCNT"].isna() & recalled
 
 
 RULES: list[Rule] = [
@@ -141,6 +143,10 @@ RULES: list[Rule] = [
     Rule("mortality_linked_not_examined", "PERMTH_EXM (MORT)",
          "Linked but not examined: no months from the exam (PERMTH_EXM '.'); they leave at flow step examined.",
          lambda r, a: (r["ELIGSTAT"] == 1) & r["PERMTH_EXM"].isna()),
+    Rule("bmi_extreme", "BMXBMI (BMX)",
+         "A BMI below 10 or above 100 kg/m2 (CDC's published values: a 4-year-old of 135.2 cm and 14.6 kg in "
+         "2001-2002, a man of 371 kg in 2005-2006) is kept as published; the range check allows 5-150.",
+         lambda r, a: (r["BMXBMI"] < 10) | (r["BMXBMI"] > 100)),
     Rule("vitd_supplement_above_cap", "DS1TVD (DS1TOT)",
          "Supplemental vitamin D above params clean.vitd_supp_cap_ug (250 ug/day) is kept in vitd_supp_ug "
          "and capped in the dose models (vitd_supp_ug_capped).",
@@ -161,9 +167,12 @@ def _by_cycle(counts: pd.Series, cycles: pd.Series) -> str:
     return "; ".join(f"{cycle}: {int(n)}" for cycle, n in per_cycle.items() if n)
 
 
-def table(raw: pd.DataFrame, analytic: pd.DataFrame, read_counts: ReadCounts) -> pd.DataFrame:
+def table(raw: pd.DataFrame, analytic: pd.DataFrame, read_counts: ReadCounts,
+          product_counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per rule: its variables, what the pipeline does, and how many it touched.
-    `raw` and `analytic` share one index (analytic is derived from raw, row for row)."""
+    `raw` and `analytic` share one index (analytic is derived from raw, row for row);
+    `product_counts` (cycle, rule, n, description): the 30-day supplement totals' rules,
+    counted in products reported (analysis/clean/thirty_day_totals.py)."""
     rows = []
     adults = analytic["in_adults"].fillna(False).astype(bool)
     cycles = analytic["cycle"]
@@ -179,4 +188,12 @@ def table(raw: pd.DataFrame, analytic: pd.DataFrame, read_counts: ReadCounts) ->
             rows.append({"rule": name, "variables": variable or "any numeric variable", "what_the_pipeline_does": action,
                          "n": int(rows_of["n"].sum()), "n_examined_adults": pd.NA,
                          "by_cycle": "; ".join(f"{c}: {int(n)}" for c, n in zip(rows_of["cycle"], rows_of["n"]))})
+    if product_counts is not None and len(product_counts):
+        for rule, part in product_counts.groupby("rule", sort=False):
+            unit = "participants" if rule == "person_with_product_without_amount" else "products reported"
+            rows.append({"rule": f"supplement_30d_{rule}", "variables": "DSQ2, DSPI, DSII (2001-2006)",
+                         "what_the_pipeline_does": f"{part['description'].iloc[0][0].upper()}{part['description'].iloc[0][1:]} "
+                                                   f"(counted in {unit}).",
+                         "n": int(part["n"].sum()), "n_examined_adults": pd.NA,
+                         "by_cycle": "; ".join(f"{c}: {int(n)}" for c, n in zip(part["cycle"], part["n"]) if n)})
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -14,11 +14,13 @@ from analysis.data.catalog import load_catalog
 from analysis.core.errors import ConfigError
 
 # Conversion of a published unit (analysis/data/catalog.yaml `units`) to the analysis unit.
-UNIT_FACTORS = {("mg/dL", "mg/L"): 10.0, ("mg/L", "mg/L"): 1.0}
+# 25(OH)D: 1 ng/mL = 2.496 nmol/L (molar mass 400.6 g/mol; CDC's VID documentation).
+UNIT_FACTORS = {("mg/dL", "mg/L"): 10.0, ("mg/L", "mg/L"): 1.0, ("ng/mL", "nmol/L"): 2.496, ("pg/mL", "pg/mL"): 1.0}
 RACE_ETH = {1: "mexican_american", 2: "other_hispanic", 3: "nh_white", 4: "nh_black", 5: "other"}
 EDUCATION = {1: "lt_hs", 2: "lt_hs", 3: "hs_ged", 4: "some_college", 5: "college_grad"}
 SEASON = {1: "nov_apr", 2: "may_oct"}
 SEX = {1: "male", 2: "female"}
+TWO_YEAR_WEIGHTS = {"wt_int": "WTINT2YR", "wt_mec": "WTMEC2YR", "wt_day1": "WTDRD1", "wt_day2": "WTDR2D"}
 
 
 def pooled_weight(weight: pd.Series, n_cycles: int) -> pd.Series:
@@ -120,6 +122,18 @@ def below_detection(flag: pd.Series, value: pd.Series, limit: float) -> pd.Serie
     return from_flag.combine_first(from_value)
 
 
+def physical_activity(vigorous: pd.Series, moderate: pd.Series) -> pd.Series:
+    """Leisure-time activity over the past 30 days (PAQ 2001-2006): vigorous (PAD200 = 1),
+    else moderate (PAD320 = 1), else inactive (both 2 = no, or 3 = unable to do it); missing
+    where either answer is unknown and the other does not decide it."""
+    out = pd.Series(pd.NA, index=vigorous.index, dtype="string")
+    no = {2.0, 3.0}
+    out[vigorous.isin(no) & moderate.isin(no)] = "inactive"
+    out[vigorous.isin(no) & (moderate == 1)] = "moderate"
+    out[vigorous == 1] = "vigorous"
+    return out
+
+
 def complete_scan(value: pd.Series, status: pd.Series) -> pd.Series:
     """A DXA measurement counts only from a complete scan (status 1); where the file carries no
     status the value is kept as published."""
@@ -179,10 +193,9 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
     out["sdmvstra"] = raw["SDMVSTRA"].astype("int64")
     out["sdmvpsu"] = raw["SDMVPSU"].astype("int64")
     out["examined"] = (raw["RIDSTATR"] == 2)
-    out["wt_int"] = pooled_weight(raw["WTINT2YR"], n_cycles)
-    out["wt_mec"] = pooled_weight(raw["WTMEC2YR"], n_cycles)
-    out["wt_day1"] = pooled_weight(raw["WTDRD1"], n_cycles)
-    out["wt_day2"] = pooled_weight(raw["WTDR2D"], n_cycles)
+    for name, variable in TWO_YEAR_WEIGHTS.items():
+        out[f"{name}_2yr"] = pooled_weight(raw[variable], 1)  # kept, so a subset of cycles re-pools exactly
+        out[name] = pooled_weight(raw[variable], n_cycles)
 
     out["age"] = raw["RIDAGEYR"]
     out["sex"] = categorize(raw["RIAGENDR"], SEX)
@@ -195,6 +208,9 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
     out["bmi"] = raw["BMXBMI"]
 
     out["vitd_serum_nmol"] = raw["LBXVIDMS"]
+    out["vitd_serum_ria_nmol"] = in_unit(raw["LBXVIDRIA"], units["LBXVIDRIA"], "nmol/L")
+    out["pth_pg_ml"] = in_unit(raw["LBXPT21"], units["LBXPT21"], "pg/mL")
+    out["physical_activity"] = physical_activity(raw["PAD200"], raw["PAD320"])
     out["recall_day1_reliable"] = (raw["DR1DRSTZ"] == 1)
     out["recall_day2_reliable"] = (raw["DR2DRSTZ"] == 1)
     food_day1 = raw["DR1DRSTZ"] == 1  # nutrient totals count only from a reliable recall
@@ -234,6 +250,9 @@ def derive(raw: pd.DataFrame, params: dict, units: dict[str, str] | None = None)
 
     out["vitd_supp_30d_ug"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTVD"])
     out["mg_supp_30d_mg"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTMAGN"])
+    out["ca_supp_30d_mg"] = supplement_amount(raw["DSDCOUNT"], raw["DSQTCALC"])
+    out["mg_total_30d_mg"] = out["mg_food_mg"] + out["mg_supp_30d_mg"]
+    out["ca_total_30d_mg"] = out["ca_food_mg"] + out["ca_supp_30d_mg"]
     for column, thirty_day, day1, day2 in [("mg_supp_usual_mg", "DSQTMAGN", "DS1TMAGN", "DS2TMAGN"),
                                             ("ca_supp_usual_mg", "DSQTCALC", "DS1TCALC", "DS2TCALC"),
                                             ("vitd_supp_usual_ug", "DSQTVD", "DS1TVD", "DS2TVD")]:

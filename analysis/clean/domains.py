@@ -62,6 +62,16 @@ def steps(params: dict) -> dict[str, list[tuple]]:
             ("has_vitd", lambda f: f["vitd_serum_nmol"].notna(), "serum 25(OH)D missing"),
             ("has_covariates", lambda f: _notna(f, covariates), "a covariate missing: " + ", ".join(covariates)),
         ],
+        "deng": examined_adults + [
+            ("has_recall_day1", lambda f: f["recall_day1_reliable"] & (f["wt_day1"] > 0),
+             "no reliable day-1 dietary recall or day-1 weight 0"),
+            ("has_vitd_ria", lambda f: f["vitd_serum_ria_nmol"].notna() & f["vitd_serum_nmol"].notna(),
+             "serum 25(OH)D missing (radioimmunoassay or its LC-MS/MS-equivalent re-release)"),
+            ("has_supplements_30d", lambda f: _notna(f, ["mg_supp_30d_mg", "vitd_supp_30d_ug", "ca_supp_30d_mg"]),
+             "30-day supplement questionnaire not answered (DSDCOUNT missing)"),
+            ("has_covariates", lambda f: _notna(f, list(params["deng"]["covariates"])),
+             "a covariate missing: " + ", ".join(params["deng"]["covariates"])),
+        ],
         "bone": examined_adults + [
             ("female_older", lambda f: (f["sex"] == "female").fillna(False) & (f["age"] >= model["bone_min_age"]),
              f"not a woman aged {model['bone_min_age']} or older"),
@@ -76,17 +86,26 @@ def steps(params: dict) -> dict[str, list[tuple]]:
 
 
 FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "aac": "in_aac", "crp": "in_crp", "mortality": "in_mort",
-                "bone": "in_bone"}
+                "deng": "in_deng", "bone": "in_bone"}
+
+
+def cycles_of(flow: str, params: dict) -> list[str]:
+    """The cycles a flow starts from: the Deng replication's (params deng.cycles), else the main
+    analyses' (params analyze.cycles)."""
+    return list(params["deng"]["cycles"] if flow == "deng" else params["analyze"]["cycles"])
 
 
 def add_flags(frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add in_adults and the flags of FLAG_OF_FLOW; return (frame, flow table)."""
+    """Add in_adults and the flags of FLAG_OF_FLOW; return (frame, flow table). Each flow starts
+    from everyone in DEMO of its cycles (`cycles_of`), which the flow table names."""
     out = frame.copy()
     flow_rows = []
     for flow, flow_steps in steps(params).items():
-        keep = pd.Series(True, index=out.index)
+        cycles = cycles_of(flow, params)
+        keep = out["cycle"].isin(cycles)
         flow_rows.append({"flow": flow, "step": 0, "criterion": "all participants in DEMO",
-                          "n_remaining": int(keep.sum()), "n_excluded": 0, "reason": ""})
+                          "n_remaining": int(keep.sum()), "n_excluded": 0,
+                          "reason": "cycles " + ", ".join(c for c in cycles if c in set(out["cycle"]))})
         for number, (name, condition, reason) in enumerate(flow_steps, start=1):
             passed = pd.Series(condition(out), index=out.index).fillna(False).astype(bool)
             excluded = keep & ~passed

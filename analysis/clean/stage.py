@@ -13,7 +13,7 @@ import logging
 import pandas as pd
 
 from analysis.core import atomic
-from analysis.clean import data_rules, derive, domains, features
+from analysis.clean import data_rules, derive, domains, features, thirty_day_totals
 from analysis.data import raw
 from analysis.clean import validate
 from analysis.data.catalog import load_catalog
@@ -24,14 +24,15 @@ from analysis.core.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def build(raw_frame: pd.DataFrame, params: dict,
-          read_counts: raw.ReadCounts | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def build(raw_frame: pd.DataFrame, params: dict, read_counts: raw.ReadCounts | None = None,
+          product_counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Analytic frame (sorted by cycle, seqn), flow table and data-rules table from the
-    harmonized raw frame (`read_counts`: what reading it changed)."""
+    harmonized raw frame (`read_counts`: what reading it changed; `product_counts`: the
+    rules of the computed 30-day supplement totals)."""
     analytic = derive.derive(raw_frame, params["clean"], load_catalog().units())
     analytic, flow = domains.add_flags(analytic, params)
     analytic = features.add(analytic, params)  # the analysis-time columns, made once here
-    rules = data_rules.table(raw_frame, analytic, read_counts or raw.ReadCounts())
+    rules = data_rules.table(raw_frame, analytic, read_counts or raw.ReadCounts(), product_counts)
     analytic = analytic.sort_values(["cycle", "seqn"], kind="stable").reset_index(drop=True)
     return analytic, flow, rules
 
@@ -40,10 +41,18 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     catalog = load_catalog()
     components = list(params["fetch"]["components"])
     read_counts = raw.ReadCounts()
-    raw_frame, inventory = raw.read_all(paths.data_raw, catalog, components, params["clean"]["sas_zero_epsilon"],
-                                        read_counts)
+    epsilon = params["clean"]["sas_zero_epsilon"]
+    raw_frame, inventory = raw.read_all(paths.data_raw, catalog, components, epsilon, read_counts)
     log.info("clean: %d participants in %d cycles", len(raw_frame), raw_frame["cycle"].nunique())
-    analytic, flow, rules = build(raw_frame, params, read_counts)
+    products = raw.read_products(paths.data_raw, catalog, "DSQ2", epsilon, read_counts) if "DSQ2" in components else {}
+    database = {name: raw.read_database(paths.data_raw, catalog, name, epsilon) if name in components else None
+                for name in ("DSPI", "DSII")}
+    totals, product_counts = thirty_day_totals.compute(products, database["DSPI"], database["DSII"])
+    if products:
+        log.info("clean: 30-day supplement totals computed for %s from %d products reported",
+                 ", ".join(sorted(products)), sum(len(p) for p in products.values()))
+    raw_frame = thirty_day_totals.fill(raw_frame, totals)
+    analytic, flow, rules = build(raw_frame, params, read_counts, product_counts)
 
     dictionary = load_dictionary()
     missing = undocumented(analytic, ANALYTIC_FILE)

@@ -28,6 +28,10 @@ class Component:
     layout: dict[str, tuple[int, int]] = field(default_factory=dict)  # fixed width: variable -> (first, last) column
     # labels from CDC's / NCHS's documentation for files that carry none (fixed width; CSV-converted)
     labels: dict[str, str] = field(default_factory=dict)
+    not_published: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cycle -> required variables CDC lacks there
+    rows: str = "person"  # "person" (merged onto DEMO), "product" (several rows per person) or "database" (no SEQN)
+    home: dict = field(default_factory=dict)  # a database file's {cycle, year}: the folder CDC lists it under
+    text: tuple[str, ...] = ()  # variables holding text; all others must be numeric
 
     def exists_in(self, cycle: str) -> bool:
         return cycle in self.cycles
@@ -38,6 +42,11 @@ class Component:
     def renames_for(self, cycle: str) -> dict[str, str]:
         """{name in this cycle's file: harmonized name}."""
         return dict(self.renames.get(cycle, {}))
+
+    def required_in(self, cycle: str) -> tuple[str, ...]:
+        """The required variables CDC published in `cycle`."""
+        lacking = set(self.not_published.get(cycle, ()))
+        return tuple(v for v in self.variables if v not in lacking)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class Catalog:
 
     def data_file(self, cycle: str, component: str) -> DataFile:
         comp = self.components[component]
+        if comp.rows == "database":
+            return DataFile(comp.home["cycle"], component, comp.file_name, int(comp.home["year"]), comp.source)
         if comp.file_name:
             first, last = cycle.split("-")
             name = comp.file_name.format(y1=first, y2=last)
@@ -94,15 +105,29 @@ class Catalog:
         """Split the selection into files CDC published and files absent in their cycle."""
         self.validate_selection(cycles, components)
         present, absent = [], []
+        for component in components:  # a database file once, from its own folder
+            if self.components[component].rows == "database":
+                present.append(self.data_file("", component))
         for cycle in cycles:
             for component in components:
+                if self.components[component].rows == "database":
+                    continue
                 target = present if self.components[component].exists_in(cycle) else absent
                 target.append(self.data_file(cycle, component))
         return present, absent
 
 
+ROWS = ("person", "product", "database")
+
+
 def _component(name: str, spec: dict, all_cycles: tuple[str, ...]) -> Component:
     cycles = all_cycles if spec.get("cycles", "all") == "all" else tuple(spec["cycles"])
+    if spec.get("rows", "person") not in ROWS:
+        raise ConfigError(f"analysis/data/catalog.yaml: component {name}: rows {spec['rows']!r}, expected one of {ROWS}")
+    if spec.get("rows") == "database" and not ({"cycle", "year"} <= set(spec.get("home", {})) and spec.get("file_name")):
+        raise ConfigError(f"analysis/data/catalog.yaml: database component {name} needs home: {{cycle, year}} and file_name")
+    if spec.get("rows") == "database":
+        cycles = ()
     return Component(
         name=name,
         description=spec.get("description", ""),
@@ -119,6 +144,10 @@ def _component(name: str, spec: dict, all_cycles: tuple[str, ...]) -> Component:
         source=spec.get("source", "nhanes"),
         layout={name: (int(first), int(last)) for name, (first, last) in spec.get("layout", {}).items()},
         labels={str(k): str(v) for k, v in spec.get("labels", {}).items()},
+        not_published={str(k): tuple(v) for k, v in spec.get("not_published", {}).items()},
+        rows=spec.get("rows", "person"),
+        home=dict(spec.get("home", {})),
+        text=tuple(spec.get("text", ())),
     )
 
 

@@ -75,7 +75,7 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
     present = set(reader.column_names(path))
     to_harmonized = {name: renames.get(name, name) for name in present}
     harmonized_present = set(to_harmonized.values())
-    missing = [v for v in spec.variables if v not in harmonized_present]
+    missing = [v for v in spec.required_in(cycle) if v not in harmonized_present]
     if missing:
         raise DataError(
             f"{path}: required variable(s) {missing} not found (cycle {cycle}, component {component}); "
@@ -84,6 +84,8 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
     wanted = set(spec.variables) | set(spec.optional)
     columns = sorted(name for name, target in to_harmonized.items() if target in wanted)
     frame = reader.read(path, columns).rename(columns=to_harmonized)
+    text = frame[[c for c in frame.columns if c in spec.text]].astype("string")
+    frame = frame.drop(columns=list(text.columns))
     for name in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[name]):
             raise DataError(
@@ -99,10 +101,15 @@ def read_component(path: Path, catalog: Catalog, cycle: str, component: str, sas
             special = frame[name].isin(codes)
             counts.add("special_code_missing", name, cycle, special.sum())
             frame[name] = frame[name].mask(special)
-    if frame["SEQN"].duplicated().any():
+    frame = pd.concat([frame, text], axis=1)[[c for c in columns_in_order(columns, to_harmonized)]]
+    if spec.rows == "person" and frame["SEQN"].duplicated().any():
         dups = frame.loc[frame["SEQN"].duplicated(), "SEQN"].astype(int).head(5).tolist()
         raise DataError(f"{path}: duplicated SEQN {dups} (cycle {cycle}, component {component})")
     return frame
+
+
+def columns_in_order(columns: list[str], to_harmonized: dict[str, str]) -> list[str]:
+    return [to_harmonized[c] for c in columns]
 
 
 def merge_cycle(parts: dict[str, pd.DataFrame], cycle: str) -> pd.DataFrame:
@@ -136,6 +143,8 @@ def expected_variables(catalog: Catalog, components: list[str]) -> list[str]:
     names: list[str] = []
     for component in components:
         spec = catalog.components[component]
+        if spec.rows != "person":
+            continue
         for name in (*spec.variables, *spec.optional):
             if name not in names:
                 names.append(name)
@@ -148,9 +157,12 @@ def read_all(data_raw: Path, catalog: Catalog, components: list[str], sas_zero_e
     inventory = RawInventory.load(data_raw)
     counts = ReadCounts() if counts is None else counts
     frames = []
+    person = [c for c in components if catalog.components[c].rows == "person"]
     for cycle in inventory.cycles:
+        if not any(inventory.available(cycle, component) for component in person):
+            continue  # e.g. 1999-2000/, which holds only CDC's supplement database
         parts = {}
-        for component in components:
+        for component in person:
             if inventory.available(cycle, component):
                 path = data_raw / cycle / catalog.data_file(cycle, component).name
                 parts[component] = read_component(path, catalog, cycle, component, sas_zero_epsilon, counts)
@@ -160,3 +172,24 @@ def read_all(data_raw: Path, catalog: Catalog, components: list[str], sas_zero_e
         if name not in stacked:
             stacked[name] = np.nan
     return stacked, inventory
+
+
+def read_products(data_raw: Path, catalog: Catalog, component: str, sas_zero_epsilon: float,
+                  counts: ReadCounts | None = None) -> dict[str, pd.DataFrame]:
+    """A component with several rows per participant (rows: product), by cycle: the cycles
+    in which data_raw/ holds it (none when it was not fetched)."""
+    inventory = RawInventory.load(data_raw)
+    out = {}
+    for cycle in inventory.cycles:
+        if inventory.available(cycle, component):
+            path = data_raw / cycle / catalog.data_file(cycle, component).name
+            out[cycle] = read_component(path, catalog, cycle, component, sas_zero_epsilon, counts)
+    return out
+
+
+def read_database(data_raw: Path, catalog: Catalog, component: str, sas_zero_epsilon: float) -> pd.DataFrame | None:
+    """A database file (rows: database), or None when data_raw/ does not hold it."""
+    item = catalog.data_file("", component)
+    if not RawInventory.load(data_raw).available(item.cycle, component):
+        return None
+    return read_component(data_raw / item.relpath, catalog, item.cycle, component, sas_zero_epsilon)

@@ -457,3 +457,41 @@ def mortality_hazard_ratios(table: pd.DataFrame, margin: float) -> plt.Figure:
     ax.set_title("Mortality hazard ratios (C11)")
     ax.legend(fontsize=8)
     return fig
+
+
+def deng_replication(table: pd.DataFrame) -> plt.Figure:
+    """Highest vs lowest intake quartile, odds ratios of 25(OH)D deficiency and insufficiency
+    (reports/tables/deng_replication.csv): ours on both assays beside Deng et al.'s published ORs."""
+    _style()
+    rows = table[(table["quantity"] == "effect") & (table["contrast"] == "Q4 vs Q1") & (table["group"] == "all")]
+    panels = [(e, o) for e in ("magnesium", "vitamin_d") for o in ("deficiency", "insufficiency")]
+    series = [("ria", "ours, radioimmunoassay (the paper's assay)", "#2471a3", "s"),
+              ("lcms", "ours, LC-MS/MS-equivalent", "#7fb3d5", "o")]
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    labels, y = [], 0.0
+    for exposure, outcome in panels:
+        part = rows[(rows["exposure"] == exposure) & (rows["outcome"] == outcome)]
+        for offset, (assay, label, color, marker) in enumerate(series):
+            r = part[part["assay"] == assay]
+            if len(r) and np.isfinite(r["estimate"].iloc[0]):
+                r = r.iloc[0]
+                ax.errorbar(r["estimate"], y + 0.22 * offset, xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+                            fmt=marker, color=color, capsize=3, label=label if not labels else None)
+        published = part[part["published_or"].notna()]
+        if len(published):
+            p = published.iloc[0]
+            ax.errorbar(p["published_or"], y + 0.44, xerr=[[p["published_or"] - p["published_ci_low"]],
+                                                          [p["published_ci_high"] - p["published_or"]]],
+                        fmt="D", color="#c0392b", capsize=3, label="Deng et al. 2013 (published)" if not labels else None)
+        labels.append((y + 0.22, f"{exposure.replace('_', ' ').replace(' d', ' D')}: {outcome}"))
+        y += 1.0
+    ax.axvline(1.0, color="black", lw=0.8)
+    finite = rows[np.isfinite(rows["ci_low"])]
+    ratio_axis(ax, min(finite["ci_low"].min(), rows["published_ci_low"].min()),
+               max(finite["ci_high"].max(), rows["published_ci_high"].max()))
+    ax.set_yticks([t for t, _ in labels], [lab for _, lab in labels])
+    ax.invert_yaxis()
+    ax.set_xlabel("Odds ratio, highest vs lowest intake quartile (95% CI, log scale)")
+    ax.set_title("Deng et al. 2013 replicated: NHANES 2001-2006, adults 20+")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    return fig

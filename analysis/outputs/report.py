@@ -14,6 +14,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -24,6 +25,7 @@ from analysis.core import parallel
 from analysis.core.config import Paths, load_yaml
 from analysis.core.errors import DataError
 from analysis.claims.registry import NOT_TESTABLE_FILES
+from analysis.data.catalog import load_catalog
 from analysis.data.fetch import ABSENT_IN_CYCLE, RECORDED, VERIFIED, read_manifest
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ FIGURES = {
     "trends_by_cycle": "Trends by survey cycle",
     "supplement_models": "Supplement association by magnesium supplement use (supplemental magnesium only)",
     "exclusion_flow": "Exclusion flow",
+    "deng_replication": "Deng et al. 2013 replicated: intake quartiles and vitamin D status, NHANES 2001-2006",
 }
 # What each figure plots, for whom and with which weight (its caption and its image's alt text).
 CAPTIONS = {
@@ -95,6 +98,12 @@ CAPTIONS = {
                     "and supplemental vitamin D, standardized over the population's own covariates (survey-weighted "
                     "logistic model); grey cells hold fewer than params risk.surface_min_n participants, where the "
                     "model extrapolates. Adults 20+ (in_main); day-1 dietary weight.",
+    "deng_replication": "Odds ratios of 25(OH)D deficiency (< 30 nmol/L) and insufficiency (30 to < 50), each against "
+                        ">= 50 nmol/L, for the highest vs lowest quartile of total magnesium intake (day-1 foods + "
+                        "30-day supplement average) and of supplemental vitamin D, fully adjusted; ours on the "
+                        "radioimmunoassay values the paper had and on CDC's LC-MS/MS-equivalent re-release, beside the "
+                        "published odds ratios. Adults 20+ of NHANES 2001-2006 (in_deng); day-1 dietary weight "
+                        "re-pooled over the three cycles.",
     "calibration": "Observed against predicted share with 25(OH)D < 50 nmol/L on PSU-grouped folds, for each risk "
                    "model; weighted.",
 }
@@ -124,7 +133,7 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
                                                     "mg_intake_distribution", "bone_or", "flow", "vitd_status",
                                                     "supplement_models", "usual_intake", "interaction_usual",
                                                     "aac_by_dose", "crp_by_vitd", "vitd_percentiles", "mortality",
-                                                    "mortality_survival"]}
+                                                    "mortality_survival", "deng_replication"]}
     ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
@@ -145,6 +154,7 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
             t["vitd_status"], t["prevalence"] if is_testable(t["prevalence"]) else None)),
         "supplement_models": (["supplement_models"], lambda: figures.supplement_models(t["supplement_models"])),
         "exclusion_flow": (["flow"], lambda: figures.flow(t["flow"])),
+        "deng_replication": (["deng_replication"], lambda: figures.deng_replication(t["deng_replication"])),
     }
     paths.figures.mkdir(parents=True, exist_ok=True)
 
@@ -296,6 +306,56 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
     return out
 
 
+def deng_comparisons(table: pd.DataFrame) -> list[str]:
+    """One plain sentence per published odds ratio: does its direction hold, and does our CI
+    (radioimmunoassay, the paper's assay) hold the published value?"""
+    out = []
+    top = table[(table["contrast"] == "Q4 vs Q1") & (table["group"] == "all") & table["published_or"].notna()]
+    for r in top[top["assay"] == "ria"].itertuples():
+        lcms = top[(top["assay"] == "lcms") & (top["exposure"] == r.exposure) & (top["outcome"] == r.outcome)]
+        same_direction = (r.estimate < 1) == (r.published_or < 1)
+        inside = r.ci_low <= r.published_or <= r.ci_high
+        significant = r.ci_high < 1 or r.ci_low > 1
+        trend = table[(table["quantity"] == "trend") & (table["group"] == "all") & (table["assay"] == "ria")
+                      & (table["exposure"] == r.exposure) & (table["outcome"] == r.outcome)]
+        words = (f"{r.exposure.replace('_', ' ').capitalize().replace(' d', ' D')}, {r.outcome}: published OR {r.published_or:g} "
+                 f"({r.published_ci_low:g}-{r.published_ci_high:g}); ours {fmt(r.estimate)} ({fmt(r.ci_low)}-{fmt(r.ci_high)})"
+                 + (f", LC-MS/MS-equivalent {fmt(lcms['estimate'].iloc[0])} ({fmt(lcms['ci_low'].iloc[0])}-"
+                    f"{fmt(lcms['ci_high'].iloc[0])})" if len(lcms) else "")
+                 + (f"; P for trend {fmt_p(trend['p_value'].iloc[0])} (published < 0.001)" if len(trend) else "") + ". ")
+        if not same_direction:
+            words += "The published direction does not hold."
+        elif inside:
+            words += "Same direction, and the published size lies inside our CI."
+        elif significant:
+            words += ("Same direction, but " + ("weaker" if abs(np.log(r.estimate)) < abs(np.log(r.published_or)) else "stronger")
+                      + " than published: the published OR lies outside our CI.")
+        else:
+            words += "Same direction, but our CI includes 1 and excludes the published size: the published association is not reproduced."
+        out.append(words)
+    interaction = table[(table["quantity"] == "interaction") & (table["assay"] == "ria")]
+    for r in interaction.itertuples():
+        out.append(f"Magnesium x vitamin D intake interaction, {r.outcome}: ours P = {fmt_p(r.p_value)} "
+                   f"(published P < 0.001).")
+    return out
+
+
+def deng_section(paths: Paths) -> dict:
+    """The Deng et al. 2013 replication: its table (main rows, then the stratified ones) and
+    the comparison with the published figures in words."""
+    table = read_table(paths, "deng_replication")
+    if not is_testable(table):
+        return {"available": False, "reason": str(table["note"].iloc[0])}
+    columns = ["assay", "outcome", "exposure", "contrast", "estimate", "ci_low", "ci_high", "p_value", "n",
+               "published_or", "published_ci_low", "published_ci_high", "published_p"]
+    main = table[table["group"] == "all"]
+    strata = table[(table["group"] != "all") & (table["contrast"] == "Q4 vs Q1")]
+    return {"available": True, "sentences": deng_comparisons(table), "main": table_html(main, columns),
+            "strata": table_html(strata, ["assay", "outcome", "group", "estimate", "ci_low", "ci_high", "p_value", "n",
+                                          "note"]),
+            "covariates": str(main["covariates"].iloc[0]), "note": str(table["note"].iloc[0])}
+
+
 def risk_section(paths: Paths) -> dict[str, str]:
     models = read_table(paths, "risk_models")
     scenarios = read_table(paths, "scenarios")
@@ -324,6 +384,11 @@ def cycle_span(cycles: list[str]) -> str:
     return ", ".join(f"{a}-{b}" for a, b in runs)
 
 
+def database_components() -> list[str]:
+    """Components that are CDC databases (no participants): their folder is not a survey cycle."""
+    return [name for name, c in load_catalog().components.items() if c.rows == "database"]
+
+
 def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
     """What this run used, in short lines: the files' provenance, the cycles of every component
     used, what the source lacked (a file CDC publishes that the mirror or download did not give;
@@ -336,7 +401,7 @@ def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
     return {
         "synthetic": synthetic,
         "provenances": provenances,
-        "cycles": cycle_span(sorted(fetched["cycle"].unique())),
+        "cycles": cycle_span(sorted(fetched.loc[~fetched["component"].isin(database_components()), "cycle"].unique())),
         "used": [f"{component} {cycle_span(list(group['cycle']))}"
                  for component, group in fetched.groupby("component", sort=True)],
         "missing": [f"{component} {cycle_span(list(group['cycle']))} ({status})"
@@ -365,6 +430,7 @@ def run(params: dict, paths: Paths) -> None:
                   "skipped": skipped.get(n, "")}
                  for n, t in {**FIGURES, **RISK_FIGURES}.items()],
         risk=risk_section(paths),
+        deng=deng_section(paths),
         results=key_results(paths),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
         data_rules_html=table_html(read_table(paths, "data_rules"),
@@ -373,7 +439,7 @@ def run(params: dict, paths: Paths) -> None:
                                               "mortality": read_table(paths, "mortality")},
                                      params["analyze"]["mortality"]["ph_split_months"]),
         params=params,
-        cycles=sorted(manifest["cycle"].unique()),
+        cycles=[c for c in params["analyze"]["cycles"] if c in set(manifest["cycle"])],
         manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),
         versions=versions(),
         params_yaml=yaml.safe_dump(params, sort_keys=False, allow_unicode=True),

@@ -29,6 +29,7 @@ from analysis.core import atomic, parallel
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
 from analysis.survey.intervals import interval
+from analysis.survey.weights import for_cycles
 from analysis.survey.design import FittedModel, ModelSpec, SurveyData
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ def cell_of(values: np.ndarray, grid: list[float]) -> np.ndarray:
 def run(params: dict, paths: Paths) -> None:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = prepare(pd.read_parquet(paths.analytic), params)
+    frame = prepare(for_cycles(pd.read_parquet(paths.analytic), list(params["analyze"]["cycles"]), available_only=True), params)
     s = setup(frame, params)
     p = params["risk"]
     metrics_rows, calibration_rows, scenario_rows = [], [], []
@@ -300,7 +301,7 @@ def profile(params: dict, paths: Paths, assignments: list[str]) -> ProfileAnswer
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the pipeline first (`dvc repro`, or "
                         "`python -m analysis fetch` and `python -m analysis clean`)")
-    frame = prepare(pd.read_parquet(paths.analytic), params)
+    frame = prepare(for_cycles(pd.read_parquet(paths.analytic), list(params["analyze"]["cycles"]), available_only=True), params)
     s = setup(frame, params)
     person = dict(params["analyze"]["reference_adult"])
     source = {name: REFERENCE_SOURCE for name in person}

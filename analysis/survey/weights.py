@@ -140,3 +140,25 @@ def analysis_weight(frame: pd.DataFrame, used: list[str], weight: str | None = N
     values = pd.Series(np.where(frame["cycle"].isin(chosen), base * n_all / len(chosen), 0.0), index=frame.index)
     return Weighting(values, weight, reason + f", pooled over {len(chosen)} cycle(s): {', '.join(sorted(chosen))}",
                      sorted(chosen), notes)
+
+
+def for_cycles(frame: pd.DataFrame, cycles: list[str], available_only: bool = False) -> pd.DataFrame:
+    """The analytic frame of `cycles` alone, every pooled weight re-pooled over them (the clean
+    stage divided each 2-year weight by the number of cycles it holds). Cycles are independent
+    samples with their own strata, so these rows are the complete design of those cycles; this
+    is a choice of survey, not a domain. A cycle not in the frame is refused, or with
+    `available_only` (a pipeline stage on a mirror without some cycles) left out; none at all is refused."""
+    present = list(dict.fromkeys(frame["cycle"].astype(str)))
+    unknown = [c for c in cycles if c not in present]
+    chosen = [c for c in _dedupe(cycles) if c in present]
+    if (unknown and not available_only) or not chosen:
+        raise ConfigError(f"cycle(s) {unknown} are not in the analytic table (it has {sorted(present)}); "
+                          "add them to params.yaml fetch.cycles")
+    out = frame[frame["cycle"].isin(chosen)].reset_index(drop=True)
+    if len(chosen) == len(present):
+        return out
+    for column in WEIGHT_OF.values():
+        if column in out:
+            two_year = f"{column}_2yr"
+            out[column] = out[two_year] / len(chosen) if two_year in out else out[column] * (len(present) / len(chosen))
+    return out

@@ -30,6 +30,7 @@ from analysis.data.fetch import RECORDED, VERIFIED, read_manifest
 from analysis.core.errors import DataError
 from analysis.survey.intervals import interval
 from analysis.survey import replicates as engine
+from analysis.survey.weights import for_cycles
 from analysis.survey.design import Replicates
 from analysis.usual import calibration, distribution, observed
 from analysis.usual.individual import Individuals
@@ -244,7 +245,7 @@ def missing_recall_files(paths: Paths) -> list[str]:
 def run(params: dict, paths: Paths) -> None:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = pd.read_parquet(paths.analytic)
+    frame = for_cycles(pd.read_parquet(paths.analytic), list(params["analyze"]["cycles"]), available_only=True)
     masks = domains(frame, params)
     if masks["calibration"].sum() < params["analyze"]["min_domain_n"]:
         missing = missing_recall_files(paths)
