@@ -55,9 +55,14 @@ def test_published_check_estimates_equal_r_svyciprop(cdc_project, tmp_path):
     from analysis.core.config import load_params
 
     params = load_params(cdc_project / "params.yaml")
-    ctx = Context(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params)
+    from analysis.survey.weights import for_cycles
+
+    # the published checks run on the main analyses' cycles (params analyze.cycles), as the pipeline does
+    ctx = Context(for_cycles(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"), params["analyze"]["cycles"]),
+                  params)
     checks = pd.read_csv(cdc_project / "reports/tables/published_checks.csv")
-    for number in (2, 5):  # Data Brief 399 (interview weight), Looker women 2007-2008 (MEC weight)
+    # Data Brief 399 (interview weight), Looker women 2007-2008 (MEC weight), Karim (linked mortality)
+    for number in (2, 5, 9):
         check = published.load_checks()[number]
         weight = ctx.cycle_weight(check["weight"], list(check["cycles"]), "w")
         domain = published.domain_of(ctx, check, weight, "dom")
@@ -145,7 +150,7 @@ def test_report_says_genuine_and_shows_findings_rules_and_checks(cdc_project):
     assert "published_checks.csv" in page and "Data Brief 399" in page
     banner = page[page.index('id="provenance-banner"'):page.index("</div>", page.index('id="provenance-banner"'))]
     # what the run used, component by component: CRP and HSCRP together cover the CRP cycles
-    assert "CRP 2007-2010" in banner and "HSCRP 2015-2018" in banner and "OSQ 2007-2010, 2013-2014, 2017-2018" in banner
+    assert "CRP 2007-2010" in banner and "HSCRP 2015-2018" in banner and "OSQ 2001-2010, 2013-2014, 2017-2018" in banner
     assert "Published by CDC but not in this source: OSQ 2011-2012, 2015-2016 (absent from this mirror)" in banner
     assert "absent in cycle" not in banner and "Not testable with these files" not in banner  # every claim testable
     assert "/work/" not in page and "/home/" not in page and "/tmp/" not in page  # no local absolute paths
@@ -226,7 +231,11 @@ def test_genuine_mortality_headline_model_equals_r_svycoxph(cdc_project, tmp_pat
     numbers from R's svycoxph (Breslow ties) to 1e-6."""
     import numpy as np
 
-    frame = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
+    from analysis.survey.weights import for_cycles
+
+    # the main analyses' cycles, as the pipeline (2001-2006 participants are not in these models)
+    frame = for_cycles(pd.read_parquet(cdc_project / "data_clean/analytic.parquet"),
+                       ["2007-2008", "2009-2010", "2011-2012", "2013-2014", "2015-2016", "2017-2018"])
     table = pd.read_csv(cdc_project / "reports/tables/mortality.csv")
     rows = table[table["model"] == "died_cvd_by_vitd_per_unit"]
     terms = ["vitd_serum_per25"] + [c.strip() for c in rows["covariates"].iloc[0].split(",")]
@@ -298,7 +307,9 @@ def deng_frame(project: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     note = table["note"].iloc[0]
     for name, column, target in [("magnesium", "mg_total_30d_mg", "mg_quartile"), ("vitamin_d", "vitd_supp_30d_ug", "vitd_quartile")]:
         cuts = [float(c) for c in note.split(f"{name} quartile cuts ")[1].split(";")[0].split(", ")]
-        frame[target] = pd.cut(frame[column], [-float("inf"), *cuts, float("inf")], labels=["Q1", "Q2", "Q3", "Q4"]).astype("string")
+        x = frame[column]
+        frame[target] = pd.Series(np.select([x <= cuts[0], x <= cuts[1], x <= cuts[2], x > cuts[2]], ["Q1", "Q2", "Q3", "Q4"],
+                                            default=""), index=frame.index).replace("", pd.NA).astype("string")
     return frame, table
 
 
@@ -347,3 +358,21 @@ def test_deng_quartile_odds_ratios_equal_r_svyglm(cdc_project, tmp_path, assay, 
     theirs[["estimate", "ci_low", "ci_high"]] = np.exp(theirs[["estimate", "ci_low", "ci_high"]])
     theirs["term"] = theirs["term"].str.replace("mg_quartile_", "magnesium ") + " vs Q1"
     assert_agree(rows, theirs, columns=("estimate", "std_error", "ci_low", "ci_high", "df", "p_value"))
+
+
+def test_karim_linked_mortality_counts_for_2013_2014_are_reproduced(cdc_project):
+    """Karim et al., EpiMethods, 'Linking mortality data' (NCHS 2019 public-use file, NHANES
+    2013-2014): 467 deaths, 5,633 alive and 4,075 not eligible among 10,175 records; adults 20+
+    with measured BMI, not pregnant: 5,445 eligible, 415 deaths, 6.2% died (interview weight)."""
+    frame = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
+    cycle = frame[frame["cycle"] == "2013-2014"]
+    linked = cycle["mort_linked"].fillna(False).astype(bool)
+    assert len(cycle) == 10175
+    assert int(cycle["died"].eq(True).sum()) == 467 and int((linked & cycle["died"].eq(False)).sum()) == 5633
+    assert int((~linked).sum()) == 4075
+    adults = cycle[linked & (cycle["age"] >= 20) & cycle["bmi"].notna() & ~cycle["pregnant"]]
+    assert len(adults) == 5445 and int(adults["died"].eq(True).sum()) == 415
+    checks = pd.read_csv(cdc_project / "reports/tables/published_checks.csv")
+    karim = checks[checks["source"].str.startswith("Karim")].iloc[0]
+    assert karim["n"] == karim["n_published"] == 5445 and bool(karim["agrees"])
+    assert round(100 * karim["estimate"], 1) == 6.2

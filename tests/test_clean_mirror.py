@@ -34,15 +34,23 @@ def test_rows_per_cycle_equal_demo(analytic):
 
 
 def test_flow_accounts_for_every_participant(mirror_project, analytic):
+    from analysis.clean.domains import cycles_of
+    from analysis.core.config import load_params
+
+    params = load_params(mirror_project / "params.yaml")
     flow = pd.read_csv(mirror_project / "reports/tables/flow.csv")
     for name, steps in flow.groupby("flow"):
         steps = steps.sort_values("step")
-        assert steps["n_remaining"].iloc[0] == len(analytic)
+        # each flow starts from everyone in DEMO of its cycles (the Deng flow's 2001-2006: none on this mirror)
+        assert steps["n_remaining"].iloc[0] == analytic["cycle"].isin(cycles_of(name, params)).sum()
+        if name == "deng":
+            assert steps["n_remaining"].iloc[0] == 0 and not analytic["in_deng"].any()
+            continue
         remaining = steps["n_remaining"].to_numpy()
         excluded = steps["n_excluded"].to_numpy()
         assert (remaining[:-1] - excluded[1:] == remaining[1:]).all(), name
         flag = {"main": "in_main", "supplements": "in_supp", "bone": "in_bone", "aac": "in_aac", "crp": "in_crp",
-                "mortality": "in_mort"}[name]
+                "mortality": "in_mort", "deng": "in_deng"}[name]
         assert remaining[-1] == analytic[flag].sum() > 0
 
 

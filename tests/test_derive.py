@@ -91,7 +91,7 @@ def raw_row(**overrides) -> dict:
                DS2TVD=np.nan, DS2TCALC=np.nan, DSQTCALC=300.0, DXXAAC24=3.0, DXXAAC8=1.0, DXXAACTV=0.0,
                LBXCRP=np.nan, LBXHSCRP=1.2, LBDHRPLC=0.0, DSD010=1.0, DXAFMRST=1.0, LBDVIDLC=0.0,
                ELIGSTAT=1.0, MORTSTAT=0.0, UCOD_LEADING=np.nan, DIABETES=np.nan, HYPERTEN=np.nan, PERMTH_INT=40.0,
-               PERMTH_EXM=39.0)
+               PERMTH_EXM=39.0, LBXVIDRIA=np.nan, LBXPT21=np.nan, PAD200=np.nan, PAD320=np.nan)
     row.update(overrides)
     return row
 

@@ -28,6 +28,10 @@ def domain_of(ctx: Context, check: dict, weight: str, name: str) -> str:
               & (f[weight] > 0))
     if check.get("sex"):
         inside &= f["sex"] == check["sex"]
+    for column in check.get("measured", []):  # e.g. a measured BMI
+        inside &= f[column].notna()
+    for column in check.get("excluding", []):  # e.g. pregnant
+        inside &= ~f[column].fillna(False).astype(bool)
     return ctx.add_domain(name, inside)
 
 

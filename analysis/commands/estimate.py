@@ -176,6 +176,8 @@ def estimate(statistic: str, column: str, where: str | None = None, by: list[str
             raise ConfigError(f"--by {name}: {levels} distinct values (at most {MAX_GROUPS}); group a number column "
                               "first (e.g. age_group for age) or narrow the domain with --where")
     used = [column] + by + (query.columns_of(where) if where else [])
+    if two_step:
+        frame = weights.usual_model_frame(frame, params, cycles, column)
     weighting = weights.analysis_weight(frame, used, weight, cycles, where, by)
     frame["_weight"], weight, reason = weighting.values, weighting.column, weighting.reason
 

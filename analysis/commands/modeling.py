@@ -199,12 +199,14 @@ def fit(formula: str, family: str | None = None, where: str | None = None, cycle
         raise ConfigError(f"model: {terms.outcome} is true/false; a linear model of it (the default family) gives "
                           "risk differences with wrong-shaped errors. Use --family binomial (with --exponentiate: "
                           "odds ratios), or --family gaussian to ask for the linear probability model on purpose")
+    two_step = sorted(set(columns) & usual_columns())
+    if two_step:
+        frame = weights.usual_model_frame(frame, params, cycles, ", ".join(two_step))
     weighting = weights.analysis_weight(frame, used, weight, cycles, where)
     frame["_weight"], weight, reason = weighting.values, weighting.column, weighting.reason
     domain = (frame["_weight"] > 0) & frame[columns].notna().all(axis=1)
     if where:
         domain &= query.evaluate(where, frame)
-    two_step = sorted(set(columns) & usual_columns())
     notes = list(weighting.notes)
     if two_step:
         inside = frame["in_usual_calibration"].fillna(False).astype(bool)

@@ -162,3 +162,15 @@ def for_cycles(frame: pd.DataFrame, cycles: list[str], available_only: bool = Fa
             two_year = f"{column}_2yr"
             out[column] = out[two_year] / len(chosen) if two_year in out else out[column] * (len(present) / len(chosen))
     return out
+
+
+def usual_model_frame(frame: pd.DataFrame, params: dict, cycles=(), column: str = "") -> pd.DataFrame:
+    """The frame of a question on a usual-intake column: the usual-intake model was fitted on the
+    main analyses' cycles (params analyze.cycles), so its replicates are of that design; the rows
+    of those cycles with their weights. Cycles outside it are refused, naming the model's."""
+    model_cycles = [c for c in params["analyze"]["cycles"] if c in set(frame["cycle"].astype(str))]
+    outside = [c for c in _dedupe(cycles) if c not in model_cycles]
+    if outside:
+        raise ConfigError(f"--cycles {outside}: {column or 'a usual-intake column'} comes from the usual-intake model, "
+                          f"fitted on {', '.join(model_cycles)} (params analyze.cycles); choose among those")
+    return for_cycles(frame, model_cycles)
