@@ -376,3 +376,59 @@ def test_karim_linked_mortality_counts_for_2013_2014_are_reproduced(cdc_project)
     karim = checks[checks["source"].str.startswith("Karim")].iloc[0]
     assert karim["n"] == karim["n_published"] == 5445 and bool(karim["agrees"])
     assert round(100 * karim["estimate"], 1) == 6.2
+
+
+def test_c1_and_c11_are_replicated_in_2001_2006_and_pooled(cdc_project):
+    from analysis.claims import registry
+    from analysis.core.config import load_params
+
+    params = load_params(cdc_project / "params.yaml")
+    table = pd.read_csv(cdc_project / "reports/tables/eras.csv")
+    for claim, outcome in [("C1", "vitd_serum_nmol"), ("C11", "died_cvd"), ("C11", "died")]:
+        part = table[(table["claim_id"] == claim) & (table["outcome"] == outcome)].set_index("era")
+        assert set(part.index) == {"2001-2006", "2007-2018", "pooled", "difference"}
+        assert (part["variance"].iloc[:2] == "jackknife").all() and (part.loc["2001-2006", "n"] > 10000)
+        eras_ = part.loc[["2001-2006", "2007-2018"]]
+        b = np.log(eras_["estimate"]) if claim == "C11" else eras_["estimate"]
+        w = 1 / eras_["std_error"] ** 2
+        pooled = float((w * b).sum() / w.sum())
+        assert part.loc["pooled", "estimate"] == pytest.approx(np.exp(pooled) if claim == "C11" else pooled, rel=1e-9)
+    claims_table = pd.read_csv(cdc_project / "reports/claims.csv").set_index("claim_id")
+    for claim, outcome in [("C1", "vitd_serum_nmol"), ("C11", "died_cvd")]:
+        early = table[(table["claim_id"] == claim) & (table["outcome"] == outcome) & (table["era"] == "2001-2006")].iloc[0]
+        rule = params["verdicts"][claim]
+        era_verdict = registry.decide(rule, [registry.Evidence(early["estimate"], early["ci_low"], early["ci_high"])])
+        reason = claims_table.loc[claim, "reason"]
+        assert "replication in 2001-2006" in reason and f"which the same rule calls {era_verdict}" in reason
+        if {era_verdict, claims_table.loc[claim, "verdict"]} == {registry.SUPPORTED, registry.CONTRADICTED}:
+            raise AssertionError(f"{claim}: opposite era verdicts must have made it inconclusive")
+    follow_up = pd.read_csv(cdc_project / "reports/tables/mortality_follow_up.csv").set_index("cycle")
+    analytic = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
+    linked = analytic[analytic["in_mort"]]
+    assert list(follow_up.index[:-1]) == sorted(linked["cycle"].unique()) and len(follow_up) == 10
+    assert (follow_up.loc[follow_up.index[:-1], "deaths"] == linked.groupby("cycle")["died"].sum()).all()
+    assert follow_up.loc["2001-2002", "max_follow_up_years"] > 18 > follow_up.loc["2017-2018", "max_follow_up_years"] + 10
+
+
+@pytest.mark.oracle
+def test_c1_2001_2006_point_estimate_equals_r_svyglm_on_the_calibrated_columns(cdc_project, tmp_path):
+    """The era's C1 interaction: the outcome model on the era's usual-intake columns, its own design
+    (2001-2006 weights re-pooled over three cycles), refitted by R's svyglm."""
+    frame = pd.read_parquet(cdc_project / "data_clean/analytic.parquet")
+    frame = frame[frame["cycle"].isin(["2001-2002", "2003-2004", "2005-2006"])].copy()
+    frame["w"] = frame["wt_day1_2yr"] / 3
+    frame = frame.merge(pd.read_parquet(cdc_project / "data_clean/usual_eras/2001-2006/usual_intake.parquet"),
+                        on="seqn", how="left")
+    row = pd.read_csv(cdc_project / "reports/tables/eras.csv")
+    row = row[(row["claim_id"] == "C1") & (row["era"] == "2001-2006")].iloc[0]
+    exposures = ["vitd_supp_user_30d", "mg_adequate_usual", "vitd_supp_user_30d:mg_adequate_usual"]
+    terms = exposures + [c.strip() for c in row["covariates"].split(",")]
+    used = sorted({p for t in terms for p in t.split(":")})
+    frame["dom"] = (frame["in_adults"] & frame["in_usual_calibration"].fillna(False).astype(bool)
+                    & frame[["vitd_serum_nmol", *used]].notna().all(axis=1))
+    factors = ["sex=male", "race_eth=nh_white", "education=hs_ged", "smoking=never", "season=may_oct", "cycle=2001-2002"]
+    r = run_oracle(tmp_path, frame, ["sdmvstra", "sdmvpsu", "w", "dom", "vitd_serum_nmol", *used], task="glm",
+                   weight="w", domain="dom", y="vitd_serum_nmol", terms=terms, factor=factors)
+    theirs = r[(r["kind"] == "coef") & (r["term"].map(lambda t: sorted(t.split(":"))) == sorted(exposures[2].split(":")))]
+    assert float(theirs["estimate"].iloc[0]) == pytest.approx(row["estimate"], rel=1e-6)
+    assert int(frame["dom"].sum()) == row["n"]

@@ -124,3 +124,71 @@ def test_cycles_not_in_the_table_are_refused_or_left_out_when_asked():
     assert set(kept["cycle"]) == {"2007-2008"}
     with pytest.raises(ConfigError):
         for_cycles(frame, ["2017-2018"], available_only=True)
+
+
+def test_two_eras_are_pooled_by_inverse_variance_with_satterthwaite_df():
+    from scipy import stats
+
+    from analysis.analyses import eras
+    from analysis.analyses.common import HR_SCALE
+
+    rows = pd.DataFrame({"claim_id": ["C1", "C1", "C11", "C11"], "outcome": ["y", "y", "died_cvd", "died_cvd"],
+                         "era": ["2001-2006", "2007-2018"] * 2, "cycles": ["a", "b"] * 2,
+                         "estimate": [-1.0, -6.0, 0.5, 0.8], "std_error": [2.0, 1.0, 0.2, 0.25],
+                         "df": [24.0, 70.0, 26.0, 72.0], "n": [10, 20, 10, 20], "events": [np.nan, np.nan, 30, 40],
+                         "scale": ["identity", "identity", HR_SCALE, HR_SCALE]})
+    out = eras.combine(rows).set_index(["claim_id", "era"])
+    w = np.array([1 / 4, 1.0])
+    pooled = out.loc[("C1", "pooled")]
+    assert pooled["estimate"] == pytest.approx((w @ [-1.0, -6.0]) / w.sum())
+    assert pooled["std_error"] == pytest.approx(1 / np.sqrt(w.sum()))
+    v = (w / w.sum()) ** 2 * np.array([4.0, 1.0])  # each era's share of the pooled variance
+    df = v.sum() ** 2 / np.sum(v ** 2 / np.array([24.0, 70.0]))
+    assert pooled["df"] == pytest.approx(df)
+    assert pooled["ci_high"] == pytest.approx(pooled["estimate"] + stats.t.ppf(0.975, df) * pooled["std_error"])
+    difference = out.loc[("C1", "difference")]
+    assert difference["estimate"] == pytest.approx(5.0) and difference["std_error"] == pytest.approx(np.sqrt(5.0))
+    assert difference["p_value"] == pytest.approx(2 * stats.t.sf(5 / np.sqrt(5), (5.0 ** 2) / (16 / 24 + 1 / 70)))
+    # hazard ratios are pooled on the log scale (the SEs are on it), events added
+    hr = out.loc[("C11", "pooled")]
+    w = 1 / np.array([0.2, 0.25]) ** 2
+    assert hr["estimate"] == pytest.approx(np.exp((w @ np.log([0.5, 0.8])) / w.sum())) and hr["events"] == 70
+    assert out.loc[("C11", "difference"), "estimate"] == pytest.approx(0.5 / 0.8)
+
+
+def test_the_era_rule_turns_only_opposite_decisive_verdicts_inconclusive():
+    from analysis.claims import registry as claims
+    from analysis.core.errors import ConfigError
+
+    rule = "opposite_era_makes_inconclusive"
+    assert claims.with_era(rule, claims.CONTRADICTED, claims.SUPPORTED) == claims.INCONCLUSIVE
+    assert claims.with_era(rule, claims.SUPPORTED, claims.CONTRADICTED) == claims.INCONCLUSIVE
+    assert claims.with_era(rule, claims.CONTRADICTED, claims.INCONCLUSIVE) == claims.CONTRADICTED
+    assert claims.with_era(rule, claims.INCONCLUSIVE, claims.SUPPORTED) == claims.INCONCLUSIVE
+    assert claims.with_era(rule, claims.SUPPORTED, claims.SUPPORTED) == claims.SUPPORTED
+    with pytest.raises(ConfigError, match="verdict_rule"):
+        claims.with_era("majority", claims.SUPPORTED, claims.SUPPORTED)
+
+
+def test_an_era_model_without_vitamin_d_gives_no_vitamin_d_columns():
+    from analysis.usual import calibration
+
+    assert calibration.available(["kcal", "mg", "ca"]) == {
+        "mg_food_usual_mg", "mg_total_usual_mg", "mg_adequate_usual", "kcal_usual", "ca_total_usual_mg",
+        "high_ca_mg_ratio_usual", "high_ca_mg_ratio_mg_adequate_usual"}
+    assert calibration.available(["kcal", "mg", "ca", "vitd"]) == set(calibration.COLUMNS)
+
+
+def test_era_params_override_only_the_common_definition():
+    from analysis.core.config import load_params
+    from analysis.usual.eras import era_params
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    early = era_params(params, "2001-2006")
+    assert early["analyze"]["cycles"] == ["2001-2002", "2003-2004", "2005-2006"]
+    assert "vitd" not in early["usual_intake"]["nutrients"] and "vitd" in params["usual_intake"]["nutrients"]
+    assert early["usual_intake"]["calibration_exposures"][0] == "vitd_supp_user_30d"
+    assert early["usual_intake"]["replicates"] == params["usual_intake"]["replicates"]  # the rest kept
+    with pytest.raises(DataError, match="no era"):
+        era_params(params, "1999-2000")

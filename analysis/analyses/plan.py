@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.analyses import (bone, calcification, deficiency, deng, dose, imputation, inflammation, interaction,
+from analysis.analyses import (bone, calcification, deficiency, deng, dose, eras, imputation, inflammation, interaction,
                                mortality, prevalence, published, quantiles, ratio, sensitivity, status, supplements,
                                usual_intake)
 from analysis.analyses.calibrated import CalibratedModel, CalibratedStatistic
@@ -35,6 +35,7 @@ class Inputs:
     calibrated: dict[str, pd.DataFrame]
     results: dict[str, Result]
     components: frozenset[str]  # the NHANES components at hand in some cycle
+    analytic: pd.DataFrame | None = None  # every cycle's rows (an analysis across eras picks its own)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class Analysis:
 
 # Components the non-claim analyses need (the claims' own are in analysis/claims/claims.yaml).
 OTHER_NEEDS = {"supplements": ("DEMO", "VID", "DS1TOT"), "status": ("DEMO", "VID"), "published": ("DEMO",),
-               "deng": ("DEMO", "DR1TOT", "DSQ1", "DSQ2", "DSPI", "DSII", "VID", "VIDRIA", "PAQ")}
+               "deng": ("DEMO", "DR1TOT", "DSQ1", "DSQ2", "DSPI", "DSII", "VID", "VIDRIA", "PAQ"),
+               "eras": ("DEMO", "DR1TOT", "VID", "MORT")}
 
 
 def _c1_day1(inputs: Inputs) -> Result:
@@ -125,6 +127,11 @@ ANALYSES: list[Analysis] = [
              tables=("published_checks",), description="published NHANES figures recomputed"),
     Analysis(("deng",), "deng", lambda i: deng.run(i.ctx), tables=("deng_replication",), cycles="deng",
              description="Deng et al. 2013 replication, NHANES 2001-2006"),
+    Analysis(("eras",), "eras", lambda i: Result(tables={
+                 "eras": eras.run(i.analytic, i.ctx.params, i.usual_model.parent),
+                 "mortality_follow_up": eras.follow_up(i.analytic, i.ctx.params)}),
+             tables=("eras", "mortality_follow_up"), usual=True,
+             description="C1 and C11 in 2001-2006 and 2007-2018 (one definition), pooled"),
 ]
 
 

@@ -98,6 +98,17 @@ def decide(rule: dict, evidence: list[Evidence]) -> str:
     raise ConfigError(f"params.yaml verdicts: unknown rule {kind!r}")
 
 
+ERA_RULES = ("opposite_era_makes_inconclusive",)
+
+
+def with_era(rule_name: str, main: str, era: str) -> str:
+    """A claim's verdict given its replication in another era (params eras.verdict_rule): the main
+    verdict stands unless the other era's is the opposite decisive one; then the eras disagree."""
+    if rule_name not in ERA_RULES:
+        raise ConfigError(f"params.yaml eras.verdict_rule: {rule_name!r}; known: {', '.join(ERA_RULES)}")
+    return INCONCLUSIVE if {main, era} == {SUPPORTED, CONTRADICTED} else main
+
+
 INSIDE = "inside the observed doses"
 WITHOUT_SUPPLEMENTS = "reached without supplements"
 BEYOND = "beyond the data"

@@ -19,6 +19,7 @@ from analysis.claims import registry as claims
 from analysis.analyses import calibrated, common, evalues, plan
 from analysis.core.config import Paths
 from analysis.core.errors import DataError
+from analysis.analyses.evidence import Evidence
 from analysis.data.raw import RawInventory
 from analysis.survey import weights
 
@@ -85,7 +86,8 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
                 raise DataError(f"analysis {analysis.produces} runs on params {analysis.cycles}.cycles: pass the analytic table")
             own = common.Context(weights.for_cycles(analytic, list(ctx.params[analysis.cycles]["cycles"]), available_only=True), ctx.params)
         inputs = plan.Inputs(own, paths.data_clean / "usual_model.json", paths.tables / "usual_intake.csv",
-                             calibrated_run.tables, {key: results[key] for key in analysis.uses}, components)
+                             calibrated_run.tables, {key: results[key] for key in analysis.uses}, components,
+                             analytic)
         results.update(as_results(analysis, analysis.run(inputs)))
         for column in analysis.exports:
             ctx.frame[column] = own.frame[column]
@@ -121,6 +123,32 @@ def as_results(analysis: plan.Analysis, returned) -> dict[str, common.Result]:
 def usual_model_available(paths: Paths) -> bool:
     path = paths.data_clean / "usual_model.json"
     return path.exists() and bool(json.loads(path.read_text(encoding="utf-8")).get("available"))
+
+
+# The outcome of each claim replicated across eras (analysis/analyses/eras.py).
+ERA_OUTCOME = {"C1": "vitd_serum_nmol", "C11": "died_cvd"}
+
+
+def replication(cid: str, rule: dict, verdict: str, table: pd.DataFrame, params: dict) -> tuple[str, str]:
+    """(verdict, sentence): the claim's rule applied to its 2001-2006 replication, and the verdict
+    after params eras.verdict_rule; the pooled estimate and the difference between eras beside."""
+    rows = table[(table["claim_id"] == cid) & (table["outcome"] == ERA_OUTCOME[cid])].set_index("era")
+    first = next(iter(params["eras"]["cycles"]))
+    if first not in rows.index:
+        return verdict, ""
+    e = rows.loc[first]
+    era_verdict = claims.decide(rule, [Evidence(float(e["estimate"]), float(e["ci_low"]), float(e["ci_high"]))])
+    final = claims.with_era(params["eras"]["verdict_rule"], verdict, era_verdict)
+    text = (f"replication in {first} (one definition for both eras: 30-day supplement use, no food vitamin D): "
+            f"{e['estimate']:.3g} ({e['ci_low']:.3g} to {e['ci_high']:.3g}), which the same rule calls {era_verdict}")
+    if "pooled" in rows.index and "difference" in rows.index:
+        pooled, difference = rows.loc["pooled"], rows.loc["difference"]
+        text += (f"; pooled {pooled['cycles'].split(', ')[0][:4]}-{pooled['cycles'].split(', ')[-1][-4:]}: "
+                 f"{pooled['estimate']:.3g} ({pooled['ci_low']:.3g} to {pooled['ci_high']:.3g}); the eras differ with "
+                 f"p = {difference['p_value']:.2g}")
+    if final != verdict:
+        text += f"; the eras disagree ({verdict} against {era_verdict}), so the verdict is {final} (params eras.verdict_rule)"
+    return final, text
 
 
 def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Result], gaps: dict[str, list[str]],
@@ -165,6 +193,9 @@ def claim_rows(registry: dict[str, claims.Claim], results: dict[str, common.Resu
             row["verdict"] = claims.decide(rule, evidence) if evidence or rule["rule"] == "fact_check" else claims.INCONCLUSIVE
             if not evidence and rule["rule"] != "fact_check":
                 row["reason"] = "the domain was too small to estimate"
+            if cid in ERA_OUTCOME and "eras" in results and evidence:
+                row["verdict"], era_text = replication(cid, rule, row["verdict"], results["eras"].tables["eras"], params)
+                row["reason"] = "; ".join(t for t in (row["reason"], era_text) if t)
             day1 = results.get(f"{cid}_day1")
             if day1 is not None and day1 is not result and day1.evidence and day1.evidence[0] is not None:
                 e = day1.evidence[0]

@@ -90,9 +90,14 @@ FLAG_OF_FLOW = {"main": "in_main", "supplements": "in_supp", "aac": "in_aac", "c
 
 
 def cycles_of(flow: str, params: dict) -> list[str]:
-    """The cycles a flow starts from: the Deng replication's (params deng.cycles), else the main
-    analyses' (params analyze.cycles)."""
-    return list(params["deng"]["cycles"] if flow == "deng" else params["analyze"]["cycles"])
+    """The cycles a flow starts from: the Deng replication's (params deng.cycles); for mortality
+    every era's (params eras.cycles: C11 on every cycle with linked mortality; the main C11 models
+    use the rows of analyze.cycles); else the main analyses' (params analyze.cycles)."""
+    if flow == "deng":
+        return list(params["deng"]["cycles"])
+    if flow == "mortality":
+        return [c for cycles in params["eras"]["cycles"].values() for c in cycles]
+    return list(params["analyze"]["cycles"])
 
 
 def add_flags(frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -113,7 +118,10 @@ def add_flags(frame: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataF
             flow_rows.append({"flow": flow, "step": number, "criterion": name,
                               "n_remaining": int(keep.sum()), "n_excluded": int(excluded.sum()),
                               "reason": reason})
-            if flow == "main" and name == "not_pregnant":
-                out["in_adults"] = keep.copy()
         out[FLAG_OF_FLOW[flow]] = keep
+    # examined adults, not pregnant, of every cycle (the first steps of the flows, without their cycles)
+    adults = pd.Series(True, index=out.index)
+    for name, condition, _ in steps(params)["main"][:3]:
+        adults &= pd.Series(condition(out), index=out.index).fillna(False).astype(bool)
+    out["in_adults"] = adults
     return out, pd.DataFrame(flow_rows)

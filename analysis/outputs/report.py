@@ -198,7 +198,8 @@ def versions() -> dict[str, str]:
 
 # Columns holding counts of people, events or steps, and degrees of freedom: shown as integers.
 COUNT_COLUMNS = {"n", "n_remaining", "n_excluded", "n_examined_adults", "events", "df", "step", "imputations",
-                 "folds", "bytes", "rows", "cols", "n_weighted"}
+                 "folds", "bytes", "rows", "cols", "n_weighted", "linked_adults", "deaths", "cardiovascular_deaths",
+                 "person_years"}
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -356,6 +357,21 @@ def deng_section(paths: Paths) -> dict:
             "covariates": str(main["covariates"].iloc[0]), "note": str(table["note"].iloc[0])}
 
 
+def eras_section(paths: Paths, params: dict) -> dict:
+    """C1 and C11 in each era with one definition, pooled, and their difference; linked
+    mortality by cycle; the verdict rule that joins them to the claims."""
+    table = read_table(paths, "eras")
+    follow_up = read_table(paths, "mortality_follow_up")
+    if not len(table):
+        return {"available": False, "reason": "no era has a usual-intake model with the files at hand"}
+    table["cycles"] = [cycle_span(c.split(", ")) for c in table["cycles"]]
+    return {"available": True, "rule": params["eras"]["verdict_rule"].replace("_", " "),
+            "table": table_html(table, ["claim_id", "outcome", "era", "cycles", "estimate", "ci_low", "ci_high", "p_value",
+                                        "df", "n", "events", "note"]),
+            "follow_up": table_html(follow_up, ["cycle", "linked_adults", "deaths", "cardiovascular_deaths",
+                                                "person_years", "max_follow_up_years"], digits=1)}
+
+
 def risk_section(paths: Paths) -> dict[str, str]:
     models = read_table(paths, "risk_models")
     scenarios = read_table(paths, "scenarios")
@@ -431,6 +447,7 @@ def run(params: dict, paths: Paths) -> None:
                  for n, t in {**FIGURES, **RISK_FIGURES}.items()],
         risk=risk_section(paths),
         deng=deng_section(paths),
+        eras=eras_section(paths, params),
         results=key_results(paths),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
         data_rules_html=table_html(read_table(paths, "data_rules"),

@@ -33,6 +33,19 @@ COLUMNS = {
 }
 
 
+# The nutrients of the measurement-error model each column needs: a model without food vitamin D
+# (NHANES before 2007-2008) gives no vitamin D column.
+NEEDS = {"mg_food_usual_mg": ("mg",), "mg_total_usual_mg": ("mg",), "mg_adequate_usual": ("mg",), "kcal_usual": ("kcal",),
+         "ca_total_usual_mg": ("ca",), "vitd_total_usual_ug": ("vitd",), "vitd_adequate_usual": ("vitd",),
+         "mg_vitd_adequate_usual": ("mg", "vitd"), "high_ca_mg_ratio_usual": ("ca", "mg"),
+         "high_ca_mg_ratio_mg_adequate_usual": ("ca", "mg")}
+
+
+def available(nutrients) -> set[str]:
+    """The columns a model of these nutrients gives."""
+    return {name for name, needs in NEEDS.items() if set(needs) <= set(nutrients)}
+
+
 def columns(ind: Individuals, frame: pd.DataFrame, vitd_ear_ug: float, high_ratio: float,
             joint_rows: np.ndarray | None = None, ratio_rows: np.ndarray | None = None,
             wanted: set[str] | None = None) -> dict[str, np.ndarray]:
@@ -46,6 +59,10 @@ def columns(ind: Individuals, frame: pd.DataFrame, vitd_ear_ug: float, high_rati
     unknown = set(wanted or ()) - set(COLUMNS)
     if unknown:
         raise KeyError(f"calibration columns {sorted(unknown)}: not among {list(COLUMNS)}")
+    possible = available(ind.params.nutrients)
+    lacking = set(wanted or ()) - possible
+    if lacking:
+        raise KeyError(f"calibration columns {sorted(lacking)} need nutrients the model lacks (it has {list(ind.params.nutrients)})")
     ear = frame["mg_ear_mg"].to_numpy(dtype=float)
     supp_mg = frame["mg_supp_usual_mg"].to_numpy(dtype=float)
     supp_ca = frame["ca_supp_usual_mg"].to_numpy(dtype=float)
@@ -78,4 +95,4 @@ def columns(ind: Individuals, frame: pd.DataFrame, vitd_ear_ug: float, high_rati
         "mg_vitd_adequate_usual": lambda: on(joint_rows, lambda sub, r: sub.prob_both_at_least(
             "mg", ear[r], supp_mg[r], "vitd", vd_ear[r], supp_vd[r])),
     }
-    return {name: compute[name]() for name in COLUMNS if wanted is None or name in wanted}
+    return {name: compute[name]() for name in COLUMNS if name in possible and (wanted is None or name in wanted)}

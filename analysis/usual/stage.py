@@ -32,7 +32,7 @@ from analysis.survey.intervals import interval
 from analysis.survey import replicates as engine
 from analysis.survey.weights import for_cycles
 from analysis.survey.design import Replicates
-from analysis.usual import calibration, distribution, observed
+from analysis.usual import calibration, distribution, eras, observed
 from analysis.usual.individual import Individuals
 from analysis.usual.intake_model import UsualIntakeModel, fit_replicates
 from analysis.usual.definition import domains, model_data
@@ -245,7 +245,9 @@ def missing_recall_files(paths: Paths) -> list[str]:
 def run(params: dict, paths: Paths) -> None:
     if not paths.analytic.exists():
         raise DataError(f"{paths.analytic}: not found; run the clean stage first")
-    frame = for_cycles(pd.read_parquet(paths.analytic), list(params["analyze"]["cycles"]), available_only=True)
+    analytic = pd.read_parquet(paths.analytic)
+    eras.run(analytic, params, paths)  # each era's model for the claims' replication across eras
+    frame = for_cycles(analytic, list(params["analyze"]["cycles"]), available_only=True)
     masks = domains(frame, params)
     if masks["calibration"].sum() < params["analyze"]["min_domain_n"]:
         missing = missing_recall_files(paths)
