@@ -432,3 +432,14 @@ def test_c1_2001_2006_point_estimate_equals_r_svyglm_on_the_calibrated_columns(c
     theirs = r[(r["kind"] == "coef") & (r["term"].map(lambda t: sorted(t.split(":"))) == sorted(exposures[2].split(":")))]
     assert float(theirs["estimate"].iloc[0]) == pytest.approx(row["estimate"], rel=1e-6)
     assert int(frame["dom"].sum()) == row["n"]
+
+
+def test_deng_magnesium_on_usual_intake_has_two_step_ses_beside_one_day(cdc_project):
+    table = pd.read_csv(cdc_project / "reports/tables/deng_replication.csv")
+    usual = table[table["group"] == "usual intake"]
+    day1 = table[table["group"] == "one day's intake, same persons"]
+    assert len(usual) == len(day1) == 4
+    assert (usual["variance"] == "jackknife").all() and day1["variance"].isna().all()
+    # the same persons and models, one with usual and one with one day's magnesium
+    assert list(usual["n"]) == list(day1["n"]) and list(usual["model"]) == list(day1["model"])
+    assert (usual["estimate"] > 0).all() and (usual["ci_low"] < usual["estimate"]).all()

@@ -117,3 +117,19 @@ def test_every_code_and_data_dependency_exists():
     missing = sorted({d for stage in STAGES.values() for d in stage.get("deps", []) if isinstance(d, str)
                       and d.startswith(("analysis/", "notebooks/", "nhanes.lock")) and not (REPO / d).exists()})
     assert not missing, f"dvc.yaml deps that do not exist: {missing}"
+
+
+def test_no_pipeline_output_is_tracked_by_git():
+    """DVC refuses to write an output git tracks ("already tracked by SCM"): a table committed by
+    mistake would stop `dvc repro` on a clean clone."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split())
+    outs = [o if isinstance(o, str) else next(iter(o)) for stage in STAGES.values() for o in stage.get("outs", [])]
+    cached = [o for o in outs if not isinstance(o, dict)]
+    committed = sorted(o for o in cached if o in tracked or any(t.startswith(o.rstrip("/") + "/") for t in tracked))
+    metrics = {next(iter(m)) if isinstance(m, dict) else m for stage in STAGES.values() for m in stage.get("metrics", [])}
+    assert not [c for c in committed if c not in metrics], f"pipeline outputs tracked by git: {committed}"

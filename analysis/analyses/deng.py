@@ -18,8 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pathlib import Path
+
+from analysis.analyses import calibrated
+from analysis.analyses.calibrated import CalibratedModel
 from analysis.analyses.common import OR_SCALE, Context, Result, keyed, model_table, tidy
 from analysis.clean.features import weighted_quantile_cuts
+from analysis.survey.terms import coding
+from analysis.usual import eras
 
 WEIGHT = "wt_day1"
 DOMAIN = "in_deng"
@@ -111,7 +117,9 @@ def covariates(ctx: Context, domain: str, drop: tuple[str, ...], other: str) -> 
     return ctx.covariates_for(domain, base)
 
 
-def run(ctx: Context) -> Result:
+def run(ctx: Context, data_clean: Path | None = None) -> Result:
+    """The replication table; with `data_clean` holding the 2001-2006 era's usual-intake model,
+    the magnesium rows on usual intake too (`usual_rows`)."""
     cuts = add_exposures(ctx)
     min_n = ctx.params["analyze"]["min_domain_n"]
     published = ctx.params["deng"]["published"]
@@ -133,6 +141,9 @@ def run(ctx: Context) -> Result:
             y, domain = outcome_domain(ctx, assay, outcome)
             tables.append(interaction_rows(ctx, y, domain, assay, outcome))
             tables[-1]["published_p"] = published["interaction_p"]
+    era = usual_era(ctx, data_clean)
+    if era is not None:
+        tables.append(usual_rows(era, data_clean / eras.FOLDER / ERA / "usual_model.json"))
     table = pd.concat(tables, ignore_index=True)
     notes = "; ".join(f"{name} quartile cuts {', '.join(f'{c:.4g}' for c in values)}" for name, values in cuts.items())
     table["note"] = (table["note"].fillna("") + " " + NOTE + "; " + notes).str.strip()
@@ -145,8 +156,22 @@ def quartile_rows(ctx: Context, y: str, domain: str, exposure: str, other: str, 
     quartile, score = QUARTILE_OF[exposure], SCORE_OF[exposure]
     base = covariates(ctx, domain, constant, other)
     spec = ctx.spec(y, [quartile], "binomial", references=REFERENCES, covariates=base)
-    fitted = ctx.fit(spec, WEIGHT, domain)
     model = f"{outcome}_{exposure}_{assay}"
+    n_coefficients = 1 + len(coding(spec.terms[1:], ctx.frame[ctx.frame[domain]], {**ctx.references, **REFERENCES})[0])
+    if n_coefficients > design_df(ctx, domain):  # decided before fitting: nothing to fit
+        levels = sorted(ctx.frame.loc[ctx.frame[domain], quartile].dropna().unique())[1:]
+        rows = pd.DataFrame([{"term": f"{exposure} {q} vs Q1", "quantity": "effect", "contrast": f"{q} vs Q1",
+                              "group": label, "n": int(ctx.frame[domain].sum())} for q in levels])
+        out = tidy(rows.reindex(columns=[*rows.columns, "estimate", "std_error", "ci_low", "ci_high", "statistic",
+                                         "p_value", "df", "n_weighted"]), model, domain, WEIGHT,
+                   ", ".join(spec.terms[1:]), OR_SCALE)
+        out.insert(1, "assay", assay)
+        out.insert(2, "outcome", outcome)
+        out.insert(3, "exposure", exposure)
+        for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
+            out[column] = np.nan
+        return refuse_unsupported(ctx, out, domain, n_coefficients)
+    fitted = ctx.fit(spec, WEIGHT, domain)
     levels = [t for t in fitted.names if t.startswith(f"{quartile}_")]
     rows = [keyed(fitted.lincom({t: 1}, f"{exposure} {t.rsplit('_', 1)[1]} vs Q1"), "effect",
                   f"{t.rsplit('_', 1)[1]} vs Q1", label) for t in levels]
@@ -200,3 +225,59 @@ def interaction_rows(ctx: Context, y: str, domain: str, assay: str, outcome: str
     for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
         out[column] = np.nan
     return refuse_unsupported(ctx, out, domain, len(fitted.names))
+
+
+ERA = "2001-2006"  # the era (params eras.cycles) whose usual-intake model covers Deng's cycles
+USUAL_NOTE = ("usual intake: E[usual total magnesium] per 100 mg/day from the 2001-2006 era's measurement-error model "
+              "(energy, Mg, Ca; regression calibration, jackknife SEs rerunning both steps), beside the same model on "
+              "day-1 + 30-day intake per 100 mg/day in the same persons (Taylor SEs)")
+
+
+def usual_era(ctx: Context, data_clean: Path | None) -> Context | None:
+    """The Deng frame with the era's usual-intake columns and params, when that model was fitted."""
+    if data_clean is None or ERA not in ctx.params.get("eras", {}).get("cycles", {}):
+        return None
+    model = data_clean / eras.FOLDER / ERA / "usual_model.json"
+    persons = data_clean / eras.FOLDER / ERA / eras.PERSONS_FILE
+    if not model.exists() or '"available": true' not in model.read_text(encoding="utf-8")[:40]:
+        return None
+    if list(ctx.params["eras"]["cycles"][ERA]) != list(ctx.params["deng"]["cycles"]):
+        return None
+    frame = ctx.frame.merge(pd.read_parquet(persons), on="seqn", how="left", validate="one_to_one")
+    frame["in_usual_calibration"] = frame["in_usual_calibration"].astype("boolean").fillna(False).astype(bool)
+    return Context(frame, eras.era_params(ctx.params, ERA))
+
+
+def usual_rows(ctx: Context, model_path: Path) -> pd.DataFrame:
+    """Magnesium per 100 mg/day as usual intake (two-step) and as day-1 + 30-day intake, in
+    the persons both cover, each outcome and assay; fully adjusted (usual energy and calcium)."""
+    usual_covariates = {"kcal": "kcal_usual", "ca_total_30d_mg": "ca_total_usual_mg"}
+    base = [usual_covariates.get(c, c) for c in ctx.params["deng"]["covariates"]] + [QUARTILE_OF["vitamin_d"]]
+    ctx.frame["mg_total_30d_100"] = ctx.frame["mg_total_30d_mg"] / 100
+    specs, day1 = [], []
+    for assay in ASSAYS:
+        for outcome in ("deficiency", "insufficiency"):
+            y, domain = outcome_domain(ctx, assay, outcome, ctx.frame["in_usual_calibration"])
+            covariates = ctx.covariates_for(domain, base)
+            spec = ctx.spec(y, ["mg_total_usual_100"], "binomial", references=REFERENCES, covariates=covariates)
+            specs.append(CalibratedModel(f"{outcome}_magnesium_usual_{assay}", "deng_usual", spec,
+                                         ("mg_total_usual_100",), domain, WEIGHT, ratio_scale=OR_SCALE, note=USUAL_NOTE))
+            day1.append((assay, outcome, domain, covariates, y))
+    table = calibrated.run(ctx, specs, model_path).tables["deng_usual"]
+    usual = table[table["contrast"] == "mg_total_usual_100"].copy()
+    usual["group"] = "usual intake"
+    parts = [usual]
+    for assay, outcome, domain, covariates, y in day1:
+        spec = ctx.spec(y, ["mg_total_30d_100"], "binomial", references=REFERENCES, covariates=covariates)
+        fitted = ctx.fit(spec, WEIGHT, domain)
+        rows = keyed(fitted.lincom({"mg_total_30d_100": 1}, "magnesium per 100 mg/day (day-1 + 30-day)"), "slope",
+                     "mg_total_30d_100", "one day's intake, same persons")
+        parts.append(tidy(rows, f"{outcome}_magnesium_usual_{assay}", domain, WEIGHT, ", ".join(spec.terms[1:]), OR_SCALE,
+                          USUAL_NOTE))
+    out = pd.concat(parts, ignore_index=True)
+    out["assay"] = out["model"].str.rsplit("_", n=1).str[1]
+    out["outcome"] = out["model"].str.split("_").str[0]
+    out["exposure"] = "magnesium per 100 mg/day"
+    for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
+        out[column] = np.nan
+    return out

@@ -125,7 +125,7 @@ ANALYSES: list[Analysis] = [
     Analysis(("published",), "published",
              lambda i: Result(tables={"published_checks": published.run(i.ctx, set(i.components))}),
              tables=("published_checks",), description="published NHANES figures recomputed"),
-    Analysis(("deng",), "deng", lambda i: deng.run(i.ctx), tables=("deng_replication",), cycles="deng",
+    Analysis(("deng",), "deng", lambda i: deng.run(i.ctx, i.usual_model.parent), tables=("deng_replication",), cycles="deng",
              description="Deng et al. 2013 replication, NHANES 2001-2006"),
     Analysis(("eras",), "eras", lambda i: Result(tables={
                  "eras": eras.run(i.analytic, i.ctx.params, i.usual_model.parent),

@@ -351,7 +351,10 @@ def deng_section(paths: Paths) -> dict:
                "published_or", "published_ci_low", "published_ci_high", "published_p"]
     main = table[table["group"] == "all"]
     strata = table[(table["group"] != "all") & (table["contrast"] == "Q4 vs Q1")]
+    usual = table[table["exposure"] == "magnesium per 100 mg/day"]
     return {"available": True, "sentences": deng_comparisons(table), "main": table_html(main, columns),
+            "usual": table_html(usual, ["assay", "outcome", "group", "estimate", "ci_low", "ci_high", "p_value", "n",
+                                        "variance"]) if len(usual) else "",
             "strata": table_html(strata, ["assay", "outcome", "group", "estimate", "ci_low", "ci_high", "p_value", "n",
                                           "note"]),
             "covariates": str(main["covariates"].iloc[0]), "note": str(table["note"].iloc[0])}
