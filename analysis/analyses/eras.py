@@ -51,7 +51,7 @@ def models(ctx: Context) -> list[CalibratedModel]:
     f = ctx.frame
     c1_spec = ctx.spec(OUTCOME, [EXPOSURE, MODIFIER, f"{EXPOSURE}:{MODIFIER}"], usual=True)
     ctx.add_domain("in_era_c1", f["in_adults"] & f["in_usual_calibration"] & f[list(c1_spec.columns())].notna().all(axis=1))
-    out = [CalibratedModel("c1_use30d_x_mg_adequacy_usual", "eras", c1_spec, tuple(c1_spec.terms[1:4]), "in_era_c1",
+    out = [CalibratedModel("c1_use30d_x_mg_adequacy_usual", "eras", c1_spec, (EXPOSURE, MODIFIER, f"{EXPOSURE}:{MODIFIER}"), "in_era_c1",
                            WEIGHT, [Quantity(f"interaction {EXPOSURE} x {MODIFIER}",
                                              coefficient(f"{EXPOSURE}:{MODIFIER}"), "identity", (*C1_KEY, "all"))],
                            note="C1 across eras: 30-day vitamin D supplement use")]
