@@ -98,6 +98,18 @@ def scratch_project(tmp_path_factory, name: str, mirror: Path, variable: str, st
     return root
 
 
+def report_pages(root: Path) -> dict[str, str]:
+    """The report's pages (analysis/outputs/report.py PAGES) by file name."""
+    from analysis.outputs.report import PAGES
+
+    return {name: (root / "reports" / name).read_text(encoding="utf-8") for name, _ in PAGES}
+
+
+def whole_report(root: Path) -> str:
+    """Every page of the report, one after the other (for what must appear somewhere in it)."""
+    return "\n".join(report_pages(root).values())
+
+
 def run_notebooks(root: Path) -> dict[str, str]:
     """The repository's notebooks executed against `root`'s outputs; their exported HTML by name."""
     from analysis.outputs import notebooks

@@ -144,11 +144,14 @@ def test_columns_needing_absent_files_are_missing_not_zero(cdc_project):
 
 
 def test_report_says_genuine_and_shows_findings_rules_and_checks(cdc_project):
-    page = (cdc_project / "reports/index.html").read_text(encoding="utf-8")
+    from tests.conftest import whole_report
+
+    page = whole_report(cdc_project)
     assert "Genuine CDC NHANES public-use files" in page and "SYNTHETIC DATA" not in page
     assert "What NHANES 2007-2008 to 2017-2018 shows" in page
     for cid in ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11"]:
         assert f'data-finding="{cid}"' in page, cid
+    assert "Deng et al. 2013 replicated" in page and 'id="eras"' in page and "Karim" in page
     assert "On the log scale" in page
     assert "data_rules.csv" in page and "recall_day2_without_day1" in page
     assert "published_checks.csv" in page and "Data Brief 399" in page
@@ -225,7 +228,9 @@ def test_mortality_runs_on_the_genuine_linked_files(cdc_project):
     survival = pd.read_csv(cdc_project / "reports/tables/mortality_survival.csv")
     assert set(survival["group"]) == {"both adequate", "magnesium only", "25(OH)D only", "neither"}
     assert (survival["ci_low"] <= survival["estimate"]).all() and (survival["estimate"] <= survival["ci_high"]).all()
-    page = (cdc_project / "reports/index.html").read_text(encoding="utf-8")
+    from tests.conftest import whole_report
+
+    page = whole_report(cdc_project)
     assert 'data-finding="C11"' in page and "c11-methods" in page
 
 

@@ -39,7 +39,9 @@ def test_notebook_is_exported_with_its_figures_and_no_errors(project, path):
 
 
 def test_report_links_every_notebook(project):
-    report = (project / "reports/index.html").read_text(encoding="utf-8")
+    from tests.conftest import whole_report
+
+    report = whole_report(project)
     for path in NOTEBOOKS:
         assert f'href="notebooks/{path.stem}.html"' in report
 

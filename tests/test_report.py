@@ -14,7 +14,7 @@ import pytest
 
 from analysis.claims import registry as claims
 from analysis.outputs import figures, report
-from tests.conftest import SYNTHETIC_MIRROR, _run_stages
+from tests.conftest import SYNTHETIC_MIRROR, _run_stages, report_pages, whole_report
 
 pytestmark = pytest.mark.mirror
 
@@ -75,26 +75,61 @@ def parse(path: Path) -> Checker:
 
 
 def test_html_is_well_formed_with_a_verdict_per_claim(reported):
-    page = parse(reported / "reports/index.html")
-    assert page.problems == [] and page.stack == []
-    assert page.claim_rows == list(claims.registry())
+    for name in report_pages(reported):
+        page = parse(reported / "reports" / name)
+        assert page.problems == [] and page.stack == [], name
+    assert parse(reported / "reports/index.html").claim_rows == list(claims.registry())
     text = (reported / "reports/index.html").read_text(encoding="utf-8")
     for verdict in pd.read_csv(reported / "reports/claims.csv")["verdict"]:
         assert verdict in claims.VERDICTS and verdict in text
 
 
-def test_synthetic_run_says_so_in_the_banner(reported):
-    page = parse(reported / "reports/index.html")
-    assert "SYNTHETIC DATA" in page.banner and "NOT findings about the US population" in page.banner
+def test_synthetic_run_says_so_on_every_page(reported):
+    for name in report_pages(reported):
+        page = parse(reported / "reports" / name)
+        assert "SYNTHETIC DATA" in page.banner and "NOT findings about the US population" in page.banner, name
 
 
 def test_every_figure_exists_and_is_embedded(reported):
-    page = parse(reported / "reports/index.html")
-    assert len(page.images) == len(report.FIGURES) + len(report.RISK_FIGURES)
+    images = [src for name in report_pages(reported) for src in parse(reported / "reports" / name).images]
     for name in [*report.FIGURES, *report.RISK_FIGURES]:
         png = reported / "reports/figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert report.embed(png) in page.images
+        assert report.embed(png) in images, name
+    # each figure once, and the main one again on the front page
+    assert len(images) == len(report.FIGURES) + len(report.RISK_FIGURES) + 1
+
+
+def test_the_front_page_is_short_with_the_claim_table_first(reported):
+    """A reviewer's first screen: the verdicts before anything else, one figure, no long tables."""
+    import re
+
+    page = (reported / "reports/index.html").read_text(encoding="utf-8")
+    tables = re.findall(r"<table[^>]*>", page)
+    assert tables[0] == '<table id="verdict-table">' and len(tables) == 1
+    assert page.count("<img ") == 1 and page.count("<figure") == 1
+    text = re.sub(r'src="data:[^"]+"', "", page)
+    assert len(re.sub(r"<[^>]+>", "", text)) < 12000  # words, not data
+    assert page.index('id="verdict-table"') < page.index("<figure")
+    for name, _ in report.PAGES[1:]:
+        assert f'href="{name}' in page  # every page reachable from the front page
+
+
+def test_every_link_inside_the_report_finds_its_section(reported):
+    import re
+
+    pages = report_pages(reported)
+    ids = {name: set(re.findall(r'id="([^"]+)"', text)) for name, text in pages.items()}
+    for name, text in pages.items():
+        for target, anchor in re.findall(r'href="([a-z_]*\.html)?#([^"]+)"', text):
+            assert anchor in ids[target or name], f"{name}: link to {target}#{anchor} finds no section"
+
+
+def test_links_move_with_their_sections():
+    pages = report.link_pages({"a.html": '<p id="x"></p><a href="#y">y</a><a href="#x">x</a><a href="#z">z</a>',
+                               "b.html": '<h2 id="y"></h2>'})
+    assert 'href="b.html#y"' in pages["a.html"] and 'href="#x"' in pages["a.html"]
+    assert 'href="#z"' in pages["a.html"]  # no section anywhere: left as written (the link test catches it)
 
 
 def test_forest_plot_draws_the_sensitivity_table(reported):
@@ -131,15 +166,15 @@ def test_reruns_are_byte_identical(reported):
 def test_strobe_checklist_links_to_sections_that_exist(reported):
     import re
 
-    page = (reported / "reports/index.html").read_text(encoding="utf-8")
-    ids = set(re.findall(r'id="([^"]+)"', page))
+    page = (reported / "reports/methods.html").read_text(encoding="utf-8")
+    ids = set(re.findall(r'id="([^"]+)"', whole_report(reported)))
     rows = re.findall(r'<tr data-strobe="([^"]+)">(.*?)</tr>', page, flags=re.S)
     assert [item for item, _ in rows][:3] == ["1", "2", "3"] and rows[-1][0] == "22"
     for item, cells in rows:
-        links = re.findall(r'href="#([^"]+)"', cells)
+        links = re.findall(r'href="(?:[a-z_]+\.html)?#([^"]+)"', cells)
         assert links or "Not applicable" in cells, f"STROBE item {item}: neither a section nor a reason"
         assert set(links) <= ids, f"STROBE item {item} links to missing sections {set(links) - ids}"
-    assert "E-value" in page and 'id="missing-data"' in page
+    assert "E-value" in whole_report(reported) and 'id="missing-data"' in whole_report(reported)
 
 
 def test_banner_lists_what_the_run_used_and_only_real_gaps():

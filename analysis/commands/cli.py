@@ -157,7 +157,7 @@ STAGES = {
     "analyze": (_analyze, "Test each claim with design-based models; write reports/tables and reports/claims.csv."),
     "risk": (_risk, "Risk models of low 25(OH)D, PSU-grouped evaluation, risk surface and what-if scenarios."),
     "notebooks": (_notebooks, "Execute the notebooks and export each as HTML into reports/notebooks/."),
-    "report": (_report, "Draw the figures and write reports/index.html from the tables."),
+    "report": (_report, "Draw the figures and write the report (reports/index.html and its pages) from the tables."),
 }
 TOOLS = {
     "estimate": (_estimate, "Ask a question: a design-based mean, proportion, percentiles or total of a column, in a "

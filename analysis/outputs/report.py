@@ -1,4 +1,7 @@
-"""The report stage: figures from the tables, then one self-contained reports/index.html.
+"""The report stage: figures from the tables, then the report as static pages that open from
+disk (figures embedded): a front page a reviewer reads first (reports/index.html: the data used,
+the claim table, the main figure, links), the findings claim by claim, the replications, the
+methods and the data (PAGES).
 
 Everything shown is read from files the earlier stages wrote (tables, claims, manifest,
 params), so each number on the page can be traced to a CSV and from there to its model.
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import logging
 import subprocess
 from importlib import metadata, resources
@@ -295,10 +299,6 @@ def key_results(paths: Paths) -> list[tuple[str, str, str]]:
         columns = [c for c in OPTIONAL_COLUMNS if c in t] + [c for c in RESULT_COLUMNS if c in t]
         columns += [c for c in ("variance", "monte_carlo") if c in t]
         out.append((title, name, table_html(t[select(t)], columns)))
-    checks = read_table(paths, "published_checks")
-    out.append(("Published NHANES figures recomputed (same cycles, ages, measure and weight)", "published_checks",
-                table_html(checks, ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
-                                    "difference", "tolerance", "agrees", "note"], digits=4)))
     prevalence = read_table(paths, "prevalence")
     if is_testable(prevalence):
         overall = prevalence[prevalence["group_by"] == "all"]
@@ -430,6 +430,61 @@ def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
     }
 
 
+# The report's pages (file, navigation label): a front page a reviewer reads first, then the details.
+PAGES = [("index.html", "Front page"), ("findings.html", "Findings, claim by claim"),
+         ("replication.html", "Replications"), ("methods.html", "Methods and limits"), ("data.html", "Data and provenance")]
+# Each claim's figures and key tables on the findings page (a table serving several claims sits with the first).
+CLAIM_FIGURES = {"C1": ["forest_supplement_effect", "prevalence_by_mg_quartile", "supplement_models"],
+                 "C1b": ["vitd_percentiles"], "C2": ["dose_response"], "C4": ["bone_or"],
+                 "C6": ["mg_usual_distribution", "mg_intake_distribution", "trends_by_cycle"],
+                 "C9": ["calcification_by_dose"], "C10": ["crp_by_vitd"],
+                 "C11": ["mortality_hazard_ratios", "mortality_survival"]}
+CLAIM_OF_TABLE = {"interaction_usual": "C1", "usual_or": "C4", "usual_intake": "C6", "interaction_use": "C1",
+                  "interaction_dose": "C1", "dose_low_mg": "C2", "dose_to_sufficiency": "C3", "deficiency_or": "C1",
+                  "bone_or": "C4", "ca_mg_ratio": "C5", "sensitivity": "C1", "vitd_percentiles": "C1b",
+                  "calcification": "C9", "inflammation": "C10", "mortality": "C11", "supplement_models": "C1",
+                  "vitd_status": "C6", "prevalence": "C6"}
+MAIN_FIGURE = "forest_supplement_effect"
+
+
+def link_pages(pages: dict[str, str]) -> dict[str, str]:
+    """Point every in-page link ("#section") at the page that holds the section, so a section can
+    move between pages without breaking a link (the STROBE checklist links to all of them)."""
+    ids = {name: set(re.findall(r'id="([^"]+)"', text)) for name, text in pages.items()}
+    owner: dict[str, str] = {}
+    for name, found in ids.items():
+        for anchor in sorted(found):
+            owner.setdefault(anchor, name)
+
+    def fix(name: str, text: str) -> str:
+        def target(match: re.Match) -> str:
+            anchor = match.group(1)
+            if anchor in ids[name] or anchor not in owner:
+                return match.group(0)
+            return f'href="{owner[anchor]}#{anchor}"'
+        return re.sub(r'href="#([^"]+)"', target, text)
+
+    return {name: fix(name, text) for name, text in pages.items()}
+
+
+def claim_sections(claims: pd.DataFrame, paragraphs: list[dict], figures: dict[str, dict],
+                   results: list[tuple[str, str, str]]) -> tuple[list[dict], list[tuple[str, str, str]]]:
+    """The findings page: per claim its finding, figures and tables; and the tables of no one claim."""
+    finding = {p["claim_id"]: p["text"] for p in paragraphs}
+    by_claim: dict[str, list] = {}
+    other = []
+    for title, source, table in results:
+        claim = CLAIM_OF_TABLE.get(source)
+        (by_claim.setdefault(claim, []) if claim else other).append((title, source, table))
+    sections = []
+    for row in claims.astype(object).where(claims.notna(), "").to_dict("records"):
+        cid = row["claim_id"]
+        sections.append({**row, "finding": finding.get(cid, ""),
+                         "figures": [figures[n] for n in CLAIM_FIGURES.get(cid, []) if n in figures],
+                         "tables": by_claim.get(cid, [])})
+    return sections, other
+
+
 def run(params: dict, paths: Paths) -> None:
     manifest = read_manifest(paths.raw_manifest)
     if manifest.empty:
@@ -437,27 +492,40 @@ def run(params: dict, paths: Paths) -> None:
     skipped = draw_figures(paths, params)
     claims = pd.read_csv(paths.reports / "claims.csv")
     flow = read_table(paths, "flow")
-    template = jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: resources.files("analysis.outputs").joinpath("templates", name).read_text("utf-8")),
         autoescape=True, undefined=jinja2.StrictUndefined,
-    ).get_template("report.html")
-    page = template.render(
+    )
+    figures = {n: {"name": n, "title": t, "caption": CAPTIONS[n], "src": embed(paths.figures / f"{n}.png"),
+                   "skipped": skipped.get(n, "")}
+               for n, t in {**FIGURES, **RISK_FIGURES}.items()}
+    paragraphs = findings.paragraphs(claims, {"interaction_usual": read_table(paths, "interaction_usual"),
+                                              "mortality": read_table(paths, "mortality")},
+                                     params["analyze"]["mortality"]["ph_split_months"])
+    sections, other_tables = claim_sections(claims, paragraphs, figures, key_results(paths))
+    main_flow = flow[flow["flow"] == "main"]
+    multiple_imputation = read_table(paths, "multiple_imputation")
+    context = dict(
+        pages=PAGES,
         banner=banner(manifest, claims),
         claims=claims.astype(object).where(claims.notna(), "").to_dict("records"),
         fmt=fmt, fmt_p=fmt_p,
-        figures=[{"name": n, "title": t, "caption": CAPTIONS[n], "src": embed(paths.figures / f"{n}.png"),
-                  "skipped": skipped.get(n, "")}
-                 for n, t in {**FIGURES, **RISK_FIGURES}.items()],
+        main_figure=figures.get(MAIN_FIGURE) if not skipped.get(MAIN_FIGURE) else None,
+        n_main=f"{int(main_flow['n_remaining'].iloc[-1]):,}" if len(main_flow) else "0",
+        sections=sections, other_tables=other_tables,
+        risk_figures=[figures[n] for n in RISK_FIGURES],
+        deng_figure=figures.get("deng_replication") if not skipped.get("deng_replication") else None,
+        deng_placeholder=figures.get("deng_replication") if skipped.get("deng_replication") else None,
+        flow_figure=figures["exclusion_flow"],
         risk=risk_section(paths),
         deng=deng_section(paths),
         eras=eras_section(paths, params),
-        results=key_results(paths),
+        published_html=table_html(read_table(paths, "published_checks"),
+                                  ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
+                                   "difference", "tolerance", "agrees", "note"], digits=4),
         flow_html=table_html(flow, ["flow", "step", "criterion", "n_remaining", "n_excluded", "reason"]),
         data_rules_html=table_html(read_table(paths, "data_rules"),
                                    ["rule", "variables", "what_the_pipeline_does", "n", "n_examined_adults", "by_cycle"]),
-        findings=findings.paragraphs(claims, {"interaction_usual": read_table(paths, "interaction_usual"),
-                                              "mortality": read_table(paths, "mortality")},
-                                     params["analyze"]["mortality"]["ph_split_months"]),
         params=params,
         cycles=[c for c in params["analyze"]["cycles"] if c in set(manifest["cycle"])],
         manifest_html=table_html(manifest.fillna(""), ["cycle", "file", "status", "bytes", "rows", "sha256", "provenance", "retrieved_at"]),
@@ -467,14 +535,17 @@ def run(params: dict, paths: Paths) -> None:
         strobe=strobe(),
         notebooks=[{"name": path.stem.replace("_", " "), "href": f"notebooks/{path.name}"}
                    for path in sorted((paths.reports / "notebooks").glob("*.html"))],
-        imputation_html=(table_html(read_table(paths, "multiple_imputation"),
-                                    ["model", "term", "analysis", "estimate", "ci_low", "ci_high", "df",
-                                     "missing_information", "n"], digits=3)
-                         if is_testable(read_table(paths, "multiple_imputation")) else
-                         f"<p class='gap'>{html.escape(str(read_table(paths, 'multiple_imputation')['note'].iloc[0]))}</p>"),
+        imputation_html=(table_html(multiple_imputation, ["model", "term", "analysis", "estimate", "ci_low", "ci_high",
+                                                          "df", "missing_information", "n"], digits=3)
+                         if is_testable(multiple_imputation) else
+                         f"<p class='gap'>{html.escape(str(multiple_imputation['note'].iloc[0]))}</p>"),
         evalues_html=table_html(read_table(paths, "e_values").dropna(subset=["e_value"]),
                                 ["claim_id", "association", "estimate", "ci_low", "ci_high", "conversion", "e_value",
                                  "e_value_ci", "sentence"]),
     )
-    atomic.write_text(paths.reports / "index.html", page)
-    log.info("report: %s (%d figures)", paths.reports / "index.html", len(FIGURES) + len(RISK_FIGURES))
+    pages = {name: environment.get_template(name).render(**context, here=name, page_title=label)
+             for name, label in PAGES}
+    for name, text in link_pages(pages).items():
+        atomic.write_text(paths.reports / name, text)
+    log.info("report: %s and %d more pages (%d figures)", paths.reports / "index.html", len(PAGES) - 1,
+             len(FIGURES) + len(RISK_FIGURES))
