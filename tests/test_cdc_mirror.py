@@ -453,3 +453,12 @@ def test_deng_magnesium_on_usual_intake_has_two_step_ses_beside_one_day(cdc_proj
     # the same persons and models, one with usual and one with one day's magnesium
     assert list(usual["n"]) == list(day1["n"]) and list(usual["model"]) == list(day1["model"])
     assert (usual["estimate"] > 0).all() and (usual["ci_low"] < usual["estimate"]).all()
+
+
+def test_each_table_says_its_cycles(cdc_project):
+    def cycles(name: str) -> set[str]:
+        return set(pd.read_csv(cdc_project / f"reports/tables/{name}.csv")["cycles"].dropna())
+
+    assert cycles("interaction_usual") == {"2007-2018"} and cycles("deng_replication") == {"2001-2006"}
+    assert cycles("inflammation") == {"2007-2010, 2015-2018"} and cycles("calcification") == {"2013-2014"}
+    assert cycles("bone_or") == {"2007-2010, 2013-2014, 2017-2018"}

@@ -192,3 +192,15 @@ def test_era_params_override_only_the_common_definition():
     assert early["usual_intake"]["replicates"] == params["usual_intake"]["replicates"]  # the rest kept
     with pytest.raises(DataError, match="no era"):
         era_params(params, "1999-2000")
+
+
+def test_each_table_row_says_the_cycles_its_domain_reaches():
+    from analysis.survey.weights import with_cycles
+
+    frame = pd.DataFrame({"cycle": ["2007-2008", "2009-2010", "2011-2012", "2015-2016"],
+                          "in_crp": [True, True, False, True], "in_aac": [False, False, True, False]})
+    table = pd.DataFrame({"term": ["a", "b", "c"], "domain": ["in_crp", "in_aac", "not_here"]})
+    out = with_cycles(table, frame)
+    assert out["cycles"].tolist()[:2] == ["2007-2010, 2015-2016", "2011-2012"] and pd.isna(out["cycles"].iloc[2])
+    stated = table.assign(cycles="2001-2006")
+    assert with_cycles(stated, frame) is stated  # a table that states its cycles keeps them

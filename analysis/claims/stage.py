@@ -88,7 +88,10 @@ def run_analyses(ctx: common.Context, testable: set[str], paths: Paths,
         inputs = plan.Inputs(own, paths.data_clean / "usual_model.json", paths.tables / "usual_intake.csv",
                              calibrated_run.tables, {key: results[key] for key in analysis.uses}, components,
                              analytic)
-        results.update(as_results(analysis, analysis.run(inputs)))
+        produced = as_results(analysis, analysis.run(inputs))
+        for result in produced.values():  # each table says the cycles of its rows
+            result.tables = {name: weights.with_cycles(table, own.frame) for name, table in result.tables.items()}
+        results.update(produced)
         for column in analysis.exports:
             ctx.frame[column] = own.frame[column]
     for cid in claims.registry():

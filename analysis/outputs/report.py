@@ -30,6 +30,7 @@ from analysis.core.config import Paths, load_yaml
 from analysis.core.errors import DataError
 from analysis.claims.registry import NOT_TESTABLE_FILES
 from analysis.data.catalog import load_catalog
+from analysis.survey.weights import cycle_span
 from analysis.data.fetch import ABSENT_IN_CYCLE, RECORDED, VERIFIED, read_manifest
 
 log = logging.getLogger(__name__)
@@ -390,17 +391,6 @@ def strobe() -> list[dict]:
     """The STROBE checklist (analysis/outputs/strobe.yaml), each item with its links."""
     items = load_yaml(resources.files("analysis.outputs").joinpath("strobe.yaml").read_text(encoding="utf-8"))
     return [{**item, "where": list(item.get("where") or []), "note": item.get("note", "")} for item in items]
-
-
-def cycle_span(cycles: list[str]) -> str:
-    """"2007-2008, 2009-2010, 2015-2016" as "2007-2010, 2015-2016": runs of consecutive cycles joined."""
-    runs: list[list[int]] = []
-    for first, last in sorted(tuple(int(y) for y in c.split("-")) for c in cycles):
-        if runs and first == runs[-1][1] + 1:
-            runs[-1][1] = last
-        else:
-            runs.append([first, last])
-    return ", ".join(f"{a}-{b}" for a, b in runs)
 
 
 def database_components() -> list[str]:

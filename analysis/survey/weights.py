@@ -174,3 +174,30 @@ def usual_model_frame(frame: pd.DataFrame, params: dict, cycles=(), column: str 
         raise ConfigError(f"--cycles {outside}: {column or 'a usual-intake column'} comes from the usual-intake model, "
                           f"fitted on {', '.join(model_cycles)} (params analyze.cycles); choose among those")
     return for_cycles(frame, model_cycles)
+
+
+def cycle_span(cycles: list[str]) -> str:
+    """"2007-2008, 2009-2010, 2015-2016" as "2007-2010, 2015-2016": runs of consecutive cycles joined."""
+    runs: list[list[int]] = []
+    for first, last in sorted(tuple(int(y) for y in c.split("-")) for c in cycles):
+        if runs and first == runs[-1][1] + 1:
+            runs[-1][1] = last
+        else:
+            runs.append([first, last])
+    return ", ".join(f"{a}-{b}" for a, b in runs)
+
+
+def with_cycles(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """`table` with a `cycles` column: for each row, the cycles its domain (a flag column of
+    `frame`, named in the row's `domain`) reaches, e.g. "2007-2010, 2015-2018" for the CRP
+    models. A table that states its cycles already, or names no domain, is returned as it is."""
+    if "cycles" in table or "domain" not in table:
+        return table
+    spans = {}
+    for domain in table["domain"].dropna().unique():
+        if domain in frame:
+            inside = frame[domain].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            spans[domain] = cycle_span(sorted(frame.loc[inside, "cycle"].astype(str).unique()))
+    out = table.copy()
+    out["cycles"] = out["domain"].map(spans)
+    return out
