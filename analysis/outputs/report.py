@@ -30,7 +30,7 @@ from analysis.core.config import Paths, load_yaml
 from analysis.core.errors import DataError
 from analysis.claims.registry import NOT_TESTABLE_FILES
 from analysis.data.catalog import load_catalog
-from analysis.survey.weights import cycle_span
+from analysis.core.cycles import cycle_span
 from analysis.data.fetch import ABSENT_IN_CYCLE, RECORDED, VERIFIED, read_manifest
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.clean.dictionary import load_dictionary
+from analysis.core.cycles import cycle_span
 from analysis.core.errors import ConfigError
 from analysis.survey import query
 
@@ -174,17 +175,6 @@ def usual_model_frame(frame: pd.DataFrame, params: dict, cycles=(), column: str 
         raise ConfigError(f"--cycles {outside}: {column or 'a usual-intake column'} comes from the usual-intake model, "
                           f"fitted on {', '.join(model_cycles)} (params analyze.cycles); choose among those")
     return for_cycles(frame, model_cycles)
-
-
-def cycle_span(cycles: list[str]) -> str:
-    """"2007-2008, 2009-2010, 2015-2016" as "2007-2010, 2015-2016": runs of consecutive cycles joined."""
-    runs: list[list[int]] = []
-    for first, last in sorted(tuple(int(y) for y in c.split("-")) for c in cycles):
-        if runs and first == runs[-1][1] + 1:
-            runs[-1][1] = last
-        else:
-            runs.append([first, last])
-    return ", ".join(f"{a}-{b}" for a, b in runs)
 
 
 def with_cycles(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
