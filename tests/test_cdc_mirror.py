@@ -462,3 +462,19 @@ def test_each_table_says_its_cycles(cdc_project):
     assert cycles("interaction_usual") == {"2007-2018"} and cycles("deng_replication") == {"2001-2006"}
     assert cycles("inflammation") == {"2007-2010, 2015-2018"} and cycles("calcification") == {"2013-2014"}
     assert cycles("bone_or") == {"2007-2010, 2013-2014, 2017-2018"}
+
+
+def test_the_2001_2006_usual_model_takes_2001_2002_with_one_recall(cdc_project):
+    """2001-2002 has one public recall: its persons enter the era's model with day 1 alone, and
+    the within-person variance comes from the 2003-2006 persons with two."""
+    import json
+
+    frame = pd.read_parquet(cdc_project / "data_clean/analytic.parquet").merge(
+        pd.read_parquet(cdc_project / "data_clean/usual_eras/2001-2006/usual_intake.parquet"), on="seqn")
+    inside = frame[frame["in_usual_calibration"].astype("boolean").fillna(False).astype(bool)]
+    per_cycle = inside.groupby("cycle")["recall_day2_reliable"].agg(["size", "sum"])
+    assert per_cycle.loc["2001-2002", "size"] > 3000 and per_cycle.loc["2001-2002", "sum"] == 0
+    assert (per_cycle.loc[["2003-2004", "2005-2006"], "sum"] > 3000).all()
+    assert inside["mg_adequate_usual"].between(0, 1).all() and "vitd_adequate_usual" not in frame
+    model = json.loads((cdc_project / "data_clean/usual_eras/2001-2006/usual_model.json").read_text())
+    assert model["calibration"]["nutrients"] == ["kcal", "mg", "ca"] and model["cycles"][0] == "2001-2002"
