@@ -157,7 +157,8 @@ def test_report_says_genuine_and_shows_findings_rules_and_checks(cdc_project):
     assert "published_checks.csv" in page and "Data Brief 399" in page
     banner = page[page.index('id="provenance-banner"'):page.index("</div>", page.index('id="provenance-banner"'))]
     # what the run used, component by component: CRP and HSCRP together cover the CRP cycles
-    assert "CRP 2007-2010" in banner and "HSCRP 2015-2018" in banner and "OSQ 2001-2010, 2013-2014, 2017-2018" in banner
+    assert "2007-2010: CRP" in banner and "HSCRP" in banner and "2001-2010, 2013-2014, 2017-2018: OSQ" in banner
+    assert "2001-2018: BMX, DEMO" in banner  # components used in every cycle share one line
     assert "Published by CDC but not in this source: OSQ 2011-2012, 2015-2016 (absent from this mirror)" in banner
     assert "absent in cycle" not in banner and "Not testable with these files" not in banner  # every claim testable
     assert "/work/" not in page and "/home/" not in page and "/tmp/" not in page  # no local absolute paths

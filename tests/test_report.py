@@ -190,7 +190,7 @@ def test_banner_lists_what_the_run_used_and_only_real_gaps():
     ], columns=["cycle", "component", "status"]).assign(provenance="genuine CDC file (public copy, verified)")
     claims = pd.DataFrame({"claim_id": ["C4", "C10"], "verdict": ["inconclusive", "supported"]})
     b = banner(manifest, claims)
-    assert b["used"] == ["CRP 2007-2010", "HSCRP 2015-2016", "OSQ 2007-2008"]
+    assert b["used"] == ["2007-2010: CRP", "2007-2008: OSQ", "2015-2016: HSCRP"]  # one line per span, widest first
     assert b["missing"] == ["OSQ 2011-2012 (absent from this mirror)"]  # CDC never published CRP 2011-2012: no gap
     assert b["not_testable"] == [] and b["cycles"] == "2007-2010, 2015-2016" and not b["synthetic"]
     lacking = claims.assign(verdict=["not testable with the files at hand", "supported"])

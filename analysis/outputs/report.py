@@ -398,6 +398,15 @@ def database_components() -> list[str]:
     return [name for name, c in load_catalog().components.items() if c.rows == "database"]
 
 
+def used_lines(fetched: pd.DataFrame) -> list[str]:
+    """What the run used as short lines, one per span of cycles: "2007-2010: CRP", widest first."""
+    spans: dict[str, list[str]] = {}
+    for component, group in fetched.groupby("component", sort=True):
+        spans.setdefault(cycle_span(list(group["cycle"])), []).append(component)
+    order = sorted(spans, key=lambda s: (-sum(int(b) - int(a) + 1 for a, b in (r.split("-") for r in s.split(", "))), s))
+    return [f"{span}: {', '.join(spans[span])}" for span in order]
+
+
 def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
     """What this run used, in short lines: the files' provenance, the cycles of every component
     used, what the source lacked (a file CDC publishes that the mirror or download did not give;
@@ -411,8 +420,7 @@ def banner(manifest: pd.DataFrame, claims: pd.DataFrame) -> dict:
         "synthetic": synthetic,
         "provenances": provenances,
         "cycles": cycle_span(sorted(fetched.loc[~fetched["component"].isin(database_components()), "cycle"].unique())),
-        "used": [f"{component} {cycle_span(list(group['cycle']))}"
-                 for component, group in fetched.groupby("component", sort=True)],
+        "used": used_lines(fetched),
         "missing": [f"{component} {cycle_span(list(group['cycle']))} ({status})"
                     for (component, status), group in missing.groupby(["component", "status"], sort=True)],
         "not_testable": lacking,
