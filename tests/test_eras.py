@@ -52,7 +52,8 @@ def test_a_2001_2002_day1_file_is_read_under_the_later_names(tmp_path):
 def test_a_product_file_keeps_several_rows_per_person_and_its_text_ids(tmp_path):
     path = write_xpt(tmp_path / "DSQ2_B.XPT", pd.DataFrame({
         "SEQN": [1.0, 1.0, 2.0], "DSDSUPID": ["1000000100", "1000000200", "9999999999"],
-        "DSD103": [30.0, 15.0, 9999.0], "DSD122Q": [1.0, 2.0, 1.0], "DSDANTA": [0.0, 2.0, 0.0]}))
+        "DSD103": [30.0, 15.0, 9999.0], "DSD122Q": [1.0, 2.0, 1.0], "DSD122U": [1.0, 1.0, 1.0],
+        "DSDANTA": [0.0, 2.0, 0.0]}))
     frame = raw.read_component(path, load_catalog(), "2001-2002", "DSQ2", 1e-30)
     assert len(frame) == 3 and frame["DSDSUPID"].tolist() == ["1000000100", "1000000200", "9999999999"]
     # a person-level file with a repeated SEQN is still refused
@@ -74,7 +75,8 @@ def test_thirty_day_totals_fill_dsqtot_variables_and_count_their_rules():
     dspi, dsii = database()
     products = {"2001-2002": pd.DataFrame({
         "SEQN": [1.0, 1.0, 2.0, 3.0], "DSDSUPID": ["1000000100", "1000000200", "9999999999", "1000000100"],
-        "DSD103": [30.0, 15.0, 30.0, 9999.0], "DSD122Q": [2.0, 1.0, 1.0, 1.0], "DSDANTA": [0.0, 0.0, 0.0, 0.0]})}
+        "DSD103": [30.0, 15.0, 30.0, 9999.0], "DSD122Q": [2.0, 1.0, 1.0, 1.0], "DSD122U": 1.0,
+        "DSDANTA": [0.0, 0.0, 0.0, 0.0]})}
     totals, counts = thirty_day_totals.compute(products, dspi, dsii)
     one = totals.set_index("SEQN").loc[1]
     assert one["DSQTMAGN"] == pytest.approx(200.0)  # 100 mg a serving x 2 a day, 30 of 30 days

@@ -29,7 +29,8 @@ def database() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def products(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["SEQN", "DSDSUPID", "DSD103", "DSD122Q", "DSDANTA"])
+    frame = pd.DataFrame(rows, columns=["SEQN", "DSDSUPID", "DSD103", "DSD122Q", "DSDANTA", "DSD122U"][:len(rows[0])])
+    return frame if "DSD122U" in frame else frame.assign(DSD122U=1.0)  # tablets, unless a test says otherwise
 
 
 def test_the_formula_units_and_compounds():
@@ -64,15 +65,17 @@ def test_the_formula_units_and_compounds():
 def test_products_without_an_amount_say_why_and_are_counted():
     dspi, dsii = database()
     out = sa.product_amounts(products([
-        (1, "6666000000", 30.0, 1.0, 0),     # no information
-        (1, "1000009900", 30.0, 1.0, 0),     # not in the database
-        (2, "1000000100", 9999.0, 1.0, 0),   # days: don't know
-        (2, "1000000100", np.nan, 1.0, 0),   # days missing
-        (3, "1000000100", 30.0, 999999.0, 0),  # quantity: don't know
-        (3, "1000000100", 20.0, 1.0, 0),
+        (1, "6666000000", 30.0, 1.0, 0, 1.0),       # no information
+        (1, "1000009900", 30.0, 1.0, 0, 1.0),       # not in the database
+        (2, "1000000100", 9999.0, 1.0, 0, 1.0),     # days: don't know
+        (2, "1000000100", np.nan, 1.0, 0, 1.0),     # days missing
+        (3, "1000000100", 30.0, 999999.0, 0, 1.0),  # quantity: don't know
+        (3, "1000000100", 20.0, 1.0, 0, 1.0),
+        (4, "1000000100", 30.0, 1.0, 0, 99.0),      # a quantity in a dosage form nobody knows
     ]), dspi, dsii, NUTRIENTS)
     assert out["status"].tolist() == ["no_product_information", "not_in_database", "days_unknown", "days_unknown",
-                                      "quantity_unknown", "ok"]
+                                      "quantity_unknown", "ok", "serving_unit_unknown"]
+    assert np.isnan(out["magnesium_per_day_taken"].iloc[6])  # no amount, as CDC's DSQIDS
     assert out["magnesium_per_day_taken"].iloc[:2].isna().all() and out["magnesium_per_day_taken"].iloc[4:5].isna().all()
     # a product taken on unknown days still has its amount per day taken (CDC's DSQIDS gives it) ...
     assert out["magnesium_per_day_taken"].iloc[2] == pytest.approx(100.0)
@@ -81,8 +84,9 @@ def test_products_without_an_amount_say_why_and_are_counted():
     assert np.isnan(totals.loc[2, "magnesium"])  # ... but none in the 30-day total, as CDC's DSQTOT
     assert totals.loc[3, "magnesium"] == pytest.approx(100 * 20 / 30)
     counts = sa.rule_counts(out, NUTRIENTS, "2005-2006").set_index("rule")["n"]
-    assert counts[["no_product_information", "not_in_database", "days_unknown", "quantity_unknown"]].tolist() == [1, 1, 2, 1]
-    assert counts.sum() == 5 and set(sa.rule_counts(out, NUTRIENTS, "x")["description"].str.len() > 0) == {True}
+    assert counts[["no_product_information", "not_in_database", "days_unknown", "quantity_unknown",
+                   "serving_unit_unknown"]].tolist() == [1, 1, 2, 1, 1]
+    assert counts.sum() == 6 and set(sa.rule_counts(out, NUTRIENTS, "x")["description"].str.len() > 0) == {True}
 
 
 def test_a_product_listed_twice_in_the_database_is_refused():
@@ -128,7 +132,7 @@ def oracle():
     out = {}
     for cycle, suffix, key, _, _ in CYCLES:
         ids = read(cdc_mirror / cycle / f"DSQIDS_{suffix}.XPT",
-                   ["SEQN", key, "DSDANTA", "DSD103", "DSD122Q"] + [c[1] for c in CHECKS])
+                   ["SEQN", key, "DSDANTA", "DSD103", "DSD122Q", "DSD122U"] + [c[1] for c in CHECKS])
         totals = read(cdc_mirror / cycle / f"DSQTOT_{suffix}.XPT", ["SEQN"] + [c[2] for c in CHECKS])
         amounts = sa.product_amounts(ids, dspi, dsii, NUTRIENTS, key=key)
         out[cycle] = (ids, totals, amounts, dsii)

@@ -27,6 +27,7 @@ from analysis.core.errors import DataError
 NO_INFORMATION_PREFIXES = ("6666", "7777", "9999")  # no information, refused, don't know (not in DSPI)
 MAX_DAYS = 30  # DSD103 is days of the past 30; 7777 refused, 9999 don't know
 QUANTITY_CODES = 999999.0  # DSD122Q: don't know
+UNIT_CODES = (77.0, 99.0)  # DSD122U (dosage form of the quantity): refused, don't know
 ANTACID = 2  # DSDANTA: the product was reported as an antacid
 FLAGS = ("unit_unknown", "compound_only", "form_unknown")  # per nutrient, per product
 
@@ -36,6 +37,9 @@ RULES = {
     "not_in_database": "product ID absent from the supplement database (DSPI): no amount",
     "serving_unknown": "serving size (DSPI DSDSERVQ) missing or 0: no amount",
     "quantity_unknown": "quantity taken per day (DSD122Q) missing or don't know: no amount",
+    "serving_unit_unknown": "the dosage form of the quantity (DSD122U) refused, don't know or missing: no amount, as "
+                            "CDC's DSQIDS gives none (CDC edited every known quantity to the label's serving unit "
+                            "before release, its DSQ documentation says, so DSD122Q / DSDSERVQ is servings)",
     "days_unknown": "days taken (DSD103) missing, refused or don't know: no amount in the person's total "
                     "(as CDC's DSQTOT)",
     "antacid": "reported as an antacid (DSDANTA 2): kept, as CDC's totals keep antacids",
@@ -105,20 +109,23 @@ def product_amounts(products: pd.DataFrame, database: pd.DataFrame, ingredients:
                     nutrients: list[Nutrient], key: str = "DSDSUPID") -> pd.DataFrame:
     """One row per reported product: `status` ("ok" or the rule that stops it), days taken, and
     each nutrient's amount per day taken. `products`: file-2 rows (SEQN, `key`, DSD103, DSD122Q,
-    DSDANTA); `database`: DSPI (`key`, DSDPID, DSDSERVQ); `key`: DSDSUPID (the old product ID,
+    DSD122U, DSDANTA); `database`: DSPI (`key`, DSDPID, DSDSERVQ); `key`: DSDSUPID (the old product ID,
     1999-2016 files) or DSDPID (2017-2018)."""
     catalog = database.loc[database[key].astype(str).str.strip() != "", list(dict.fromkeys([key, "DSDPID", "DSDSERVQ"]))]
     if catalog[key].duplicated().any():
         duplicated = sorted(catalog.loc[catalog[key].duplicated(), key].astype(str))[:5]
         raise DataError(f"supplement database (DSPI): product ID(s) {duplicated} listed more than once; "
                         "which revision applies is undecided")
-    out = products[["SEQN", key, "DSD103", "DSD122Q", "DSDANTA"]].merge(catalog, on=key, how="left", validate="many_to_one")
+    out = products[["SEQN", key, "DSD103", "DSD122Q", "DSD122U", "DSDANTA"]].merge(catalog, on=key, how="left",
+                                                                                   validate="many_to_one")
     serving = per_serving(ingredients, nutrients)
     out = out.join(serving, on="DSDPID")
     ids = out[key].astype(str).str.strip()
     quantity_known = out["DSD122Q"].notna() & (out["DSD122Q"] < QUANTITY_CODES)
+    unit_known = out["DSD122U"].notna() & ~out["DSD122U"].isin(UNIT_CODES)
     status = pd.Series("ok", index=out.index)
     checks = [("days_unknown", ~(out["DSD103"] <= MAX_DAYS)),
+              ("serving_unit_unknown", ~unit_known),
               ("quantity_unknown", ~quantity_known),
               ("serving_unknown", ~(out["DSDSERVQ"] > 0)),
               ("not_in_database", out["DSDPID"].isna()),
@@ -127,7 +134,7 @@ def product_amounts(products: pd.DataFrame, database: pd.DataFrame, ingredients:
         status[failing.to_numpy()] = rule
     out["status"] = status
     out["days"] = out["DSD103"].where(out["DSD103"] <= MAX_DAYS)
-    ratio = (out["DSD122Q"] / out["DSDSERVQ"]).where(quantity_known & (out["DSDSERVQ"] > 0))
+    ratio = (out["DSD122Q"] / out["DSDSERVQ"]).where(quantity_known & unit_known & (out["DSDSERVQ"] > 0))
     out["antacid"] = out["DSDANTA"].eq(ANTACID)
     for nutrient in nutrients:
         in_product = out[nutrient.name]
@@ -151,7 +158,7 @@ def rule_counts(amounts: pd.DataFrame, nutrients: list[Nutrient], cycle: str) ->
     """How many products each rule touched in `cycle` (the flow of the supplement amounts)."""
     rows = [{"cycle": cycle, "rule": rule, "n": int((amounts["status"] == rule).sum()), "description": RULES[rule]}
             for rule in ["no_product_information", "not_in_database", "serving_unknown", "quantity_unknown",
-                         "days_unknown"]]
+                         "serving_unit_unknown", "days_unknown"]]
     rows.append({"cycle": cycle, "rule": "antacid", "n": int(amounts["antacid"].sum()), "description": RULES["antacid"]})
     for nutrient in nutrients:
         for flag in FLAGS:
