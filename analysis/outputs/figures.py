@@ -423,7 +423,7 @@ def mortality_survival(table: pd.DataFrame) -> plt.Figure:
     basis = table["basis"].iloc[0] if len(table) else ""
     axes[0].legend(title=f"Mg: {basis}", fontsize=8, title_fontsize=8)
     fig.suptitle("Mortality by joint magnesium and 25(OH)D adequacy (C11): crude survival, weighted but not adjusted "
-                 "for covariates\n(the adjusted comparison is the hazard-ratio figure)", fontsize=10)
+                 "for covariates\n(the adjusted comparison is the hazard-ratio figure)", fontsize=10, y=1.04)
     return fig
 
 
