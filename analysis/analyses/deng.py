@@ -143,7 +143,7 @@ def run(ctx: Context, data_clean: Path | None = None) -> Result:
             tables[-1]["published_p"] = published["interaction_p"]
     era = usual_era(ctx, data_clean)
     if era is not None:
-        tables.append(usual_rows(era, data_clean / eras.FOLDER / ERA / "usual_model.json"))
+        tables.append(usual_rows(era, eras.model_path(data_clean, ERA)))
     table = pd.concat(tables, ignore_index=True)
     notes = "; ".join(f"{name} quartile cuts {', '.join(f'{c:.4g}' for c in values)}" for name, values in cuts.items())
     table["note"] = (table["note"].fillna("") + " " + NOTE + "; " + notes).str.strip()
@@ -165,12 +165,7 @@ def quartile_rows(ctx: Context, y: str, domain: str, exposure: str, other: str, 
         out = tidy(rows.reindex(columns=[*rows.columns, "estimate", "std_error", "ci_low", "ci_high", "statistic",
                                          "p_value", "df", "n_weighted"]), model, domain, WEIGHT,
                    ", ".join(spec.terms[1:]), OR_SCALE)
-        out.insert(1, "assay", assay)
-        out.insert(2, "outcome", outcome)
-        out.insert(3, "exposure", exposure)
-        for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
-            out[column] = np.nan
-        return refuse_unsupported(ctx, out, domain, n_coefficients)
+        return refuse_unsupported(ctx, labelled(out, assay, outcome, exposure), domain, n_coefficients)
     fitted = ctx.fit(spec, WEIGHT, domain)
     levels = [t for t in fitted.names if t.startswith(f"{quartile}_")]
     rows = [keyed(fitted.lincom({t: 1}, f"{exposure} {t.rsplit('_', 1)[1]} vs Q1"), "effect",
@@ -179,16 +174,21 @@ def quartile_rows(ctx: Context, y: str, domain: str, exposure: str, other: str, 
     rows.append(keyed(trend.lincom({score: 1}, f"{exposure} P for trend (median score)"), "trend", score, label))
     out = pd.concat([tidy(r, model, domain, WEIGHT, ", ".join(spec.terms[1:]), OR_SCALE) for r in rows],
                     ignore_index=True)
-    out = refuse_unsupported(ctx, out, domain, len(fitted.names))
-    out.insert(1, "assay", assay)
-    out.insert(2, "outcome", outcome)
-    out.insert(3, "exposure", exposure)
-    for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
-        out[column] = np.nan
-    out["published_p"] = out["published_p"].astype(object)
+    out = labelled(refuse_unsupported(ctx, out, domain, len(fitted.names)), assay, outcome, exposure)
     if published is not None:
         top = out["contrast"] == "Q4 vs Q1"
         out.loc[top, ["published_or", "published_ci_low", "published_ci_high"]] = published
+    return out
+
+
+def labelled(rows: pd.DataFrame, assay: str, outcome: str, exposure: str) -> pd.DataFrame:
+    """One model's rows with the table's label columns and (empty) published columns."""
+    out = rows.copy()
+    for position, (name, value) in enumerate([("assay", assay), ("outcome", outcome), ("exposure", exposure)], 1):
+        out.insert(position, name, value)
+    for column in ("published_or", "published_ci_low", "published_ci_high"):
+        out[column] = np.nan
+    out["published_p"] = pd.Series(np.nan, index=out.index, dtype=object)
     return out
 
 
@@ -219,12 +219,7 @@ def interaction_rows(ctx: Context, y: str, domain: str, assay: str, outcome: str
     fitted = ctx.fit(spec, WEIGHT, domain)
     table = model_table(fitted, f"{outcome}_interaction_{assay}", domain, WEIGHT, ", ".join(base), scale=OR_SCALE)
     out = table[table["contrast"] == f"{mg}:{vitd}"].assign(quantity="interaction", group="all")
-    out.insert(1, "assay", assay)
-    out.insert(2, "outcome", outcome)
-    out.insert(3, "exposure", "magnesium x vitamin_d")
-    for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
-        out[column] = np.nan
-    return refuse_unsupported(ctx, out, domain, len(fitted.names))
+    return refuse_unsupported(ctx, labelled(out, assay, outcome, "magnesium x vitamin_d"), domain, len(fitted.names))
 
 
 ERA = "2001-2006"  # the era (params eras.cycles) whose usual-intake model covers Deng's cycles
@@ -237,15 +232,9 @@ def usual_era(ctx: Context, data_clean: Path | None) -> Context | None:
     """The Deng frame with the era's usual-intake columns and params, when that model was fitted."""
     if data_clean is None or ERA not in ctx.params.get("eras", {}).get("cycles", {}):
         return None
-    model = data_clean / eras.FOLDER / ERA / "usual_model.json"
-    persons = data_clean / eras.FOLDER / ERA / eras.PERSONS_FILE
-    if not model.exists() or '"available": true' not in model.read_text(encoding="utf-8")[:40]:
+    if not eras.fitted(data_clean, ERA) or list(ctx.params["eras"]["cycles"][ERA]) != list(ctx.params["deng"]["cycles"]):
         return None
-    if list(ctx.params["eras"]["cycles"][ERA]) != list(ctx.params["deng"]["cycles"]):
-        return None
-    frame = ctx.frame.merge(pd.read_parquet(persons), on="seqn", how="left", validate="one_to_one")
-    frame["in_usual_calibration"] = frame["in_usual_calibration"].astype("boolean").fillna(False).astype(bool)
-    return Context(frame, eras.era_params(ctx.params, ERA))
+    return Context(eras.with_columns(ctx.frame, data_clean, ERA), eras.era_params(ctx.params, ERA))
 
 
 def usual_rows(ctx: Context, model_path: Path) -> pd.DataFrame:
@@ -266,18 +255,14 @@ def usual_rows(ctx: Context, model_path: Path) -> pd.DataFrame:
     table = calibrated.run(ctx, specs, model_path).tables["deng_usual"]
     usual = table[table["contrast"] == "mg_total_usual_100"].copy()
     usual["group"] = "usual intake"
-    parts = [usual]
+    exposure = "magnesium per 100 mg/day"
+    parts = [labelled(usual[usual["model"] == f"{outcome}_magnesium_usual_{assay}"], assay, outcome, exposure)
+             for assay, outcome, *_ in day1]
     for assay, outcome, domain, covariates, y in day1:
         spec = ctx.spec(y, ["mg_total_30d_100"], "binomial", references=REFERENCES, covariates=covariates)
         fitted = ctx.fit(spec, WEIGHT, domain)
         rows = keyed(fitted.lincom({"mg_total_30d_100": 1}, "magnesium per 100 mg/day (day-1 + 30-day)"), "slope",
                      "mg_total_30d_100", "one day's intake, same persons")
-        parts.append(tidy(rows, f"{outcome}_magnesium_usual_{assay}", domain, WEIGHT, ", ".join(spec.terms[1:]), OR_SCALE,
-                          USUAL_NOTE))
-    out = pd.concat(parts, ignore_index=True)
-    out["assay"] = out["model"].str.rsplit("_", n=1).str[1]
-    out["outcome"] = out["model"].str.split("_").str[0]
-    out["exposure"] = "magnesium per 100 mg/day"
-    for column in ("published_or", "published_ci_low", "published_ci_high", "published_p"):
-        out[column] = np.nan
-    return out
+        parts.append(labelled(tidy(rows, f"{outcome}_magnesium_usual_{assay}", domain, WEIGHT, ", ".join(spec.terms[1:]),
+                                   OR_SCALE, USUAL_NOTE), assay, outcome, exposure))
+    return pd.concat(parts, ignore_index=True)

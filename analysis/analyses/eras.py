@@ -35,15 +35,13 @@ COLUMNS = ["claim_id", "outcome", "quantity", "contrast", "era", "cycles", "esti
            "p_value", "df", "n", "events", "scale", "variance", "domain", "weight", "covariates", "note"]
 
 
-def era_context(analytic: pd.DataFrame, params: dict, era: str, persons: Path) -> Context | None:
-    """The era's frame (its cycles, weights re-pooled, its usual-intake columns) and params."""
+def era_context(analytic: pd.DataFrame, params: dict, era: str, data_clean: Path) -> Context | None:
+    """The era's frame (its cycles, weights re-pooled, its usual-intake columns) and params; None
+    when the era has no cycles at hand or its model could not be fitted."""
     frame = usual_eras.era_frame(analytic, params, era)
-    if frame is None or not persons.exists():
+    if frame is None or not usual_eras.fitted(data_clean, era):
         return None
-    columns = pd.read_parquet(persons)
-    frame = frame.merge(columns, on="seqn", how="left", validate="one_to_one")
-    frame["in_usual_calibration"] = frame["in_usual_calibration"].astype("boolean").fillna(False).astype(bool)
-    return Context(frame, usual_eras.era_params(params, era))
+    return Context(usual_eras.with_columns(frame, data_clean, era), usual_eras.era_params(params, era))
 
 
 def models(ctx: Context) -> list[CalibratedModel]:
@@ -142,11 +140,9 @@ def run(analytic: pd.DataFrame, params: dict, data_clean: Path) -> pd.DataFrame:
     """The eras table: each era's C1 and C11 estimates, pooled, and their difference."""
     parts = []
     for era in params["eras"]["cycles"]:
-        model = data_clean / usual_eras.FOLDER / era / "usual_model.json"
-        ctx = era_context(analytic, params, era, data_clean / usual_eras.FOLDER / era / usual_eras.PERSONS_FILE)
-        if ctx is None or not model.exists() or '"available": false' in model.read_text(encoding="utf-8")[:40]:
-            continue
-        parts.append(era_rows(ctx, model, era))
+        ctx = era_context(analytic, params, era, data_clean)
+        if ctx is not None:
+            parts.append(era_rows(ctx, usual_eras.model_path(data_clean, era), era))
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
     rows = pd.concat(parts, ignore_index=True)

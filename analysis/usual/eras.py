@@ -48,12 +48,26 @@ def era_frame(analytic: pd.DataFrame, params: dict, era: str) -> pd.DataFrame | 
     return for_cycles(analytic, cycles) if cycles else None
 
 
-def model_path(paths: Paths, era: str) -> Path:
-    return paths.data_clean / FOLDER / era / "usual_model.json"
+def model_path(data_clean: Path, era: str) -> Path:
+    return data_clean / FOLDER / era / "usual_model.json"
 
 
-def persons_path(paths: Paths, era: str) -> Path:
-    return paths.data_clean / FOLDER / era / PERSONS_FILE
+def persons_path(data_clean: Path, era: str) -> Path:
+    return data_clean / FOLDER / era / PERSONS_FILE
+
+
+def fitted(data_clean: Path, era: str) -> bool:
+    """Whether the usual stage could fit the era's model (its file says so)."""
+    path = model_path(data_clean, era)
+    return path.exists() and bool(json.loads(path.read_text(encoding="utf-8")).get("available"))
+
+
+def with_columns(frame: pd.DataFrame, data_clean: Path, era: str) -> pd.DataFrame:
+    """`frame` with the era's per-person usual-intake columns; in_usual_calibration is False for
+    everyone the era's model does not cover."""
+    out = frame.merge(pd.read_parquet(persons_path(data_clean, era)), on="seqn", how="left", validate="one_to_one")
+    out["in_usual_calibration"] = out["in_usual_calibration"].astype("boolean").fillna(False).astype(bool)
+    return out
 
 
 def fit_era(frame: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame]:
@@ -79,8 +93,8 @@ def run(analytic: pd.DataFrame, params: dict, paths: Paths) -> None:
         if covered < params["analyze"]["min_domain_n"]:
             reason = f"era {era}: {covered} adults with a reliable recall and the model's columns in the files at hand"
             log.info("usual: %s; no era model", reason)
-            atomic.write_text(model_path(paths, era), json.dumps({"available": False, "reason": reason}) + "\n")
-            atomic.write_parquet(persons_path(paths, era), pd.DataFrame({"seqn": pd.Series(dtype="int64")}))
+            atomic.write_text(model_path(paths.data_clean, era), json.dumps({"available": False, "reason": reason}) + "\n")
+            atomic.write_parquet(persons_path(paths.data_clean, era), pd.DataFrame({"seqn": pd.Series(dtype="int64")}))
             continue
         log.info("usual: era %s (%s), common definition: %s", era, ", ".join(own["analyze"]["cycles"]),
                  ", ".join(own["usual_intake"]["nutrients"]))
@@ -88,5 +102,5 @@ def run(analytic: pd.DataFrame, params: dict, paths: Paths) -> None:
         missing = undocumented(persons, PERSONS_FILE)
         if missing:
             raise DataError(f"analysis/clean/dictionary.yaml: column(s) {missing} of {PERSONS_FILE} are not documented")
-        atomic.write_parquet(persons_path(paths, era), persons)
-        atomic.write_text(model_path(paths, era), json.dumps(model_json) + "\n")
+        atomic.write_parquet(persons_path(paths.data_clean, era), persons)
+        atomic.write_text(model_path(paths.data_clean, era), json.dumps(model_json) + "\n")
