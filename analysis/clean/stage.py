@@ -13,10 +13,11 @@ import logging
 import pandas as pd
 
 from analysis.core import atomic
-from analysis.clean import data_rules, derive, domains, features, thirty_day_totals
+from analysis.clean import data_rules, derive, domains, features, nutrient_intakes, thirty_day_totals
 from analysis.data import raw
 from analysis.clean import validate
 from analysis.data.catalog import load_catalog
+from analysis.data.nutrients import load_registry
 from analysis.core.config import Paths
 from analysis.clean.dictionary import ANALYTIC_FILE, load_dictionary, undocumented
 from analysis.core.errors import DataError
@@ -62,6 +63,8 @@ def run(params: dict, paths: Paths) -> pd.DataFrame:
     validate.validate(analytic, params["clean"]["ranges"], str(paths.analytic))
 
     atomic.write_parquet(paths.analytic, analytic)
+    intakes = nutrient_intakes.build(raw_frame, load_registry()).sort_values(["cycle", "seqn"], kind="stable")
+    atomic.write_parquet(paths.data_clean / nutrient_intakes.FILE, intakes.reset_index(drop=True))
     atomic.write_csv(paths.dictionary, dictionary)
     atomic.write_csv(paths.tables / "flow.csv", flow)
     atomic.write_csv(paths.tables / "data_rules.csv", rules)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 
 from analysis.core.config import load_yaml
 from analysis.core.errors import ConfigError
+from analysis.data.nutrients import load_registry
 
 
 @dataclass(frozen=True)
@@ -158,4 +159,24 @@ def load_catalog() -> Catalog:
     cycles = {str(k): v for k, v in raw["cycles"].items()}
     all_cycles = tuple(cycles)
     components = {name: _component(name, spec, all_cycles) for name, spec in raw["components"].items()}
-    return Catalog(cycles=cycles, components=components)
+    return Catalog(cycles=cycles, components=with_registry_nutrients(components))
+
+
+def with_registry_nutrients(components: dict[str, Component]) -> dict[str, Component]:
+    """Every nutrient of the registry (analysis/data/nutrients.yaml) read, when its file has it,
+    from the dietary and supplement totals (optional: a cycle or mirror without it leaves it
+    missing); 2001-2002's DRXTOT_B names renamed to the later ones."""
+    out = dict(components)
+    nutrients = list(load_registry().nutrients.values())
+    for name, component in components.items():
+        wanted = [n.variables()[name] for n in nutrients if name in n.variables()]
+        if not wanted:
+            continue
+        optional = component.optional + tuple(v for v in wanted if v not in component.variables + component.optional)
+        renames = {cycle: dict(names) for cycle, names in component.renames.items()}
+        if name == "DR1TOT":
+            extra = {n.name_2001_2002(): n.variables()["DR1TOT"] for n in nutrients}
+            renames["2001-2002"] = {k: v for k, v in extra.items() if v not in renames.get("2001-2002", {}).values()} | \
+                renames.get("2001-2002", {})
+        out[name] = replace(component, optional=optional, renames=renames)
+    return out
