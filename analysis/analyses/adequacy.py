@@ -1,0 +1,127 @@
+"""The adequacy table: for each nutrient, source and group, usual intake (mean, percentiles) and
+the shares below the EAR / above the AI / above the UL, with replicate SEs rerunning the model
+(analysis/usual/adequacy.py). Used by the pipeline (reports/tables/adequacy.csv, by DRI life
+stage) and by `python -m analysis adequacy` (any nutrients, groups, cycles and domain).
+
+A nutrient the chosen cycles' files do not carry is not estimated, and says so; so is total
+intake where CDC's supplement totals do not carry the nutrient (vitamins A and E)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.core.cycles import cycle_span
+from analysis.core.errors import ConfigError, DataError
+from analysis.data.nutrients import Nutrient, Registry
+from analysis.survey import replicates as engine
+from analysis.survey.query import evaluate
+from analysis.usual import adequacy
+from analysis.usual.definition import references
+
+log = logging.getLogger(__name__)
+
+LIFE_STAGE = "life_stage"
+ANALYTIC_COLUMNS = ["seqn", "cycle", "sdmvstra", "sdmvpsu", "age", "sex", "pregnant", "recall_day1_reliable",
+                    "recall_day2_reliable", "wt_day1", "wt_day2", "recall_day1_weekend", "recall_day2_weekend"]
+
+
+@dataclass
+class Request:
+    nutrients: list[Nutrient]
+    by: list[str]
+    sources: list[str]  # food and/or total
+    where: str | None = None
+    min_age: float = 1.0
+
+
+def frame_for(analytic: pd.DataFrame, intakes: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+    """The analytic table of the chosen cycles with every nutrient's intakes and the DRI life stage."""
+    extra = intakes.drop(columns=["cycle"])
+    frame = analytic.merge(extra, on="seqn", how="left", validate="one_to_one")
+    frame[LIFE_STAGE] = registry.life_stage(frame["age"], frame["sex"], frame["pregnant"])
+    return frame
+
+
+def unavailable_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str]) -> str:
+    """Why the nutrient cannot be estimated in these cycles ('' if it can): every chosen cycle
+    must carry its day-1 amounts (a pooled estimate over cycles some of which lack it would
+    silently speak for fewer years)."""
+    have = frame.groupby("cycle")[nutrient.day1_column].apply(lambda s: s.notna().any())
+    lacking = [c for c in cycles if not have.get(c, False)]
+    if not lacking:
+        return ""
+    published = [c for c in lacking if c in nutrient.not_published]
+    why = (f"CDC did not publish {nutrient.label.lower()} intake in {', '.join(published)}" if published else
+           f"the source files lack DR1T{nutrient.code} for {', '.join(c for c in lacking if c not in published)}")
+    return f"not estimated: {why}; choose cycles that have it"
+
+
+def total_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str]) -> str:
+    """Why total (food + supplement) intake cannot be estimated ('' if it can)."""
+    if not nutrient.supplement:
+        return "total not estimated: CDC's supplement totals carry no " + nutrient.label.split(" (")[0].lower()
+    have = frame.groupby("cycle")[nutrient.supplement_column].apply(lambda s: s.notna().any())
+    lacking = [c for c in cycles if not have.get(c, False)]
+    if lacking:
+        return f"total not estimated: no supplement amounts of {nutrient.name} for {', '.join(lacking)}"
+    return ""
+
+
+def not_estimated(nutrient: Nutrient, source: str, reason: str, cycles: str) -> pd.DataFrame:
+    return pd.DataFrame([{c: np.nan for c in adequacy.COLUMNS} | {
+        "nutrient": nutrient.name, "source": source, "basis": "usual", "measure": "not_estimated", "cycles": cycles,
+        "note": reason}], columns=adequacy.COLUMNS)
+
+
+def table(frame: pd.DataFrame, params: dict, registry: Registry, request: Request,
+          explicit: bool = False) -> pd.DataFrame:
+    """The adequacy rows of every requested nutrient. `frame`: `frame_for` of the chosen cycles
+    (weights re-pooled over them). `explicit`: the user named the nutrients, so one that cannot
+    be estimated is an error rather than a row saying so."""
+    cycles = sorted(frame["cycle"].dropna().unique())
+    span = cycle_span(cycles)
+    domain = (frame["age"] >= request.min_age).fillna(False).to_numpy(bool).copy()
+    if request.where:
+        domain &= evaluate(request.where, frame).to_numpy(bool)
+    for column in request.by:
+        if column not in frame:
+            raise ConfigError(f"--by {column}: no such column (life_stage or a column of data_clean/analytic.parquet)")
+    replicates = engine.design(frame, params)
+    refs = references(frame, params)
+    out = []
+    for number, nutrient in enumerate(request.nutrients, start=1):
+        reason = unavailable_reason(frame, nutrient, cycles)
+        if reason:
+            if explicit:
+                raise DataError(f"{nutrient.name}: {reason}")
+            out.append(not_estimated(nutrient, "food", reason, span))
+            continue
+        total_why = total_reason(frame, nutrient, cycles) if "total" in request.sources else ""
+        with_total = "total" in request.sources and not total_why
+        if total_why:
+            if explicit and request.sources == ["total"]:
+                raise DataError(f"{nutrient.name}: {total_why}")
+            out.append(not_estimated(nutrient, "total", total_why, span))
+        p = adequacy.persons(frame, registry, nutrient, request.by, domain, refs, with_total)
+        if len(p.frame) < params["analyze"]["min_domain_n"]:
+            raise DataError(f"{nutrient.name}: only {len(p.frame)} persons in the domain with a reliable recall")
+        log.info("adequacy: %s (%d of %d), %d persons, %d with two recalls", nutrient.name, number,
+                 len(request.nutrients), len(p.frame), int(p.data.has_day2.sum()))
+        factors = replicates.factors[_rows_of(frame, p.frame)]
+        full, _, se, _ = adequacy.estimate(p, registry, factors, replicates,
+                                            f"adequacy: {nutrient.name} on replicates")
+        method = f"{replicates.method} ({factors.shape[1]} replicates, model refitted on each), design df"
+        rows = adequacy.tidy(p, full, se, replicates.df, method, span, total_why)
+        out.append(rows[rows["source"].isin(request.sources)])
+    result = pd.concat(out, ignore_index=True)
+    return result
+
+
+def _rows_of(frame: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
+    """Positions in `frame` of the persons (by seqn, in the persons' order)."""
+    position = pd.Series(np.arange(len(frame)), index=frame["seqn"].to_numpy())
+    return position.loc[persons["seqn"].to_numpy()].to_numpy()

@@ -1,0 +1,293 @@
+"""Usual intake and the prevalence of inadequacy for any nutrient of the registry (NCI method).
+
+For one nutrient, cycles and domain: the amount-only measurement-error model
+(analysis/usual/model.py) is fitted with the reported groups as its covariates (each group gets
+its own usual-intake distribution, as NCI's DISTRIB with subgroup covariates), on the full sample
+and on every replicate of the design; each fit gives, per group:
+
+- mean and percentiles of usual intake;
+- below_ear: the share whose usual intake is below their life stage's EAR (the EAR cut-point
+  method), or for iron the full probability approach: the mean over persons of
+  P(requirement > usual intake), the requirement distribution from the DRI report;
+- above_ai: the share whose usual intake is above the AI (nutrients with an AI only: intake
+  below the AI says nothing about inadequacy, so no share below it is given);
+- above_ul: the share above the UL, of usual total intake (foods + supplements), or of usual
+  supplement intake where the UL concerns supplements only (magnesium, niacin, folic acid);
+- above_cdrr: sodium's share above its chronic disease risk reduction intake.
+
+Sources: `food` (usual intake from foods and beverages) and `total`, usual food intake plus
+each person's usual supplement intake (NCI's "shrink then add", Bailey et al. 2019: the food
+distribution is shrunk for day-to-day variation, then the person's 30-day supplement average is
+added). Beside them, `basis = day1` rows give the same shares and means from one day's recall
+(food; food + the same supplement intake): the sensitivity rows, which overstate the tails.
+
+Every value is recomputed on every replicate (model refit included), so the SEs carry both steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from analysis.core.errors import DataError
+from analysis.data.nutrients import Nutrient, Registry
+from analysis.survey import nchs
+from analysis.survey import replicates as engine
+from analysis.survey.design import Replicates
+from analysis.survey.intervals import interval
+from analysis.usual import distribution
+from analysis.usual.individual import Individuals, normal_expectation
+from analysis.usual.model import Nutrient as Recall, Parameters, fit, recall_data
+
+PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
+SHARES = ("below_ear", "above_ai", "above_ul", "above_cdrr")
+COLUMNS = ["nutrient", "source", "basis", "group_by", "group", "measure", "estimate", "std_error", "ci_low", "ci_high",
+           "df", "n", "unit", "reference", "method", "reliability", "variance", "cycles", "note"]
+
+
+@dataclass
+class Persons:
+    """The persons of one nutrient's model (its domain), as arrays."""
+
+    nutrient: Nutrient
+    frame: pd.DataFrame
+    data: object  # RecallData
+    supplement: np.ndarray | None  # usual supplement intake; None: total intake not estimable
+    dri: dict[str, np.ndarray]  # ear, ai, ul, cdrr per person (NaN where none)
+    groups: dict[str, np.ndarray]
+    stages: np.ndarray
+
+
+# ---------------------------------------------------------------------------- requirements
+
+
+def requirement_cdf(registry: Registry, nutrient: Nutrient, stages: np.ndarray, intake: np.ndarray) -> np.ndarray:
+    """P(requirement <= intake) per person (rows of `intake`, any trailing shape), for the
+    probability approach: the DRI report's requirement percentiles where it gives them
+    (menstruating women), linear between them, 0 below the 2.5th and 1 above the 97.5th
+    percentile's intake (the report's convention: risk 1 and 0 there); elsewhere a log-normal
+    with median EAR and 97.5th percentile RDA."""
+    ear = registry.dri_values(nutrient, "ear", pd.Series(stages, dtype="string"))
+    rda = registry.dri_values(nutrient, "rda", pd.Series(stages, dtype="string"))
+    intake = np.asarray(intake, dtype=float)
+    shape = (-1,) + (1,) * (intake.ndim - 1)
+    sigma = (np.log(rda / ear) / special.ndtri(0.975)).reshape(shape)
+    out = special.ndtr((np.log(np.maximum(intake, 1e-12)) - np.log(ear).reshape(shape)) / sigma)
+    for spec in registry.iron_requirements.values():
+        rows = np.isin(stages, spec["groups"])
+        if rows.any():
+            points = np.asarray(spec["intake_mg"], dtype=float)
+            probs = np.asarray(spec["percentiles"], dtype=float) / 100
+            table = np.interp(intake[rows], points, probs)
+            table = np.where(intake[rows] < points[0], 0.0, np.where(intake[rows] > points[-1], 1.0, table))
+            out[rows] = table
+    return out
+
+
+# ---------------------------------------------------------------------------- persons
+
+
+def persons(frame: pd.DataFrame, registry: Registry, nutrient: Nutrient, by: list[str], domain: np.ndarray,
+            references: dict[str, str], with_total: bool) -> Persons:
+    """The domain's persons with a reliable day-1 recall of the nutrient, a day-1 weight, a life
+    stage and (`with_total`) a known usual supplement intake. `frame`: the analytic table of the
+    chosen cycles merged with data_clean/nutrient_intakes.parquet."""
+    keep = (domain & frame["recall_day1_reliable"].fillna(False).to_numpy(bool) & (frame["wt_day1"] > 0).to_numpy()
+            & frame[nutrient.day1_column].notna().to_numpy() & frame["life_stage"].notna().to_numpy())
+    if with_total:
+        keep &= frame[nutrient.supplement_column].notna().to_numpy()
+    for column in by:
+        keep &= frame[column].notna().to_numpy()
+    sub = frame[keep].reset_index(drop=True)
+    numeric = [c for c in by if not pd.api.types.is_string_dtype(sub[c])]
+    categorical = {c: references.get(c, sorted(sub[c].dropna().unique())[0] if len(sub) else "")
+                   for c in by if pd.api.types.is_string_dtype(sub[c])}
+    data = recall_data(sub, [Recall(nutrient.name, nutrient.day1_column, nutrient.day2_column)], numeric, categorical)
+    stages = sub["life_stage"].astype(str).to_numpy()
+    dri = {kind: registry.dri_values(nutrient, kind, sub["life_stage"]) for kind in ("ear", "ai", "ul", "cdrr")}
+    groups = {"all": np.ones(len(sub), bool)}
+    for column in by:
+        values = sub[column].astype(str).to_numpy()
+        for level in sorted(set(values)):
+            groups[f"{column}={level}"] = values == level
+    supplement = sub[nutrient.supplement_column].to_numpy(dtype=float) if with_total else None
+    return Persons(nutrient, sub, data, supplement, dri, groups, stages)
+
+
+# ---------------------------------------------------------------------------- one fit's values
+
+
+def _share(weights: np.ndarray, values: np.ndarray, groups: dict[str, np.ndarray], defined: np.ndarray) -> dict:
+    """Weighted mean of `values` per group over the persons where `defined` (NaN if none)."""
+    out = {}
+    for name, members in groups.items():
+        m = members & defined
+        out[name] = float(weights[m] @ values[m] / weights[m].sum()) if m.any() and weights[m].sum() > 0 else np.nan
+    return out
+
+
+def usual_values(p: Persons, fitted: Parameters, registry: Registry, factor: np.ndarray | None = None,
+                 start: dict | None = None, pattern: np.ndarray | None = None) -> dict[tuple, float]:
+    """{(source, basis, group, measure): value} of one fit (the full sample's or a replicate's,
+    with that replicate's weight factors)."""
+    ind = Individuals(p.data, fitted)
+    curve, sd_u = ind.curves[0], float(np.sqrt(fitted.sigma_u[0, 0]))
+    eta = ind.eta[:, 0]
+    weights = p.data.day1_weight if factor is None else p.data.day1_weight * factor
+    probs = [q / 100 for q in PERCENTILES]
+    out: dict[tuple, float] = {}
+    sources = [("food", np.zeros(len(eta)))] + ([("total", p.supplement)] if p.supplement is not None else [])
+    food_mean = normal_expectation(lambda u, _: curve.amount(u), eta, np.full(len(eta), sd_u))
+    for source, supplement in sources:
+        pop = distribution.Population(eta, supplement, p.dri["ear"], weights, p.groups,
+                                      pattern if pattern is not None and source == "total" else
+                                      distribution.Population.patterns(p.data.design, supplement))
+        for group, value in _share(weights, food_mean + supplement, p.groups, np.ones(len(eta), bool)).items():
+            out[(source, "usual", group, "mean")] = value
+        begin = None if start is None else {g: [start[(source, "usual", g, f"p{q:02d}")] for q in PERCENTILES]
+                                            for g in p.groups}
+        for group, values in distribution.percentiles(curve, sd_u, pop, probs, True, begin).items():
+            for q, value in zip(PERCENTILES, values):
+                out[(source, "usual", group, f"p{q:02d}")] = float(value)
+        for measure, value in _usual_shares(p, registry, curve, sd_u, eta, supplement, weights, source).items():
+            for group, share in value.items():
+                out[(source, "usual", group, measure)] = share
+    out |= day1_values(p, registry, weights)
+    return out
+
+
+def _below(curve, sd_u: float, eta: np.ndarray, supplement: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """P(usual food intake + supplement < cut) per person (0 where the supplement alone reaches it)."""
+    return special.ndtr((curve.inverse(cut - supplement) - eta) / sd_u)
+
+
+def _usual_shares(p: Persons, registry: Registry, curve, sd_u: float, eta: np.ndarray, supplement: np.ndarray,
+                  weights: np.ndarray, source: str) -> dict[str, dict[str, float]]:
+    n = p.nutrient
+    out = {}
+    if n.has("ear"):
+        if n.requirement == "probability":
+            nodes, node_weights = np.polynomial.hermite_e.hermegauss(40)
+            node_weights = node_weights / np.sqrt(2 * np.pi)
+            intake = curve.amount(eta[:, None] + sd_u * nodes[None, :]) + supplement[:, None]
+            risk = (1 - requirement_cdf(registry, n, p.stages, intake)) @ node_weights
+        else:
+            risk = _below(curve, sd_u, eta, supplement, p.dri["ear"])
+        out["below_ear"] = _share(weights, risk, p.groups, ~np.isnan(p.dri["ear"]))
+    for kind in ("ai", "cdrr"):
+        if n.has(kind) and not (kind == "ai" and n.has("ear")):
+            out[f"above_{kind}"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri[kind]), p.groups,
+                                          ~np.isnan(p.dri[kind]))
+    if n.ul_applies_to == "total":
+        out["above_ul"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri["ul"]), p.groups,
+                                 ~np.isnan(p.dri["ul"]))
+    elif n.ul_applies_to == "supplements" and source == "total":
+        over = (supplement / n.ul_supplement_divisor > p.dri["ul"]).astype(float)
+        out["above_ul"] = _share(weights, over, p.groups, ~np.isnan(p.dri["ul"]))
+    return out
+
+
+def day1_values(p: Persons, registry: Registry, weights: np.ndarray) -> dict[tuple, float]:
+    """The sensitivity rows: the same means and shares from one day's recall (no model)."""
+    n = p.nutrient
+    day1 = p.frame[n.day1_column].to_numpy(dtype=float)
+    out = {}
+    sources = [("food", np.zeros(len(day1)))] + ([("total", p.supplement)] if p.supplement is not None else [])
+    everyone = np.ones(len(day1), bool)
+    for source, supplement in sources:
+        intake = day1 + supplement
+        for group, value in _share(weights, intake, p.groups, everyone).items():
+            out[(source, "day1", group, "mean")] = value
+        measures = {}
+        if n.has("ear"):
+            risk = (1 - requirement_cdf(registry, n, p.stages, intake) if n.requirement == "probability"
+                    else (intake < p.dri["ear"]).astype(float))
+            measures["below_ear"] = (risk, ~np.isnan(p.dri["ear"]))
+        for kind in ("ai", "cdrr"):
+            if n.has(kind) and not (kind == "ai" and n.has("ear")):
+                measures[f"above_{kind}"] = ((intake > p.dri[kind]).astype(float), ~np.isnan(p.dri[kind]))
+        if n.ul_applies_to == "total":
+            measures["above_ul"] = ((intake > p.dri["ul"]).astype(float), ~np.isnan(p.dri["ul"]))
+        for measure, (values, defined) in measures.items():
+            for group, value in _share(weights, values, p.groups, defined).items():
+                out[(source, "day1", group, measure)] = value
+    return out
+
+
+# ---------------------------------------------------------------------------- the estimates
+
+
+def estimate(p: Persons, registry: Registry, factors: np.ndarray, replicates: Replicates,
+             desc: str) -> tuple[dict, np.ndarray, np.ndarray, Parameters]:
+    """(full-sample values, replicate values (replicates x keys), SEs, the full fit): the model
+    refitted and every value recomputed on every replicate."""
+    if p.data.has_day2.sum() < 3:
+        raise DataError(f"{p.nutrient.name}: only {int(p.data.has_day2.sum())} persons with two reliable recalls; "
+                        "the usual-intake model needs a second recall for some of them")
+    full_fit = fit(p.data)
+    pattern = distribution.Population.patterns(p.data.design, p.supplement) if p.supplement is not None else None
+    full = usual_values(p, full_fit, registry, pattern=pattern)
+    keys = list(full)
+
+    def one(r: int) -> np.ndarray:
+        refit = fit(p.data, factors[:, r], near=full_fit)
+        values = usual_values(p, refit, registry, factors[:, r], start=full, pattern=pattern)
+        return np.array([values[k] for k in keys])
+
+    reps = np.array(engine.each(one, factors.shape[1], desc))
+    estimate_vector = np.array([full[k] for k in keys])
+    return full, reps, replicates.standard_error(estimate_vector, reps), full_fit
+
+
+def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles: str, reason_total: str) -> pd.DataFrame:
+    """One row per (source, basis, group, measure), with CI, n and the NCHS reliability verdict."""
+    n = p.nutrient
+    rows = []
+    for (source, basis, group, measure), s in zip(full, se):
+        est = full[(source, basis, group, measure)]
+        members = p.groups[group]
+        count = int(members.sum())
+        share = measure in SHARES
+        if np.isnan(est):
+            continue
+        if share and 0 < est < 1 and s > 0:
+            low, high = interval(est, s, df, scale="logit")
+        elif share:
+            low, high = est, est  # a share of exactly 0 or 1 (e.g. no supplement user above the UL)
+        else:
+            low, high = interval(est, s, df)
+        verdict = nchs.proportion(est, s, low, high, count, df)[0] if share else nchs.other(est, s, count, df)
+        rows.append({"nutrient": n.name, "source": source, "basis": basis, "group_by": group.split("=")[0],
+                     "group": group.split("=", 1)[-1], "measure": measure, "estimate": est, "std_error": s,
+                     "ci_low": low, "ci_high": high, "df": df, "n": count,
+                     "unit": "proportion" if share else f"{n.unit}/day", "reference": _reference(n, measure),
+                     "method": _method(n, measure, basis), "reliability": verdict.label + (
+                         f" ({'; '.join(verdict.reasons)})" if verdict.reasons else ""),
+                     "variance": method, "cycles": cycles, "note": _note(n, measure, source, reason_total)})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _reference(n: Nutrient, measure: str) -> str:
+    kind = {"below_ear": "EAR", "above_ai": "AI", "above_ul": "UL", "above_cdrr": "CDRR"}.get(measure)
+    return f"{kind} by life stage ({n.source})" if kind else ""
+
+
+def _method(n: Nutrient, measure: str, basis: str) -> str:
+    if basis == "day1":
+        return "one day's recall (sensitivity; includes day-to-day variation)"
+    if measure == "below_ear":
+        return ("probability approach (requirement distribution of the DRI report)" if n.requirement == "probability"
+                else "EAR cut-point method")
+    return "NCI amount-only model" + (", shrink then add" if measure != "mean" else "")
+
+
+def _note(n: Nutrient, measure: str, source: str, reason_total: str) -> str:
+    if measure == "above_ul":
+        return n.ul_note
+    if measure == "below_ear" and n.requirement == "probability":
+        return ("requirement percentiles of IOM 2001 Table 14-1 for menstruating women 19-50; log-normal through "
+                "EAR (median) and RDA (97.5th percentile) for other groups")
+    return ""
