@@ -109,6 +109,14 @@ def _model(args: argparse.Namespace) -> None:
     _print(result, args.format)
 
 
+def _adequacy(args: argparse.Namespace) -> None:
+    from analysis.commands import adequacy
+
+    result = adequacy.adequacy(args.nutrients, by=args.by, cycles=args.cycles or (), where=args.where,
+                               source=args.source, root=args.root, day1=not args.no_day1)
+    _print(result, args.format)
+
+
 def _search(args: argparse.Namespace) -> None:
     from analysis.commands import lookup
 
@@ -165,6 +173,9 @@ TOOLS = {
     "model": (_model, "Fit a design-based regression from a formula (svy; R svyglm): the weight chosen from the "
                       "variables, domains of the full design, design df; usual-intake terms get replicate SEs "
                       "rerunning both steps."),
+    "adequacy": (_adequacy, "Usual intake and the prevalence of inadequacy of any nutrients (registry: "
+                            "analysis/data/nutrients.yaml): mean, percentiles, shares below the EAR (iron: probability "
+                            "approach), above the AI and the UL, by groups, with replicate SEs rerunning the NCI model."),
     "search": (_search, "Find variables: a case-insensitive regular expression over the names and labels of every "
                         "variable in the downloaded files, the catalog and the analytic table (offline)."),
     "describe": (_describe, "Explain one column of the analytic table: definition, sources, rule, weight, counts and "
@@ -240,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     modeller.add_argument("--weight", help="override the weight chosen from the variables")
     modeller.add_argument("--exponentiate", action="store_true", help="report odds or rate ratios")
     modeller.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    ask = _tool(sub, "adequacy",
+                "examples:\n  python -m analysis adequacy --nutrients magnesium vitamin_d\n"
+                "  python -m analysis adequacy --nutrients calcium --by sex age_group --where \"age >= 20\" "
+                "--source total\n  python -m analysis adequacy --nutrients all --format csv > adequacy.csv")
+    ask.add_argument("--nutrients", nargs="+", required=True, metavar="NAME",
+                     help="registry names (magnesium, vitamin_d, vitamin_c, folate, iron, ...) or all")
+    ask.add_argument("--by", nargs="*", default=["life_stage"], metavar="COLUMN",
+                     help="grouping columns, categorical (default: life_stage, the DRI life-stage group); "
+                          "--by with no column: everyone together")
+    ask.add_argument("--cycles", nargs="+", metavar="CYCLE", help="cycles (default params analyze.cycles; weights re-pooled)")
+    ask.add_argument("--where", help="the domain, as for estimate (ages 1 and over always)")
+    ask.add_argument("--source", choices=["food", "total"], default=None, help="food, or food + supplements (default both)")
+    ask.add_argument("--no-day1", action="store_true", help="leave out the one-day sensitivity rows")
+    ask.add_argument("--format", choices=["text", "csv", "json"], default="text")
     finder = _tool(sub, "search", "examples:\n  python -m analysis search magnesium\n  python -m analysis search '^DR1T'")
     finder.add_argument("text", help="a word or regular expression (case-insensitive)")
     finder.add_argument("--format", choices=["text", "csv"], default="text")

@@ -27,10 +27,11 @@ Every value is recomputed on every replicate (model refit included), so the SEs 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import sparse, special
 
 from analysis.core.errors import DataError
 from analysis.data.nutrients import Nutrient, Registry
@@ -39,7 +40,7 @@ from analysis.survey import replicates as engine
 from analysis.survey.design import Replicates
 from analysis.survey.intervals import interval
 from analysis.usual import distribution
-from analysis.usual.individual import Individuals, normal_expectation
+from analysis.usual.individual import normal_expectation, usual_curve
 from analysis.usual.model import Nutrient as Recall, Parameters, fit, recall_data
 
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
@@ -59,6 +60,12 @@ class Persons:
     dri: dict[str, np.ndarray]  # ear, ai, ul, cdrr per person (NaN where none)
     groups: dict[str, np.ndarray]
     stages: np.ndarray
+    patterns: dict[str, np.ndarray]  # per source: persons sharing covariates (and supplement) share a CDF
+
+    @cached_property
+    def membership(self) -> sparse.csr_matrix:
+        """The groups as a sparse (groups x persons) 0/1 matrix: every group's sums in one product."""
+        return sparse.csr_matrix(np.vstack(list(self.groups.values())).astype(float))
 
 
 # ---------------------------------------------------------------------------- requirements
@@ -114,38 +121,37 @@ def persons(frame: pd.DataFrame, registry: Registry, nutrient: Nutrient, by: lis
         for level in sorted(set(values)):
             groups[f"{column}={level}"] = values == level
     supplement = sub[nutrient.supplement_column].to_numpy(dtype=float) if with_total else None
-    return Persons(nutrient, sub, data, supplement, dri, groups, stages)
+    patterns = {"food": distribution.Population.patterns(data.design, np.zeros(len(sub)))}
+    if supplement is not None:
+        patterns["total"] = distribution.Population.patterns(data.design, supplement)
+    return Persons(nutrient, sub, data, supplement, dri, groups, stages, patterns)
 
 
 # ---------------------------------------------------------------------------- one fit's values
 
 
-def _share(weights: np.ndarray, values: np.ndarray, groups: dict[str, np.ndarray], defined: np.ndarray) -> dict:
+def _share(weights: np.ndarray, values: np.ndarray, p: "Persons", defined: np.ndarray) -> dict:
     """Weighted mean of `values` per group over the persons where `defined` (NaN if none)."""
-    out = {}
-    for name, members in groups.items():
-        m = members & defined
-        out[name] = float(weights[m] @ values[m] / weights[m].sum()) if m.any() and weights[m].sum() > 0 else np.nan
-    return out
+    w = np.where(defined, weights, 0.0)
+    totals, sums = p.membership @ w, p.membership @ (w * np.where(defined, values, 0.0))
+    return {name: float(s / t) if t > 0 else np.nan for name, s, t in zip(p.groups, sums, totals)}
 
 
 def usual_values(p: Persons, fitted: Parameters, registry: Registry, factor: np.ndarray | None = None,
-                 start: dict | None = None, pattern: np.ndarray | None = None) -> dict[tuple, float]:
+                 start: dict | None = None) -> dict[tuple, float]:
     """{(source, basis, group, measure): value} of one fit (the full sample's or a replicate's,
     with that replicate's weight factors)."""
-    ind = Individuals(p.data, fitted)
-    curve, sd_u = ind.curves[0], float(np.sqrt(fitted.sigma_u[0, 0]))
-    eta = ind.eta[:, 0]
+    eta = p.data.design @ fitted.beta[: len(p.data.names), 0]  # weekday linear predictor
+    curve, sd_u = usual_curve(fitted, 0, eta), float(np.sqrt(fitted.sigma_u[0, 0]))
     weights = p.data.day1_weight if factor is None else p.data.day1_weight * factor
     probs = [q / 100 for q in PERCENTILES]
     out: dict[tuple, float] = {}
     sources = [("food", np.zeros(len(eta)))] + ([("total", p.supplement)] if p.supplement is not None else [])
-    food_mean = normal_expectation(lambda u, _: curve.amount(u), eta, np.full(len(eta), sd_u))
+    levels, level_of = np.unique(eta, return_inverse=True)  # few: the model's covariates are the groups
+    food_mean = normal_expectation(lambda u, _: curve.amount(u), levels, np.full(len(levels), sd_u))[level_of.ravel()]
     for source, supplement in sources:
-        pop = distribution.Population(eta, supplement, p.dri["ear"], weights, p.groups,
-                                      pattern if pattern is not None and source == "total" else
-                                      distribution.Population.patterns(p.data.design, supplement))
-        for group, value in _share(weights, food_mean + supplement, p.groups, np.ones(len(eta), bool)).items():
+        pop = distribution.Population(eta, supplement, p.dri["ear"], weights, p.groups, p.patterns[source])
+        for group, value in _share(weights, food_mean + supplement, p, np.ones(len(eta), bool)).items():
             out[(source, "usual", group, "mean")] = value
         begin = None if start is None else {g: [start[(source, "usual", g, f"p{q:02d}")] for q in PERCENTILES]
                                             for g in p.groups}
@@ -176,17 +182,17 @@ def _usual_shares(p: Persons, registry: Registry, curve, sd_u: float, eta: np.nd
             risk = (1 - requirement_cdf(registry, n, p.stages, intake)) @ node_weights
         else:
             risk = _below(curve, sd_u, eta, supplement, p.dri["ear"])
-        out["below_ear"] = _share(weights, risk, p.groups, ~np.isnan(p.dri["ear"]))
+        out["below_ear"] = _share(weights, risk, p, ~np.isnan(p.dri["ear"]))
     for kind in ("ai", "cdrr"):
         if n.has(kind) and not (kind == "ai" and n.has("ear")):
-            out[f"above_{kind}"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri[kind]), p.groups,
+            out[f"above_{kind}"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri[kind]), p,
                                           ~np.isnan(p.dri[kind]))
     if n.ul_applies_to == "total":
-        out["above_ul"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri["ul"]), p.groups,
+        out["above_ul"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri["ul"]), p,
                                  ~np.isnan(p.dri["ul"]))
     elif n.ul_applies_to == "supplements" and source == "total":
         over = (supplement / n.ul_supplement_divisor > p.dri["ul"]).astype(float)
-        out["above_ul"] = _share(weights, over, p.groups, ~np.isnan(p.dri["ul"]))
+        out["above_ul"] = _share(weights, over, p, ~np.isnan(p.dri["ul"]))
     return out
 
 
@@ -199,7 +205,7 @@ def day1_values(p: Persons, registry: Registry, weights: np.ndarray) -> dict[tup
     everyone = np.ones(len(day1), bool)
     for source, supplement in sources:
         intake = day1 + supplement
-        for group, value in _share(weights, intake, p.groups, everyone).items():
+        for group, value in _share(weights, intake, p, everyone).items():
             out[(source, "day1", group, "mean")] = value
         measures = {}
         if n.has("ear"):
@@ -212,7 +218,7 @@ def day1_values(p: Persons, registry: Registry, weights: np.ndarray) -> dict[tup
         if n.ul_applies_to == "total":
             measures["above_ul"] = ((intake > p.dri["ul"]).astype(float), ~np.isnan(p.dri["ul"]))
         for measure, (values, defined) in measures.items():
-            for group, value in _share(weights, values, p.groups, defined).items():
+            for group, value in _share(weights, values, p, defined).items():
                 out[(source, "day1", group, measure)] = value
     return out
 
@@ -228,13 +234,12 @@ def estimate(p: Persons, registry: Registry, factors: np.ndarray, replicates: Re
         raise DataError(f"{p.nutrient.name}: only {int(p.data.has_day2.sum())} persons with two reliable recalls; "
                         "the usual-intake model needs a second recall for some of them")
     full_fit = fit(p.data)
-    pattern = distribution.Population.patterns(p.data.design, p.supplement) if p.supplement is not None else None
-    full = usual_values(p, full_fit, registry, pattern=pattern)
+    full = usual_values(p, full_fit, registry)
     keys = list(full)
 
     def one(r: int) -> np.ndarray:
         refit = fit(p.data, factors[:, r], near=full_fit)
-        values = usual_values(p, refit, registry, factors[:, r], start=full, pattern=pattern)
+        values = usual_values(p, refit, registry, factors[:, r], start=full)
         return np.array([values[k] for k in keys])
 
     reps = np.array(engine.each(one, factors.shape[1], desc))

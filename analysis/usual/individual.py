@@ -161,6 +161,15 @@ class _UniformTable:
         return (self.values[index + 1] - self.values[index]) / step
 
 
+def usual_curve(params: Parameters, j: int, eta: np.ndarray) -> UsualCurve:
+    """Nutrient j's usual intake as a function of the weekday linear predictor plus u, tabulated
+    over the linear predictors `eta` ± 10 between-person SDs."""
+    spread = float(np.sqrt(params.sigma_u[j, j]))
+    weekend = float(params.shift(WEEKEND)[j])
+    return UsualCurve(float(params.lambdas[j]), float(np.sqrt(params.sigma_e[j, j])), weekend,
+                      float(eta.min() - 10 * spread), float(eta.max() + 10 * spread + max(weekend, 0)))
+
+
 class Individuals:
     """The posterior of each person's lasting deviations, and what follows from it."""
 
@@ -189,12 +198,7 @@ class Individuals:
             self.post_mean[rows] = mean_residual[rows] @ gain.T
             self.post_cov[count] = params.sigma_u - gain @ params.sigma_u
         self._n = n
-        spread = np.sqrt(np.diag(params.sigma_u))
-        self.curves = [UsualCurve(float(params.lambdas[j]), float(np.sqrt(params.sigma_e[j, j])),
-                                  float(weekend_shift[j]),
-                                  float(self.eta[:, j].min() - 10 * spread[j]),
-                                  float(self.eta[:, j].max() + 10 * spread[j] + max(weekend_shift[j], 0)))
-                       for j in range(k)]
+        self.curves = [usual_curve(params, j, self.eta[:, j]) for j in range(k)]
 
     def subset(self, rows: np.ndarray) -> "Individuals":
         """The same model for the persons in `rows` only (a boolean mask)."""
