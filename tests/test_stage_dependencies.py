@@ -14,6 +14,7 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / "analysis"
 ENTRY = {"fetch": "analysis.data.fetch", "clean": "analysis.clean.stage", "usual": "analysis.usual.stage",
+         "adequacy": "analysis.analyses.adequacy",
          "analyze": "analysis.claims.stage", "risk": "analysis.outputs.risk", "notebooks": "analysis.outputs.notebooks",
          "report": "analysis.outputs.report"}
 RUNNER = ["analysis.__main__", "analysis.commands.cli"]  # `python -m analysis <stage>` runs these first

@@ -63,7 +63,7 @@ def unavailable_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str
 def total_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str]) -> str:
     """Why total (food + supplement) intake cannot be estimated ('' if it can)."""
     if not nutrient.supplement:
-        return "total not estimated: CDC's supplement totals carry no " + nutrient.label.split(" (")[0].lower()
+        return f"total not estimated: CDC's supplement totals carry no {nutrient.label.split(' (')[0]}"
     have = frame.groupby("cycle")[nutrient.supplement_column].apply(lambda s: s.notna().any())
     lacking = [c for c in cycles if not have.get(c, False)]
     if lacking:
@@ -118,6 +118,7 @@ def table(frame: pd.DataFrame, params: dict, registry: Registry, request: Reques
         rows = adequacy.tidy(p, full, se, replicates.df, method, span, total_why)
         out.append(rows[rows["source"].isin(request.sources)])
     result = pd.concat(out, ignore_index=True)
+    result["n"] = result["n"].astype("Int64")
     return result
 
 
@@ -125,3 +126,24 @@ def _rows_of(frame: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
     """Positions in `frame` of the persons (by seqn, in the persons' order)."""
     position = pd.Series(np.arange(len(frame)), index=frame["seqn"].to_numpy())
     return position.loc[persons["seqn"].to_numpy()].to_numpy()
+
+
+def run(params: dict, paths) -> pd.DataFrame:
+    """The pipeline's table (reports/tables/adequacy.csv): every registry nutrient, by DRI life
+    stage, food and total, on params adequacy.cycles (weights re-pooled over them)."""
+    from analysis.core import atomic
+    from analysis.data.nutrients import load_registry
+    from analysis.survey.weights import for_cycles
+
+    p = params["adequacy"]
+    registry = load_registry()
+    intakes_path = paths.data_clean / "nutrient_intakes.parquet"
+    for path in (paths.analytic, intakes_path):
+        if not path.exists():
+            raise DataError(f"{path}: not found; run the clean stage first")
+    analytic = for_cycles(pd.read_parquet(paths.analytic), list(p["cycles"]), available_only=True)
+    frame = frame_for(analytic, pd.read_parquet(intakes_path), registry)
+    request = Request(registry.select(list(p["nutrients"])), list(p["by"]), ["food", "total"])
+    out = table(frame, params, registry, request)
+    atomic.write_csv(paths.tables / "adequacy.csv", out)
+    return out

@@ -51,6 +51,14 @@ def _usual(args: argparse.Namespace) -> None:
     stage.run(_params(paths), paths)
 
 
+def _adequacy_stage(args: argparse.Namespace) -> None:
+    from analysis.analyses import adequacy
+    from analysis.core import config
+
+    paths = config.Paths(args.root)
+    adequacy.run(_params(paths), paths)
+
+
 def _analyze(args: argparse.Namespace) -> None:
     from analysis.claims import stage as analyze
     from analysis.core import config
@@ -162,6 +170,8 @@ STAGES = {
     "clean": (_clean, "Build data_clean/analytic.parquet, its dictionary and the exclusion flow table."),
     "usual": (_usual, "Fit the usual-intake (measurement-error) model; write each person's usual intake and the "
                       "usual-intake distribution."),
+    "adequacy-stage": (_adequacy_stage, "Usual intake and the prevalence of inadequacy of every registry nutrient by DRI "
+                                  "life stage (reports/tables/adequacy.csv)."),
     "analyze": (_analyze, "Test each claim with design-based models; write reports/tables and reports/claims.csv."),
     "risk": (_risk, "Risk models of low 25(OH)D, PSU-grouped evaluation, risk surface and what-if scenarios."),
     "notebooks": (_notebooks, "Execute the notebooks and export each as HTML into reports/notebooks/."),

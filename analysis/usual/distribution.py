@@ -95,8 +95,34 @@ def percentiles(curve: UsualCurve, sd_u: float, pop: Population, probs: list[flo
         for _ in range(steps):
             value, density = cdf_and_density(keys, mass[keys], t)
             t = t - (value - probs) / density
+        value = cdf_and_density(keys, mass[keys], t)[0] if np.all(np.isfinite(t)) else None
+        if value is None or np.max(np.abs(value - probs)) > NEWTON_TOLERANCE:
+            t = bisect(lambda x: cdf_and_density(keys, mass[keys], x)[0], probs, bracket(curve, sd_u, pop, supplement))
         out[name] = t
     return out
+
+
+# A percentile whose CDF misses its probability by more than this after Newton's steps (a total
+# intake's distribution has near-flat stretches between common supplement doses, where a Newton
+# step from a replicate's start overshoots) is found by bisection instead.
+NEWTON_TOLERANCE = 1e-8
+
+
+def bracket(curve: UsualCurve, sd_u: float, pop: Population, supplement: np.ndarray) -> tuple[float, float]:
+    """Amounts below and above every person's usual intake but for a 1e-15 tail."""
+    low = float(curve.amount(pop.eta.min() - 8 * sd_u))
+    return max(low, 1e-9), float(curve.amount(pop.eta.max() + 8 * sd_u) + np.max(supplement, initial=0.0))
+
+
+def bisect(cdf, probs: np.ndarray, limits: tuple[float, float], iterations: int = 80) -> np.ndarray:
+    """t with cdf(t) = p for each p, by bisection on the log scale (the CDF is increasing)."""
+    low = np.full(len(probs), np.log(limits[0]))
+    high = np.full(len(probs), np.log(limits[1]))
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        below = cdf(np.exp(middle)) < probs
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return np.exp((low + high) / 2)
 
 
 def monte_carlo(curve: UsualCurve, sd_u: float, pop: Population, probs: list[float], with_supplement: bool,
