@@ -73,6 +73,10 @@ def _run_stages(root: Path, mirror: Path, stages: list[str]) -> None:
         from analysis.usual import stage
 
         stage.run(params, paths)
+    if "adequacy" in stages:
+        from analysis.analyses import adequacy
+
+        adequacy.run(params, paths)
     if "analyze" in stages:
         from analysis.claims import stage as analyze
 

@@ -495,3 +495,55 @@ def deng_replication(table: pd.DataFrame) -> plt.Figure:
     ax.set_title("Deng et al. 2013 replicated: NHANES 2001-2006, adults 20+")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     return fig
+
+
+def adequacy(table: pd.DataFrame) -> plt.Figure:
+    """Share of usual intake below the EAR (iron: probability approach) by nutrient, everyone
+    aged 1 and over (reports/tables/adequacy.csv): foods alone and foods + supplements, with
+    95% CIs, one day's recall beside; and by DRI life stage as a grid (foods + supplements,
+    foods alone where supplement totals lack the nutrient)."""
+    _style()
+    below = table[table["measure"] == "below_ear"]
+    overall = below[below["group"] == "all"]
+    order = (overall[(overall["source"] == "food") & (overall["basis"] == "usual")]
+             .sort_values("estimate")["nutrient"].tolist())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 0.42 * len(order) + 2.4),
+                                      gridspec_kw={"width_ratios": [1, 1.6]})
+    y = {n: i for i, n in enumerate(order)}
+    styles = [("food", "usual", "o", "#2471a3", "usual intake, foods"),
+              ("total", "usual", "s", "#c0392b", "usual intake, foods + supplements"),
+              ("total", "day1", "x", "#7f8c8d", "one day's recall, foods + supplements (sensitivity)")]
+    for source, basis, marker, color, label in styles:
+        rows = overall[(overall["source"] == source) & (overall["basis"] == basis) & overall["nutrient"].isin(y)]
+        offset = {"food": -0.15, "total": 0.15}[source] + (0.1 if basis == "day1" else 0)
+        left.errorbar(100 * rows["estimate"], rows["nutrient"].map(y) + offset, xerr=ci_arms(rows, 100),
+                      fmt=marker, color=color, capsize=2, markersize=5, label=label)
+    left.set_yticks(range(len(order)), [n.replace("_", " ") for n in order])
+    left.set_xlim(0, 100)
+    left.set_xlabel("% with usual intake below the EAR (95% CI)")
+    left.set_title("Everyone aged 1 and over")
+    left.legend(fontsize=8, loc="lower right")
+    grid = below[(below["basis"] == "usual") & (below["group_by"] == "life_stage")]
+    total = grid[grid["source"] == "total"]
+    food_only = grid[(grid["source"] == "food") & ~grid["nutrient"].isin(set(total["nutrient"]))]
+    shown = pd.concat([total, food_only])
+    shown = shown.assign(estimate=shown["estimate"].where(~shown["reliability"].fillna("").str.startswith("suppressed")))
+    cells = shown.pivot_table(index="nutrient", columns="group", values="estimate", dropna=False)
+    stages = [s for s in STAGE_ORDER if s in cells.columns]
+    cells = cells.reindex(index=order[::-1], columns=stages)
+    sns.heatmap(100 * cells, ax=right, cmap="Reds", vmin=0, vmax=100, annot=True, fmt=".0f", annot_kws={"size": 7},
+                cbar_kws={"label": "% below the EAR"}, linewidths=0.5)
+    right.set_xticklabels([s.replace("_", " ").replace(" plus", "+") for s in stages], rotation=55, ha="right",
+                          fontsize=8)
+    right.set_yticklabels([n.replace("_", " ") for n in order[::-1]], rotation=0, fontsize=8)
+    right.set_xlabel("DRI life-stage group")
+    right.set_ylabel("")
+    right.set_title("By life stage: foods + supplements (vitamins A, E: foods alone)")
+    fig.suptitle("Usual intake below the Estimated Average Requirement (NCI method, day-1 dietary weight)", y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+STAGE_ORDER = ["children_1_3", "children_4_8", "males_9_13", "males_14_18", "males_19_30", "males_31_50", "males_51_70",
+               "males_71_plus", "females_9_13", "females_14_18", "females_19_30", "females_31_50", "females_51_70",
+               "females_71_plus", "pregnancy_14_18", "pregnancy_19_30", "pregnancy_31_50"]

@@ -52,9 +52,16 @@ FIGURES = {
     "supplement_models": "Supplement association by magnesium supplement use (supplemental magnesium only)",
     "exclusion_flow": "Exclusion flow",
     "deng_replication": "Deng et al. 2013 replicated: intake quartiles and vitamin D status, NHANES 2001-2006",
+    "adequacy": "Which nutrients people fall short of: usual intake below the EAR",
 }
 # What each figure plots, for whom and with which weight (its caption and its image's alt text).
 CAPTIONS = {
+    "adequacy": "Share of everyone aged 1 and over (left) and of each DRI life-stage group (right) whose usual intake "
+                "is below the Estimated Average Requirement; iron by the probability approach. Usual intake by the NCI "
+                "amount-only model, foods alone and foods + the person's 30-day supplement average (shrink then add); "
+                "one day's recall beside as sensitivity; 95% CIs from jackknife replicates refitting the model; "
+                "cells NCHS would suppress are blank. Day-1 dietary weight (WTDRD1), "
+                "reports/tables/adequacy.csv.",
     "dose_response": "Mean serum 25(OH)D by supplemental vitamin D band (points, design-based means) and as fitted for "
                      "the reference adult (lines: linear and spline models), by magnesium adequacy on day-1 intake. "
                      "Adults 20+ of the main domain (in_main); day-1 dietary weight (WTDRD1).",
@@ -129,7 +136,7 @@ def read_table(paths: Paths, name: str) -> pd.DataFrame:
 
 
 def is_testable(table: pd.DataFrame) -> bool:
-    return not (len(table) == 1 and table["term"].iloc[0] == "not testable")
+    return not (len(table) == 1 and "term" in table and table["term"].iloc[0] == "not testable")
 
 
 def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
@@ -139,6 +146,7 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
                                                     "supplement_models", "usual_intake", "interaction_usual",
                                                     "aac_by_dose", "crp_by_vitd", "vitd_percentiles", "mortality",
                                                     "mortality_survival", "deng_replication"]}
+    t["adequacy"] = adequacy_table(paths)
     ears = [band[2] for bands in params["clean"]["mg_ear_mg"].values() for band in bands if band[0] >= 19]
     makers = {
         "dose_response": (["dose_binned_means", "dose_curve"], lambda: figures.dose_response(t["dose_binned_means"], t["dose_curve"])),
@@ -160,6 +168,7 @@ def draw_figures(paths: Paths, params: dict) -> dict[str, str]:
         "supplement_models": (["supplement_models"], lambda: figures.supplement_models(t["supplement_models"])),
         "exclusion_flow": (["flow"], lambda: figures.flow(t["flow"])),
         "deng_replication": (["deng_replication"], lambda: figures.deng_replication(t["deng_replication"])),
+        "adequacy": (["adequacy"], lambda: figures.adequacy(t["adequacy"])),
     }
     paths.figures.mkdir(parents=True, exist_ok=True)
 
@@ -376,6 +385,39 @@ def eras_section(paths: Paths, params: dict) -> dict:
                                                 "person_years", "max_follow_up_years"], digits=1)}
 
 
+def adequacy_table(paths: Paths) -> pd.DataFrame:
+    """reports/tables/adequacy.csv, or a 'not testable' row saying why there is none (the adequacy
+    stage has not run, or no nutrient has an EAR in the files at hand)."""
+    path = paths.tables / "adequacy.csv"
+    if not path.exists():
+        reason = f"{path.relative_to(paths.root)} not found: run the adequacy stage (`dvc repro adequacy`)"
+    else:
+        table = pd.read_csv(path)
+        if (table["measure"] == "below_ear").any():
+            return table
+        reason = "no nutrient with an EAR could be estimated with the files at hand"
+    return pd.DataFrame([{"term": "not testable", "note": reason}])
+
+
+def adequacy_section(paths: Paths, figure: dict | None) -> dict:
+    """Which nutrients how many people fall short of (reports/tables/adequacy.csv): the figure,
+    the overall shares in a table, and the full table by life stage collapsed."""
+    table = adequacy_table(paths)
+    if not is_testable(table):
+        return {"available": False, "reason": str(table["note"].iloc[0])}
+    shares = table[table["measure"].isin(["below_ear", "above_ai", "above_ul", "above_cdrr"])].copy()
+    overall = shares[(shares["group"] == "all") & (shares["basis"] == "usual")]
+    columns = ["nutrient", "source", "measure", "estimate", "ci_low", "ci_high", "n", "reference", "method", "note"]
+    skipped = table[table["measure"] == "not_estimated"]
+    by_stage = shares[(shares["group_by"] == "life_stage") & (shares["basis"] == "usual")]
+    return {"available": True, "figure": figure, "overall": table_html(overall, columns, digits=3),
+            "by_stage": table_html(by_stage, ["nutrient", "source", "group", "measure", "estimate", "ci_low", "ci_high",
+                                              "n", "reliability"], digits=3),
+            "not_estimated": [f"{r.nutrient} ({r.source}): {r.note}" for r in skipped.itertuples()],
+            "cycles": str(overall["cycles"].iloc[0]) if len(overall) else "",
+            "variance": str(overall["variance"].iloc[0]) if len(overall) else ""}
+
+
 def risk_section(paths: Paths) -> dict[str, str]:
     models = read_table(paths, "risk_models")
     scenarios = read_table(paths, "scenarios")
@@ -518,6 +560,7 @@ def run(params: dict, paths: Paths) -> None:
         risk=risk_section(paths),
         deng=deng_section(paths),
         eras=eras_section(paths, params),
+        adequacy=adequacy_section(paths, figures.get("adequacy") if not skipped.get("adequacy") else None),
         published_html=table_html(read_table(paths, "published_checks"),
                                   ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
                                    "difference", "tolerance", "agrees", "note"], digits=4),
