@@ -53,7 +53,10 @@ def unavailable_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str
     have = frame.groupby("cycle")[nutrient.day1_column].apply(lambda s: s.notna().any())
     lacking = [c for c in cycles if not have.get(c, False)]
     if not lacking:
-        return ""
+        if frame[nutrient.day2_column].notna().any():
+            return ""
+        return (f"not estimated: the source files lack DR2T{nutrient.code} (a second recall) in "
+                f"{', '.join(cycles)}, so day-to-day variation cannot be told from person-to-person variation")
     published = [c for c in lacking if c in nutrient.not_published]
     why = (f"CDC did not publish {nutrient.label.lower()} intake in {', '.join(published)}" if published else
            f"the source files lack DR1T{nutrient.code} for {', '.join(c for c in lacking if c not in published)}")
