@@ -36,6 +36,7 @@ class Request:
     sources: list[str]  # food and/or total
     where: str | None = None
     min_age: float = 1.0
+    model: str = "auto"  # auto (two-part where params adequacy.two_part_above_zero_share), amount, two_part
 
 
 def frame_for(analytic: pd.DataFrame, intakes: pd.DataFrame, registry: Registry) -> pd.DataFrame:
@@ -109,11 +110,12 @@ def table(frame: pd.DataFrame, params: dict, registry: Registry, request: Reques
             if explicit and request.sources == ["total"]:
                 raise DataError(f"{nutrient.name}: {total_why}")
             out.append(not_estimated(nutrient, "total", total_why, span))
-        p = adequacy.persons(frame, registry, nutrient, request.by, domain, refs, with_total)
+        two_part = choose_two_part(frame, nutrient, domain, request.model, params)
+        p = adequacy.persons(frame, registry, nutrient, request.by, domain, refs, with_total, two_part)
         if len(p.frame) < params["analyze"]["min_domain_n"]:
             raise DataError(f"{nutrient.name}: only {len(p.frame)} persons in the domain with a reliable recall")
         log.info("adequacy: %s (%d of %d), %d persons, %d with two recalls", nutrient.name, number,
-                 len(request.nutrients), len(p.frame), int(p.data.has_day2.sum()))
+                 len(request.nutrients), len(p.frame), p.n_two_recalls)
         factors = replicates.factors[_rows_of(frame, p.frame)]
         full, _, se, _ = adequacy.estimate(p, registry, factors, replicates,
                                             f"adequacy: {nutrient.name} on replicates")
@@ -123,6 +125,23 @@ def table(frame: pd.DataFrame, params: dict, registry: Registry, request: Reques
     result = pd.concat(out, ignore_index=True)
     result["n"] = result["n"].astype("Int64")
     return result
+
+
+MODELS = ("auto", "amount", "two_part")
+
+
+def choose_two_part(frame: pd.DataFrame, nutrient: Nutrient, domain: np.ndarray, model: str, params: dict) -> bool:
+    """The two-part (episodic) model where asked, or (auto) where more of the day-1 recalls than
+    params adequacy.two_part_above_zero_share hold none of the nutrient; else amount-only."""
+    if model not in MODELS:
+        raise ConfigError(f"--model {model!r}: use one of {', '.join(MODELS)}")
+    if model != "auto":
+        return model == "two_part"
+    share = adequacy.zero_share(frame, nutrient, domain)
+    chosen = share > params["adequacy"]["two_part_above_zero_share"]
+    log.info("adequacy: %s: %.1f%% of day-1 recalls hold none: %s model", nutrient.name, 100 * share,
+             "two-part" if chosen else "amount-only")
+    return chosen
 
 
 def _rows_of(frame: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:

@@ -51,7 +51,7 @@ class Adequacy:
 
 def adequacy(nutrients: list[str], by: list[str] | tuple = ("life_stage",), cycles: list[str] | tuple = (),
              where: str | None = None, source: str | None = None, root: str | Path | None = None,
-             day1: bool = True) -> Adequacy:
+             day1: bool = True, model: str = "auto") -> Adequacy:
     """Usual intake (mean, percentiles) and shares below the EAR / above the AI / above the UL,
     per nutrient, source and group; `source` food, total or None (both); `day1`: with the one-day
     sensitivity rows."""
@@ -81,15 +81,16 @@ def adequacy(nutrients: list[str], by: list[str] | tuple = ("life_stage",), cycl
         if unknown:
             raise query.unknown_column(unknown[0], list(frame.columns))
     sources = [source] if source else list(SOURCES)
-    request = build.Request(chosen, by, sources, where)
+    request = build.Request(chosen, by, sources, where, model=model)
     table = build.table(frame, params, registry, request, explicit=list(nutrients) != ["all"])
     if not day1:
         table = table[table["basis"] != "day1"].reset_index(drop=True)
     question = (f"usual intake and adequacy of {', '.join(n.name for n in chosen)}"
                 f" by {', '.join(by) if by else 'nothing (everyone)'}; cycles {', '.join(sorted(set(cycles)))}"
                 + (f"; domain {where}" if where else "") + "; ages 1 and over with a reliable day-1 recall")
-    notes = ["usual intake: NCI amount-only measurement-error model with the groups as covariates; total = usual food "
-             "intake + the person's usual supplement intake (30-day questionnaire; shrink then add)",
+    notes = ["usual intake: NCI measurement-error model (amount-only, or two-part where many recall days hold none: "
+             "each row's method says which) with the groups as covariates; total = usual food intake + the person's "
+             "usual supplement intake (30-day questionnaire; shrink then add)",
              "variance: the model refitted on every replicate (jackknife, design df); shares' CIs on the logit scale",
              "basis day1: one day's recall, a sensitivity row (its spread includes day-to-day variation)"]
     return Adequacy(question, table, notes)

@@ -121,7 +121,7 @@ def _adequacy(args: argparse.Namespace) -> None:
     from analysis.commands import adequacy
 
     result = adequacy.adequacy(args.nutrients, by=args.by, cycles=args.cycles or (), where=args.where,
-                               source=args.source, root=args.root, day1=not args.no_day1)
+                               source=args.source, root=args.root, day1=not args.no_day1, model=args.model)
     _print(result, args.format)
 
 
@@ -274,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--where", help="the domain, as for estimate (ages 1 and over always)")
     ask.add_argument("--source", choices=["food", "total"], default=None, help="food, or food + supplements (default both)")
     ask.add_argument("--no-day1", action="store_true", help="leave out the one-day sensitivity rows")
+    ask.add_argument("--model", choices=["auto", "amount", "two_part"], default="auto",
+                     help="auto (default): NCI's two-part (episodic) model where more day-1 recalls than params "
+                          "adequacy.two_part_above_zero_share hold none, amount-only otherwise")
     ask.add_argument("--format", choices=["text", "csv", "json"], default="text")
     finder = _tool(sub, "search", "examples:\n  python -m analysis search magnesium\n  python -m analysis search '^DR1T'")
     finder.add_argument("text", help="a word or regular expression (case-insensitive)")

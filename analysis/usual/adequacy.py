@@ -32,6 +32,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from scipy import sparse, special
+from scipy.interpolate import PchipInterpolator
 
 from analysis.core.errors import DataError
 from analysis.data.nutrients import Nutrient, Registry
@@ -39,7 +40,7 @@ from analysis.survey import nchs
 from analysis.survey import replicates as engine
 from analysis.survey.design import Replicates
 from analysis.survey.intervals import interval
-from analysis.usual import distribution
+from analysis.usual import distribution, episodic
 from analysis.usual.individual import normal_expectation, usual_curve
 from analysis.usual.model import Nutrient as Recall, Parameters, fit, recall_data
 
@@ -55,12 +56,28 @@ class Persons:
 
     nutrient: Nutrient
     frame: pd.DataFrame
-    data: object  # RecallData
+    data: object  # RecallData (amount-only model) or episodic.EpisodicData (two-part model)
     supplement: np.ndarray | None  # usual supplement intake; None: total intake not estimable
     dri: dict[str, np.ndarray]  # ear, ai, ul, cdrr per person (NaN where none)
     groups: dict[str, np.ndarray]
     stages: np.ndarray
     patterns: dict[str, np.ndarray]  # per source: persons sharing covariates (and supplement) share a CDF
+
+    @property
+    def episodic(self) -> bool:
+        return isinstance(self.data, episodic.EpisodicData)
+
+    @property
+    def day1_weight(self) -> np.ndarray:
+        return self.data.weight if self.episodic else self.data.day1_weight
+
+    @property
+    def design(self) -> np.ndarray:
+        return self.data.design
+
+    @property
+    def n_two_recalls(self) -> int:
+        return int((~np.isnan(self.data.consumed[:, 1])).sum() if self.episodic else self.data.has_day2.sum())
 
     @cached_property
     def membership(self) -> sparse.csr_matrix:
@@ -98,7 +115,7 @@ def requirement_cdf(registry: Registry, nutrient: Nutrient, stages: np.ndarray, 
 
 
 def persons(frame: pd.DataFrame, registry: Registry, nutrient: Nutrient, by: list[str], domain: np.ndarray,
-            references: dict[str, str], with_total: bool) -> Persons:
+            references: dict[str, str], with_total: bool, two_part: bool = False) -> Persons:
     """The domain's persons with a reliable day-1 recall of the nutrient, a day-1 weight, a life
     stage and (`with_total`) a known usual supplement intake. `frame`: the analytic table of the
     chosen cycles merged with data_clean/nutrient_intakes.parquet."""
@@ -113,6 +130,11 @@ def persons(frame: pd.DataFrame, registry: Registry, nutrient: Nutrient, by: lis
     categorical = {c: references.get(c, sorted(sub[c].dropna().unique())[0] if len(sub) else "")
                    for c in by if pd.api.types.is_string_dtype(sub[c])}
     data = recall_data(sub, [Recall(nutrient.name, nutrient.day1_column, nutrient.day2_column)], numeric, categorical)
+    if two_part:
+        day2 = sub[nutrient.day2_column].where(sub["recall_day2_reliable"].fillna(False).astype(bool))
+        amounts = np.column_stack([sub[nutrient.day1_column].to_numpy(float), day2.to_numpy(float)])
+        data = episodic.episodic_data(amounts, data.design, data.names, data.day1_weight, data.day2_weight,
+                                      nutrient.name)
     stages = sub["life_stage"].astype(str).to_numpy()
     dri = {kind: registry.dri_values(nutrient, kind, sub["life_stage"]) for kind in ("ear", "ai", "ul", "cdrr")}
     groups = {"all": np.ones(len(sub), bool)}
@@ -137,59 +159,132 @@ def _share(weights: np.ndarray, values: np.ndarray, p: "Persons", defined: np.nd
     return {name: float(s / t) if t > 0 else np.nan for name, s, t in zip(p.groups, sums, totals)}
 
 
-def usual_values(p: Persons, fitted: Parameters, registry: Registry, factor: np.ndarray | None = None,
+class AmountOnly:
+    """One fit of the amount-only model, as the distribution the measures need."""
+
+    label = "NCI amount-only model"
+
+    def __init__(self, p: Persons, fitted: Parameters):
+        self.eta = p.design @ fitted.beta[: p.design.shape[1], 0]  # weekday linear predictor
+        self.curve, self.sd_u = usual_curve(fitted, 0, self.eta), float(np.sqrt(fitted.sigma_u[0, 0]))
+
+    def food_mean(self) -> np.ndarray:
+        levels, level_of = np.unique(self.eta, return_inverse=True)  # few: the covariates are the groups
+        return normal_expectation(lambda u, _: self.curve.amount(u), levels,
+                                  np.full(len(levels), self.sd_u))[level_of.ravel()]
+
+    def below(self, cut: np.ndarray, supplement: np.ndarray) -> np.ndarray:
+        """P(usual food intake + supplement < cut) per person (0 where the supplement alone reaches it)."""
+        return special.ndtr((self.curve.inverse(cut - supplement) - self.eta) / self.sd_u)
+
+    def intake_nodes(self, supplement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Usual total intake at Gauss-Hermite nodes of the person effect, and the nodes' weights."""
+        nodes, node_weights = np.polynomial.hermite_e.hermegauss(40)
+        return (self.curve.amount(self.eta[:, None] + self.sd_u * nodes[None, :]) + supplement[:, None],
+                node_weights / np.sqrt(2 * np.pi))
+
+    def percentiles(self, p: Persons, weights: np.ndarray, supplement: np.ndarray, source: str,
+                    begin: dict | None) -> dict[str, np.ndarray]:
+        pop = distribution.Population(self.eta, supplement, p.dri["ear"], weights, p.groups, p.patterns[source])
+        return distribution.percentiles(self.curve, self.sd_u, pop, [q / 100 for q in PERCENTILES], True, begin)
+
+
+class TwoPart:
+    """One fit of the episodic (two-part) model, as the distribution the measures need."""
+
+    label = "NCI two-part (episodic) model, uncorrelated parts"
+    GRID = 400
+
+    def __init__(self, p: Persons, fitted: episodic.EpisodicParameters):
+        self.dist = episodic.EpisodicDistribution.of(p.design, fitted)
+
+    def food_mean(self) -> np.ndarray:
+        return self.dist.mean()
+
+    def below(self, cut: np.ndarray, supplement: np.ndarray) -> np.ndarray:
+        return self.dist.below(cut, supplement)
+
+    def intake_nodes(self, supplement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nodes, node_weights = np.polynomial.hermite_e.hermegauss(20)
+        node_weights = node_weights / np.sqrt(2 * np.pi)
+        d = self.dist
+        amount = d.curve.amount(d.eta_b[:, None] + d.sigma_u * nodes[None, :])  # (persons, u)
+        probability = special.expit(d.eta_a[:, None] + d.sigma_v * nodes[None, :])  # (persons, v)
+        intake = (amount[:, :, None] * probability[:, None, :]).reshape(len(amount), -1) + supplement[:, None]
+        return intake, np.outer(node_weights, node_weights).ravel()
+
+    def percentiles(self, p: Persons, weights: np.ndarray, supplement: np.ndarray, source: str,
+                    begin: dict | None) -> dict[str, np.ndarray]:
+        """Each group's percentiles from its mixture CDF on a fine log grid (monotone
+        interpolation; persons sharing covariates and supplement share a CDF)."""
+        pattern = p.patterns[source]
+        n_keys = int(pattern.max()) + 1
+        first = np.zeros(n_keys, dtype=int)
+        first[pattern[::-1]] = np.arange(len(pattern))[::-1]
+        d = self.dist
+        high = float(d.curve.amount(d.eta_b.max() + 8 * d.sigma_u) + supplement.max())
+        grid = np.geomspace(high * 1e-6, high, self.GRID)
+        below = self.dist_below_keys(first, supplement, grid)  # (keys, grid)
+        out = {}
+        probs = np.array(PERCENTILES) / 100
+        for name, members in p.groups.items():
+            mass = np.bincount(pattern[members], weights=weights[members], minlength=n_keys)
+            cdf = (mass / mass.sum()) @ below
+            rising = np.concatenate([[True], np.diff(cdf) > 1e-12])
+            out[name] = np.exp(PchipInterpolator(cdf[rising], np.log(grid[rising]))(probs))
+        return out
+
+    def dist_below_keys(self, first: np.ndarray, supplement: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        d = self.dist
+        part = episodic.EpisodicDistribution(d.eta_a[first], d.eta_b[first], d.sigma_v, d.sigma_u, d.curve)
+        return part.below(np.broadcast_to(grid, (len(first), len(grid))), supplement[first])
+
+
+def fitted_distribution(p: Persons, fitted) -> AmountOnly | TwoPart:
+    return TwoPart(p, fitted) if isinstance(fitted, episodic.EpisodicParameters) else AmountOnly(p, fitted)
+
+
+def usual_values(p: Persons, fitted, registry: Registry, factor: np.ndarray | None = None,
                  start: dict | None = None) -> dict[tuple, float]:
     """{(source, basis, group, measure): value} of one fit (the full sample's or a replicate's,
     with that replicate's weight factors)."""
-    eta = p.data.design @ fitted.beta[: len(p.data.names), 0]  # weekday linear predictor
-    curve, sd_u = usual_curve(fitted, 0, eta), float(np.sqrt(fitted.sigma_u[0, 0]))
-    weights = p.data.day1_weight if factor is None else p.data.day1_weight * factor
-    probs = [q / 100 for q in PERCENTILES]
+    model = fitted_distribution(p, fitted)
+    weights = p.day1_weight if factor is None else p.day1_weight * factor
     out: dict[tuple, float] = {}
-    sources = [("food", np.zeros(len(eta)))] + ([("total", p.supplement)] if p.supplement is not None else [])
-    levels, level_of = np.unique(eta, return_inverse=True)  # few: the model's covariates are the groups
-    food_mean = normal_expectation(lambda u, _: curve.amount(u), levels, np.full(len(levels), sd_u))[level_of.ravel()]
+    everyone = np.ones(len(weights), bool)
+    sources = [("food", np.zeros(len(weights)))] + ([("total", p.supplement)] if p.supplement is not None else [])
+    food_mean = model.food_mean()
     for source, supplement in sources:
-        pop = distribution.Population(eta, supplement, p.dri["ear"], weights, p.groups, p.patterns[source])
-        for group, value in _share(weights, food_mean + supplement, p, np.ones(len(eta), bool)).items():
+        for group, value in _share(weights, food_mean + supplement, p, everyone).items():
             out[(source, "usual", group, "mean")] = value
         begin = None if start is None else {g: [start[(source, "usual", g, f"p{q:02d}")] for q in PERCENTILES]
                                             for g in p.groups}
-        for group, values in distribution.percentiles(curve, sd_u, pop, probs, True, begin).items():
+        for group, values in model.percentiles(p, weights, supplement, source, begin).items():
             for q, value in zip(PERCENTILES, values):
                 out[(source, "usual", group, f"p{q:02d}")] = float(value)
-        for measure, value in _usual_shares(p, registry, curve, sd_u, eta, supplement, weights, source).items():
+        for measure, value in _usual_shares(p, registry, model, supplement, weights, source).items():
             for group, share in value.items():
                 out[(source, "usual", group, measure)] = share
     out |= day1_values(p, registry, weights)
     return out
 
 
-def _below(curve, sd_u: float, eta: np.ndarray, supplement: np.ndarray, cut: np.ndarray) -> np.ndarray:
-    """P(usual food intake + supplement < cut) per person (0 where the supplement alone reaches it)."""
-    return special.ndtr((curve.inverse(cut - supplement) - eta) / sd_u)
-
-
-def _usual_shares(p: Persons, registry: Registry, curve, sd_u: float, eta: np.ndarray, supplement: np.ndarray,
-                  weights: np.ndarray, source: str) -> dict[str, dict[str, float]]:
+def _usual_shares(p: Persons, registry: Registry, model, supplement: np.ndarray, weights: np.ndarray,
+                  source: str) -> dict[str, dict[str, float]]:
     n = p.nutrient
     out = {}
     if n.has("ear"):
         if n.requirement == "probability":
-            nodes, node_weights = np.polynomial.hermite_e.hermegauss(40)
-            node_weights = node_weights / np.sqrt(2 * np.pi)
-            intake = curve.amount(eta[:, None] + sd_u * nodes[None, :]) + supplement[:, None]
+            intake, node_weights = model.intake_nodes(supplement)
             risk = (1 - requirement_cdf(registry, n, p.stages, intake)) @ node_weights
         else:
-            risk = _below(curve, sd_u, eta, supplement, p.dri["ear"])
+            risk = model.below(p.dri["ear"], supplement)
         out["below_ear"] = _share(weights, risk, p, ~np.isnan(p.dri["ear"]))
     for kind in ("ai", "cdrr"):
         if n.has(kind) and not (kind == "ai" and n.has("ear")):
-            out[f"above_{kind}"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri[kind]), p,
-                                          ~np.isnan(p.dri[kind]))
+            out[f"above_{kind}"] = _share(weights, 1 - model.below(p.dri[kind], supplement), p, ~np.isnan(p.dri[kind]))
     if n.ul_applies_to == "total":
-        out["above_ul"] = _share(weights, 1 - _below(curve, sd_u, eta, supplement, p.dri["ul"]), p,
-                                 ~np.isnan(p.dri["ul"]))
+        out["above_ul"] = _share(weights, 1 - model.below(p.dri["ul"], supplement), p, ~np.isnan(p.dri["ul"]))
     elif n.ul_applies_to == "supplements" and source == "total":
         over = (supplement / n.ul_supplement_divisor > p.dri["ul"]).astype(float)
         out["above_ul"] = _share(weights, over, p, ~np.isnan(p.dri["ul"]))
@@ -230,15 +325,16 @@ def estimate(p: Persons, registry: Registry, factors: np.ndarray, replicates: Re
              desc: str) -> tuple[dict, np.ndarray, np.ndarray, Parameters]:
     """(full-sample values, replicate values (replicates x keys), SEs, the full fit): the model
     refitted and every value recomputed on every replicate."""
-    if p.data.has_day2.sum() < 3:
-        raise DataError(f"{p.nutrient.name}: only {int(p.data.has_day2.sum())} persons with two reliable recalls; "
+    if p.n_two_recalls < 3:
+        raise DataError(f"{p.nutrient.name}: only {p.n_two_recalls} persons with two reliable recalls; "
                         "the usual-intake model needs a second recall for some of them")
-    full_fit = fit(p.data)
+    fitter = episodic.fit_episodic if p.episodic else fit
+    full_fit = fitter(p.data)
     full = usual_values(p, full_fit, registry)
     keys = list(full)
 
     def one(r: int) -> np.ndarray:
-        refit = fit(p.data, factors[:, r], near=full_fit)
+        refit = fitter(p.data, factors[:, r], near=full_fit)
         values = usual_values(p, refit, registry, factors[:, r], start=full)
         return np.array([values[k] for k in keys])
 
@@ -269,7 +365,8 @@ def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles:
                      "group": group.split("=", 1)[-1], "measure": measure, "estimate": est, "std_error": s,
                      "ci_low": low, "ci_high": high, "df": df, "n": count,
                      "unit": "proportion" if share else f"{n.unit}/day", "reference": _reference(n, measure),
-                     "method": _method(n, measure, basis), "reliability": verdict.label + (
+                     "method": _method(n, measure, basis, TwoPart.label if p.episodic else AmountOnly.label),
+                     "reliability": verdict.label + (
                          f" ({'; '.join(verdict.reasons)})" if verdict.reasons else ""),
                      "variance": method, "cycles": cycles, "note": _note(n, measure, source, reason_total)})
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -280,13 +377,14 @@ def _reference(n: Nutrient, measure: str) -> str:
     return f"{kind} by life stage ({n.source})" if kind else ""
 
 
-def _method(n: Nutrient, measure: str, basis: str) -> str:
+def _method(n: Nutrient, measure: str, basis: str, model: str) -> str:
     if basis == "day1":
         return "one day's recall (sensitivity; includes day-to-day variation)"
     if measure == "below_ear":
-        return ("probability approach (requirement distribution of the DRI report)" if n.requirement == "probability"
+        rule = ("probability approach (requirement distribution of the DRI report)" if n.requirement == "probability"
                 else "EAR cut-point method")
-    return "NCI amount-only model" + (", shrink then add" if measure != "mean" else "")
+        return f"{rule}; {model}"
+    return model + (", shrink then add" if measure != "mean" else "")
 
 
 def _note(n: Nutrient, measure: str, source: str, reason_total: str) -> str:
@@ -296,3 +394,10 @@ def _note(n: Nutrient, measure: str, source: str, reason_total: str) -> str:
         return ("requirement percentiles of IOM 2001 Table 14-1 for menstruating women 19-50; log-normal through "
                 "EAR (median) and RDA (97.5th percentile) for other groups")
     return ""
+
+
+def zero_share(frame: pd.DataFrame, nutrient: Nutrient, domain: np.ndarray) -> float:
+    """Weighted share of the domain's reliable day-1 recalls holding none of the nutrient."""
+    rows = domain & frame["recall_day1_reliable"].fillna(False).to_numpy(bool) & frame[nutrient.day1_column].notna().to_numpy()
+    w = frame["wt_day1"].to_numpy(float)[rows]
+    return float(w @ (frame[nutrient.day1_column].to_numpy(float)[rows] <= 0) / w.sum()) if w.sum() > 0 else 0.0
