@@ -37,6 +37,7 @@ class Request:
     where: str | None = None
     min_age: float = 1.0
     model: str = "auto"  # auto (two-part where params adequacy.two_part_above_zero_share), amount, two_part
+    strata: str | None = LIFE_STAGE  # one model per level of this column (NCI / WWEIA: per DRI group); None: one model
 
 
 def frame_for(analytic: pd.DataFrame, intakes: pd.DataFrame, registry: Registry) -> pd.DataFrame:
@@ -111,20 +112,60 @@ def table(frame: pd.DataFrame, params: dict, registry: Registry, request: Reques
                 raise DataError(f"{nutrient.name}: {total_why}")
             out.append(not_estimated(nutrient, "total", total_why, span))
         two_part = choose_two_part(frame, nutrient, domain, request.model, params)
-        p = adequacy.persons(frame, registry, nutrient, request.by, domain, refs, with_total, two_part)
-        if len(p.frame) < params["analyze"]["min_domain_n"]:
-            raise DataError(f"{nutrient.name}: only {len(p.frame)} persons in the domain with a reliable recall")
-        log.info("adequacy: %s (%d of %d), %d persons, %d with two recalls", nutrient.name, number,
-                 len(request.nutrients), len(p.frame), p.n_two_recalls)
-        factors = replicates.factors[_rows_of(frame, p.frame)]
-        full, _, se, _ = adequacy.estimate(p, registry, factors, replicates,
-                                            f"adequacy: {nutrient.name} on replicates")
-        method = f"{replicates.method} ({factors.shape[1]} replicates, model refitted on each), design df"
-        rows = adequacy.tidy(p, full, se, replicates.df, method, span, total_why)
+        log.info("adequacy: %s (%d of %d)", nutrient.name, number, len(request.nutrients))
+        rows = nutrient_rows(frame, params, registry, request, nutrient, domain, refs, with_total, two_part,
+                             replicates)
+        rows["cycles"] = span
         out.append(rows[rows["source"].isin(request.sources)])
     result = pd.concat(out, ignore_index=True)
     result["n"] = result["n"].astype("Int64")
     return result
+
+
+def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request: Request, nutrient: Nutrient,
+                  domain: np.ndarray, refs: dict, with_total: bool, two_part: bool, replicates) -> pd.DataFrame:
+    """One nutrient's rows: one model, or (request.strata) one model per stratum, combined."""
+    strata = request.strata
+    if strata is None:
+        p = adequacy.persons(frame, registry, nutrient, request.by, domain, refs, with_total, two_part)
+        _check_size(p, nutrient, params)
+        factors = replicates.factors[_rows_of(frame, p.frame)]
+        full, _, se, _ = adequacy.estimate(p, registry, factors, replicates, f"adequacy: {nutrient.name} on replicates")
+        return adequacy.tidy(p, full, se, replicates.df, _variance(replicates, factors), "", "")
+    parts, last = [], None
+    inner = [c for c in request.by if c != strata]
+    levels = sorted(frame.loc[domain, strata].dropna().unique())
+    for level in levels:
+        members = domain & (frame[strata] == level).fillna(False).to_numpy(bool)
+        p = adequacy.persons(frame, registry, nutrient, inner, members, refs, with_total, two_part)
+        if len(p.frame) == 0:
+            continue
+        if p.n_two_recalls < 3:
+            log.info("adequacy: %s, %s %s: %d persons with two recalls: not estimated", nutrient.name, strata, level,
+                     p.n_two_recalls)
+            continue
+        factors = replicates.factors[_rows_of(frame, p.frame)]
+        full, reps, _, _ = adequacy.estimate(p, registry, factors, replicates,
+                                             f"adequacy: {nutrient.name}, {level}")
+        counts = {g: int(m.sum()) for g, m in p.groups.items()}
+        parts.append((level, full, dict(zip(full, reps.T)), counts))
+        last = p
+    if last is None:
+        raise DataError(f"{nutrient.name}: no {strata} group has persons with two reliable recalls in the domain")
+    full, reps, counts = adequacy.combine_strata(parts, strata, request.by)
+    keys = list(full)
+    se = replicates.standard_error(np.array([full[k] for k in keys]), np.column_stack([reps[k] for k in keys]))
+    return adequacy.tidy(last, full, se, replicates.df, _variance(replicates, None, strata), "", "", counts)
+
+
+def _variance(replicates, factors, strata: str | None = None) -> str:
+    return (f"{replicates.method} ({replicates.factors.shape[1]} replicates, model refitted on each"
+            + (f", one model per {strata}" if strata else "") + "), design df")
+
+
+def _check_size(p, nutrient: Nutrient, params: dict) -> None:
+    if len(p.frame) < params["analyze"]["min_domain_n"]:
+        raise DataError(f"{nutrient.name}: only {len(p.frame)} persons in the domain with a reliable recall")
 
 
 MODELS = ("auto", "amount", "two_part")
@@ -167,5 +208,49 @@ def run(params: dict, paths) -> pd.DataFrame:
     frame = frame_for(analytic, pd.read_parquet(intakes_path), registry)
     request = Request(registry.select(list(p["nutrients"])), list(p["by"]), ["food", "total"])
     out = table(frame, params, registry, request)
+    checks = published_checks(pd.read_parquet(paths.analytic), pd.read_parquet(intakes_path), params, registry)
     atomic.write_csv(paths.tables / "adequacy.csv", out)
+    atomic.write_csv(paths.tables / "adequacy_published.csv", checks)
     return out
+
+
+def published_checks(analytic: pd.DataFrame, intakes: pd.DataFrame, params: dict, registry: Registry) -> pd.DataFrame:
+    """Published NHANES usual-intake figures recomputed by this code (published_usual_intake.yaml):
+    ours beside theirs, the difference and whether it is within the stated tolerance. A check
+    whose cycles the files lack is reported as not run, with the reason."""
+    import dataclasses
+    from importlib import resources
+
+    from analysis.core.config import load_yaml
+    from analysis.survey.weights import for_cycles
+
+    specs = load_yaml(resources.files("analysis.analyses").joinpath("published_usual_intake.yaml").read_text("utf-8"))
+    rows = []
+    for name, spec in specs.items():
+        present = set(analytic["cycle"].astype(str))
+        lacking = [c for c in spec["cycles"] if c not in present]
+        if lacking:
+            rows.append({"check": name, "source": spec["source"], "note": f"not run: cycles {lacking} not in the files"})
+            continue
+        base = registry.get(spec["nutrient"])
+        variant = dataclasses.replace(base, dri={"ai": tuple(float(v) for v in spec["cutoffs"])},
+                                      ul_applies_to="not_estimated", requirement="cut_point")
+        frame = frame_for(for_cycles(analytic, list(spec["cycles"])), intakes, registry)
+        request = Request([variant], [LIFE_STAGE], ["food", "total"], where="~pregnant")
+        ours = table(frame, params, registry, request)
+        ours = ours[ours["basis"] == "usual"].set_index(["source", "group", "measure"])
+        tolerance = spec["tolerance"]
+        for group, by_source in spec["published"].items():
+            for source, (mean, share) in by_source.items():
+                for measure, published, allowed, kind in [("mean", mean, tolerance["mean_relative"] * mean, "mg/day"),
+                                                          ("above_ai", share, tolerance["share_points"], "share")]:
+                    key = (source, group, measure)
+                    estimate = float(ours.loc[key, "estimate"]) if key in ours.index else np.nan
+                    rows.append({"check": name, "source": spec["source"], "nutrient": base.name, "group": group,
+                                 "intake": source, "measure": "share at or above the 1997 AI" if kind == "share"
+                                 else "mean usual intake", "estimate": estimate,
+                                 "ci_low": ours.loc[key, "ci_low"] if key in ours.index else np.nan,
+                                 "ci_high": ours.loc[key, "ci_high"] if key in ours.index else np.nan,
+                                 "published": published, "difference": estimate - published, "tolerance": allowed,
+                                 "agrees": bool(abs(estimate - published) <= allowed), "note": ""})
+    return pd.DataFrame(rows)

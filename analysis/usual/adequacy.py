@@ -45,6 +45,7 @@ from analysis.usual.individual import normal_expectation, usual_curve
 from analysis.usual.model import Nutrient as Recall, Parameters, fit, recall_data
 
 PERCENTILES = (5, 10, 25, 50, 75, 90, 95)
+WEIGHT = "_weight"  # the key source of a group's total weight in a fit's values
 SHARES = ("below_ear", "above_ai", "above_ul", "above_cdrr")
 COLUMNS = ["nutrient", "source", "basis", "group_by", "group", "measure", "estimate", "std_error", "ci_low", "ci_high",
            "df", "n", "unit", "reference", "method", "reliability", "variance", "cycles", "note"]
@@ -254,6 +255,8 @@ def usual_values(p: Persons, fitted, registry: Registry, factor: np.ndarray | No
     everyone = np.ones(len(weights), bool)
     sources = [("food", np.zeros(len(weights)))] + ([("total", p.supplement)] if p.supplement is not None else [])
     food_mean = model.food_mean()
+    for group, total in zip(p.groups, p.membership @ weights):
+        out[WEIGHT, "", group, ""] = float(total)  # for combining model strata (dropped from the table)
     for source, supplement in sources:
         for group, value in _share(weights, food_mean + supplement, p, everyone).items():
             out[(source, "usual", group, "mean")] = value
@@ -343,14 +346,18 @@ def estimate(p: Persons, registry: Registry, factors: np.ndarray, replicates: Re
     return full, reps, replicates.standard_error(estimate_vector, reps), full_fit
 
 
-def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles: str, reason_total: str) -> pd.DataFrame:
-    """One row per (source, basis, group, measure), with CI, n and the NCHS reliability verdict."""
+def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles: str, reason_total: str,
+         counts: dict[str, int] | None = None) -> pd.DataFrame:
+    """One row per (source, basis, group, measure), with CI, n and the NCHS reliability verdict.
+    `counts`: persons per group (default: the groups of `p`)."""
     n = p.nutrient
+    counts = {g: int(m.sum()) for g, m in p.groups.items()} if counts is None else counts
     rows = []
     for (source, basis, group, measure), s in zip(full, se):
+        if source == WEIGHT:
+            continue
         est = full[(source, basis, group, measure)]
-        members = p.groups[group]
-        count = int(members.sum())
+        count = counts[group]
         share = measure in SHARES
         if np.isnan(est):
             continue
@@ -401,3 +408,42 @@ def zero_share(frame: pd.DataFrame, nutrient: Nutrient, domain: np.ndarray) -> f
     rows = domain & frame["recall_day1_reliable"].fillna(False).to_numpy(bool) & frame[nutrient.day1_column].notna().to_numpy()
     w = frame["wt_day1"].to_numpy(float)[rows]
     return float(w @ (frame[nutrient.day1_column].to_numpy(float)[rows] <= 0) / w.sum()) if w.sum() > 0 else 0.0
+
+
+def combine_strata(parts: list[tuple[str, dict, dict, dict]], strata: str, by: list[str]
+                   ) -> tuple[dict, dict, dict[str, int]]:
+    """The values of groups across separately fitted model strata: means and shares are the
+    strata's values weighted by each group's weight in them (on the full sample and on every
+    replicate alike, so the SEs carry the combination); percentiles only where one stratum holds
+    the group (a mixture's percentile is not a weighted mean of percentiles). `parts`: per stratum
+    (level, full values, replicate values {key: array}, persons per group)."""
+    numerator, denominator, numerator_r, denominator_r = {}, {}, {}, {}
+    single: dict[tuple, list] = {}
+    counts: dict[str, int] = {}
+    for level, full, reps, persons_per_group in parts:
+        for key, value in full.items():
+            source, basis, group, measure = key
+            if source == WEIGHT or np.isnan(value):
+                continue
+            targets = [f"{strata}={level}"] if group == "all" and strata in by else []
+            targets += ["all"] if group == "all" else [group]
+            for target in targets:
+                out_key = (source, basis, target, measure)
+                if measure.startswith("p") and measure[1:].isdigit():
+                    single.setdefault(out_key, []).append((value, reps[key]))
+                    continue
+                weight, weight_r = full[(WEIGHT, "", group, "")], reps[(WEIGHT, "", group, "")]
+                numerator[out_key] = numerator.get(out_key, 0.0) + weight * value
+                denominator[out_key] = denominator.get(out_key, 0.0) + weight
+                numerator_r[out_key] = numerator_r.get(out_key, 0.0) + weight_r * reps[key]
+                denominator_r[out_key] = denominator_r.get(out_key, 0.0) + weight_r
+        for group, count in persons_per_group.items():
+            for target in ([f"{strata}={level}"] if group == "all" and strata in by else []) + \
+                          (["all"] if group == "all" else [group]):
+                counts[target] = counts.get(target, 0) + count
+    full_out = {k: numerator[k] / denominator[k] for k in numerator}
+    reps_out = {k: numerator_r[k] / denominator_r[k] for k in numerator}
+    for key, found in single.items():
+        if len(found) == 1:
+            full_out[key], reps_out[key] = found[0]
+    return full_out, reps_out, counts
