@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from analysis.core.config import load_yaml
 from analysis.core.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas and numpy are imported where used: the fetch stage reads the registry without them
+    import numpy as np
+    import pandas as pd
 
 FILE = "analysis/data/nutrients.yaml"
 DRI_KINDS = ("ear", "rda", "ai", "ul", "cdrr")
@@ -96,6 +99,7 @@ class Registry:
     def life_stage(self, age: pd.Series, sex: pd.Series, pregnant: pd.Series) -> pd.Series:
         """Each person's DRI life-stage group (missing below age 1, or where age or sex is unknown;
         lactation cannot be told from the files, see the registry)."""
+        import pandas as pd
         out = pd.Series(pd.NA, index=age.index, dtype="string")
         is_pregnant = pregnant.fillna(False).astype(bool).to_numpy()
         for stage in self.life_stages:
@@ -111,6 +115,9 @@ class Registry:
 
     def dri_values(self, nutrient: Nutrient, kind: str, stages: pd.Series) -> np.ndarray:
         """The DRI `kind` of each person's life stage (NaN where none)."""
+        import numpy as np
+        import pandas as pd
+
         values = dict(zip([s.name for s in self.life_stages], nutrient.dri.get(kind, [None] * len(self.life_stages))))
         return stages.map(lambda s: np.nan if pd.isna(s) or values.get(s) is None else float(values[s])).to_numpy(float)
 
@@ -158,7 +165,8 @@ def parse(raw: dict) -> Registry:
     for group, spec in raw.get("iron_requirements", {}).items():
         if set(spec["groups"]) - names:
             raise ConfigError(f"{FILE}: iron_requirements {group}: unknown group(s) {sorted(set(spec['groups']) - names)}")
-        if len(spec["percentiles"]) != len(spec["intake_mg"]) or np.any(np.diff(spec["intake_mg"]) <= 0):
+        intakes = spec["intake_mg"]
+        if len(spec["percentiles"]) != len(intakes) or any(b <= a for a, b in zip(intakes, intakes[1:])):
             raise ConfigError(f"{FILE}: iron_requirements {group}: percentiles and increasing intakes must pair up")
     return Registry(stages, nutrients, dict(raw.get("iron_requirements", {})))
 

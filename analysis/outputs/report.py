@@ -404,7 +404,7 @@ def adequacy_section(paths: Paths, figure: dict | None) -> dict:
     the overall shares in a table, and the full table by life stage collapsed."""
     table = adequacy_table(paths)
     if not is_testable(table):
-        return {"available": False, "reason": str(table["note"].iloc[0])}
+        return {"available": False, "reason": str(table["note"].iloc[0]), "figure": figure}
     shares = table[table["measure"].isin(["below_ear", "above_ai", "above_ul", "above_cdrr"])].copy()
     overall = shares[(shares["group"] == "all") & (shares["basis"] == "usual")]
     columns = ["nutrient", "source", "measure", "estimate", "ci_low", "ci_high", "n", "reference", "method", "note"]
@@ -560,7 +560,7 @@ def run(params: dict, paths: Paths) -> None:
         risk=risk_section(paths),
         deng=deng_section(paths),
         eras=eras_section(paths, params),
-        adequacy=adequacy_section(paths, figures.get("adequacy") if not skipped.get("adequacy") else None),
+        adequacy=adequacy_section(paths, figures.get("adequacy")),
         published_html=table_html(read_table(paths, "published_checks"),
                                   ["source", "figure", "estimate", "ci_low", "ci_high", "n", "published", "published_se",
                                    "difference", "tolerance", "agrees", "note"], digits=4),
