@@ -132,7 +132,7 @@ def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request
         factors = replicates.factors[_rows_of(frame, p.frame)]
         full, _, se, _ = adequacy.estimate(p, registry, factors, replicates, f"adequacy: {nutrient.name} on replicates")
         return adequacy.tidy(p, full, se, replicates.df, _variance(replicates, factors), "", "")
-    parts, last = [], None
+    strata_persons, last = [], None
     inner = [c for c in request.by if c != strata]
     levels = sorted(frame.loc[domain, strata].dropna().unique())
     for level in levels:
@@ -144,14 +144,14 @@ def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request
             log.info("adequacy: %s, %s %s: %d persons with two recalls: not estimated", nutrient.name, strata, level,
                      p.n_two_recalls)
             continue
-        factors = replicates.factors[_rows_of(frame, p.frame)]
-        full, reps, _, _ = adequacy.estimate(p, registry, factors, replicates,
-                                             f"adequacy: {nutrient.name}, {level}")
-        counts = {g: int(m.sum()) for g, m in p.groups.items()}
-        parts.append((level, full, dict(zip(full, reps.T)), counts))
+        strata_persons.append((level, p, replicates.factors[_rows_of(frame, p.frame)]))
         last = p
     if last is None:
         raise DataError(f"{nutrient.name}: no {strata} group has persons with two reliable recalls in the domain")
+    estimates = adequacy.estimate_parts([(p, f) for _, p, f in strata_persons], registry,
+                                        f"adequacy: {nutrient.name} on replicates")
+    parts = [(level, full, dict(zip(full, reps.T)), {g: int(m.sum()) for g, m in p.groups.items()})
+             for (level, p, _), (full, reps) in zip(strata_persons, estimates)]
     full, reps, counts = adequacy.combine_strata(parts, strata, request.by)
     keys = list(full)
     se = replicates.standard_error(np.array([full[k] for k in keys]), np.column_stack([reps[k] for k in keys]))

@@ -399,6 +399,39 @@ def adequacy_table(paths: Paths) -> pd.DataFrame:
     return pd.DataFrame([{"term": "not testable", "note": reason}])
 
 
+SUMMARY_COLUMNS = {"nutrient": "nutrient", "share": "share of everyone aged 1+", "food": "usual, foods",
+                   "total": "usual, foods + supplements", "day1": "one day, foods + supplements",
+                   "above_ul": "above the UL (usual)", "n": "n"}
+
+
+def adequacy_summary(shares: pd.DataFrame) -> pd.DataFrame:
+    """One row per nutrient and share (below the EAR, above the AI or CDRR), everyone aged 1+:
+    percentages with CIs from foods, foods + supplements and one day's recall, and the share above
+    the UL beside: what a reader compares first."""
+    def pct(rows: pd.DataFrame) -> str:
+        if not len(rows):
+            return "—"
+        r = rows.iloc[0]
+        return f"{100 * r.estimate:.1f}% ({100 * r.ci_low:.1f}–{100 * r.ci_high:.1f})"
+
+    everyone = shares[shares["group"] == "all"]
+    names = {"below_ear": "below the EAR", "above_ai": "above the AI", "above_cdrr": "above the CDRR"}
+    rows = []
+    for nutrient in dict.fromkeys(everyone["nutrient"]):
+        mine = everyone[everyone["nutrient"] == nutrient]
+        ul = mine[(mine["measure"] == "above_ul") & (mine["basis"] == "usual")]
+        ul = ul[ul["source"] == "total"] if (ul["source"] == "total").any() else ul
+        for measure, label in names.items():
+            m = mine[mine["measure"] == measure]
+            if not len(m):
+                continue
+            pick = lambda source, basis: m[(m["source"] == source) & (m["basis"] == basis)]  # noqa: E731
+            rows.append({"nutrient": nutrient.replace("_", " "), "share": label, "food": pct(pick("food", "usual")),
+                         "total": pct(pick("total", "usual")), "day1": pct(pick("total", "day1")),
+                         "above_ul": pct(ul), "n": f"{int(m['n'].iloc[0]):,}"})
+    return pd.DataFrame(rows).rename(columns=SUMMARY_COLUMNS)
+
+
 def adequacy_section(paths: Paths, figure: dict | None) -> dict:
     """Which nutrients how many people fall short of (reports/tables/adequacy.csv): the figure,
     the overall shares in a table, and the full table by life stage collapsed."""
@@ -407,10 +440,16 @@ def adequacy_section(paths: Paths, figure: dict | None) -> dict:
         return {"available": False, "reason": str(table["note"].iloc[0]), "figure": figure}
     shares = table[table["measure"].isin(["below_ear", "above_ai", "above_ul", "above_cdrr"])].copy()
     overall = shares[(shares["group"] == "all") & (shares["basis"] == "usual")]
-    columns = ["nutrient", "source", "measure", "estimate", "ci_low", "ci_high", "n", "reference", "method", "note"]
     skipped = table[table["measure"] == "not_estimated"]
     by_stage = shares[(shares["group_by"] == "life_stage") & (shares["basis"] == "usual")]
-    return {"available": True, "figure": figure, "overall": table_html(overall, columns, digits=3),
+    published_path = paths.tables / "adequacy_published.csv"
+    published = pd.read_csv(published_path) if published_path.exists() else pd.DataFrame()
+    if len(published) and "agrees" in published:
+        published["agrees"] = published["agrees"].map({True: "yes", False: "NO"})
+    return {"available": True, "figure": figure, "overall": table_html(adequacy_summary(shares), list(SUMMARY_COLUMNS.values())),
+            "published": table_html(published, ["group", "intake", "measure", "estimate", "ci_low", "ci_high",
+                                                "published", "difference", "tolerance", "agrees", "note"], digits=3)
+            if len(published) else "",
             "by_stage": table_html(by_stage, ["nutrient", "source", "group", "measure", "estimate", "ci_low", "ci_high",
                                               "n", "reliability"], digits=3),
             "not_estimated": [f"{r.nutrient} ({r.source}): {r.note}" for r in skipped.itertuples()],

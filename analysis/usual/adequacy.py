@@ -328,22 +328,36 @@ def estimate(p: Persons, registry: Registry, factors: np.ndarray, replicates: Re
              desc: str) -> tuple[dict, np.ndarray, np.ndarray, Parameters]:
     """(full-sample values, replicate values (replicates x keys), SEs, the full fit): the model
     refitted and every value recomputed on every replicate."""
-    if p.n_two_recalls < 3:
-        raise DataError(f"{p.nutrient.name}: only {p.n_two_recalls} persons with two reliable recalls; "
-                        "the usual-intake model needs a second recall for some of them")
-    fitter = episodic.fit_episodic if p.episodic else fit
-    full_fit = fitter(p.data)
-    full = usual_values(p, full_fit, registry)
-    keys = list(full)
+    [(full, reps)] = estimate_parts([(p, factors)], registry, desc)
+    estimate_vector = np.array([full[k] for k in full])
+    return full, reps, replicates.standard_error(estimate_vector, reps), None
 
-    def one(r: int) -> np.ndarray:
-        refit = fitter(p.data, factors[:, r], near=full_fit)
-        values = usual_values(p, refit, registry, factors[:, r], start=full)
-        return np.array([values[k] for k in keys])
 
-    reps = np.array(engine.each(one, factors.shape[1], desc))
-    estimate_vector = np.array([full[k] for k in keys])
-    return full, reps, replicates.standard_error(estimate_vector, reps), full_fit
+def estimate_parts(parts: list[tuple[Persons, np.ndarray]], registry: Registry,
+                   desc: str) -> list[tuple[dict, np.ndarray]]:
+    """For each (persons, their replicate factors) -- the model strata of one nutrient -- the
+    full-sample values and the replicate values (replicates x keys), every model refitted on
+    every replicate; one pass of the workers over the replicates does every stratum."""
+    fits, fulls = [], []
+    for p, _ in parts:
+        if p.n_two_recalls < 3:
+            raise DataError(f"{p.nutrient.name}: only {p.n_two_recalls} persons with two reliable recalls; "
+                            "the usual-intake model needs a second recall for some of them")
+        fitter = episodic.fit_episodic if p.episodic else fit
+        fits.append((fitter, fitter(p.data)))
+        fulls.append(usual_values(p, fits[-1][1], registry))
+
+    def one(r: int) -> list[np.ndarray]:
+        out = []
+        for (p, factors), (fitter, full_fit), full in zip(parts, fits, fulls):
+            refit = fitter(p.data, factors[:, r], near=full_fit)
+            values = usual_values(p, refit, registry, factors[:, r], start=full)
+            out.append(np.array([values[k] for k in full]))
+        return out
+
+    n_replicates = parts[0][1].shape[1]
+    reps = engine.each(one, n_replicates, desc)
+    return [(full, np.array([rep[i] for rep in reps])) for i, full in enumerate(fulls)]
 
 
 def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles: str, reason_total: str,

@@ -92,9 +92,10 @@ def percentiles(curve: UsualCurve, sd_u: float, pop: Population, probs: list[flo
             t = np.exp(PchipInterpolator(cdf[rising], np.log(grid[rising]))(probs))
         else:
             t = np.asarray(start[name], dtype=float).copy()
-        for _ in range(steps):
-            value, density = cdf_and_density(keys, mass[keys], t)
-            t = t - (value - probs) / density
+        with np.errstate(divide="ignore", invalid="ignore"):  # a flat stretch: bisection below takes over
+            for _ in range(steps):
+                value, density = cdf_and_density(keys, mass[keys], t)
+                t = t - (value - probs) / density
         value = cdf_and_density(keys, mass[keys], t)[0] if np.all(np.isfinite(t)) else None
         if value is None or np.max(np.abs(value - probs)) > NEWTON_TOLERANCE:
             t = bisect(lambda x: cdf_and_density(keys, mass[keys], x)[0], probs, bracket(curve, sd_u, pop, supplement))

@@ -18,6 +18,7 @@ from functools import cached_property
 
 import numpy as np
 from scipy import special
+from scipy.interpolate import CubicSpline
 
 from analysis.usual import boxcox
 from analysis.usual.model import DAY2, WEEKEND, Parameters, RecallData
@@ -86,11 +87,15 @@ class UsualCurve:
     @cached_property
     def _table(self) -> tuple[_UniformTable, _UniformTable]:
         """log W on a fine uniform grid of s, and s on a uniform grid of log W (its inverse).
-        Linear interpolation between 8001 points: relative error about 1e-7."""
-        s = np.linspace(self.low, self.high, _TABLE_POINTS)
-        log_w = np.log(np.maximum(self.value(s), 1e-300))
+        Linear interpolation between 8001 points: relative error about 1e-7. W is computed on
+        every eighth point and the rest from a cubic spline through those (W is a convolution
+        with a normal, smooth: the spline adds ~1e-9), an eighth of the integrals."""
+        coarse = np.linspace(self.low, self.high, (_TABLE_POINTS - 1) // _COARSE + 1)
+        log_w = np.log(np.maximum(self.value(coarse), 1e-300))
         keep = log_w > log_w.max() - 600  # drop the underflowing floor of the transformation
-        s, log_w = s[keep], log_w[keep]
+        first = int(np.argmax(keep))
+        s = np.linspace(coarse[first], self.high, (len(coarse) - 1 - first) * _COARSE + 1)
+        log_w = CubicSpline(coarse[first:], log_w[first:])(s)
         forward = _UniformTable(s[0], s[-1], log_w)
         levels = np.linspace(log_w[0], log_w[-1], _TABLE_POINTS)
         return forward, _UniformTable(levels[0], levels[-1], np.interp(levels, log_w, s))
@@ -121,6 +126,7 @@ class UsualCurve:
 
 
 _TABLE_POINTS = 8001
+_COARSE = 8  # W itself on every eighth point of the table
 
 
 @dataclass(frozen=True)
