@@ -260,11 +260,11 @@ def usual_values(p: Persons, fitted, registry: Registry, factor: np.ndarray | No
     for source, supplement in sources:
         for group, value in _share(weights, food_mean + supplement, p, everyone).items():
             out[(source, "usual", group, "mean")] = value
-        begin = None if start is None else {g: [start[(source, "usual", g, f"p{q:02d}")] for q in PERCENTILES]
+        begin = None if start is None else {g: [start[(source, "usual", g, f"p{q}")] for q in PERCENTILES]
                                             for g in p.groups}
         for group, values in model.percentiles(p, weights, supplement, source, begin).items():
             for q, value in zip(PERCENTILES, values):
-                out[(source, "usual", group, f"p{q:02d}")] = float(value)
+                out[(source, "usual", group, f"p{q}")] = float(value)
         for measure, value in _usual_shares(p, registry, model, supplement, weights, source).items():
             for group, share in value.items():
                 out[(source, "usual", group, measure)] = share
