@@ -182,3 +182,32 @@ def test_the_compound_shares_are_the_ones_cdc_applies(oracle):
             assert np.allclose(implied, shares[iid], rtol=0.01), (cycle, iid)
             seen += int(rows.sum())
     assert seen >= 50
+
+
+# The other nutrients of supplement_ingredients.yaml (their 2001-2006 totals fill DSQTOT's
+# variables for the adequacy analyses): (nutrient, CDC's code, least share of products and of
+# persons equal to CDC's in both cycles).
+MORE = [("zinc", "ZINC", 0.998), ("iron", "IRON", 0.997), ("vitamin_c", "VC", 0.985), ("thiamin", "VB1", 0.997),
+        ("riboflavin", "VB2", 0.998), ("niacin", "NIAC", 0.99), ("vitamin_b6", "VB6", 0.997),
+        ("vitamin_b12", "VB12", 0.994), ("copper", "COPP", 0.999), ("selenium", "SELE", 0.985),
+        ("potassium", "POTA", 0.987), ("phosphorus", "PHOS", 0.978), ("vitamin_k", "VK", 0.973)]
+
+
+@pytest.mark.parametrize("cycle,suffix,key", [c[:3] for c in CYCLES])
+def test_the_other_nutrients_amounts_equal_cdcs(oracle, cycle, suffix, key):
+    cdc_mirror = CDC_MIRROR
+    nutrients = sa.load_nutrients([m[0] for m in MORE])
+    ids = read(cdc_mirror / cycle / f"DSQIDS_{suffix}.XPT",
+               ["SEQN", key, "DSDANTA", "DSD103", "DSD122Q", "DSD122U"] + [f"DSQI{m[1]}" for m in MORE])
+    totals = read(cdc_mirror / cycle / f"DSQTOT_{suffix}.XPT", ["SEQN"] + [f"DSQT{m[1]}" for m in MORE])
+    _, _, _, dsii = oracle[cycle]
+    dspi = read(cdc_mirror / "1999-2000" / "DSPI.XPT", ["DSDPID", "DSDSUPID", "DSDSERVQ"])
+    amounts = sa.product_amounts(ids, dspi, dsii, nutrients, key=key)
+    persons = sa.person_totals(amounts, nutrients).merge(totals, on="SEQN", how="outer")
+    for nutrient, code, least in MORE:
+        ours, cdc = amounts[f"{nutrient}_per_day_taken"], ids[f"DSQI{code}"]
+        inside = ours.notna() | cdc.notna()
+        assert inside.sum() > 500, (cycle, nutrient)
+        assert equal(ours[inside], cdc[inside]).mean() >= least, (cycle, nutrient)
+        inside = persons[nutrient].notna() | persons[f"DSQT{code}"].notna()
+        assert equal(persons.loc[inside, nutrient], persons.loc[inside, f"DSQT{code}"]).mean() >= least, (cycle, nutrient)

@@ -1,4 +1,5 @@
-"""CDC's 30-day supplement totals (DSQTOT's DSQTMAGN, DSQTVD, DSQTCALC) for the cycles CDC
+"""CDC's 30-day supplement totals (DSQTOT's DSQT<code> of every nutrient of
+supplement_ingredients.yaml: magnesium, vitamin D, calcium and 13 more) for the cycles CDC
 published none for (2001-2006), computed from file 2 and the supplement database, so every
 later step reads one set of variables whichever cycle a participant is from."""
 
@@ -8,9 +9,10 @@ import pandas as pd
 
 from analysis.clean import supplement_amounts
 from analysis.core.errors import DataError
+from analysis.data.nutrients import load_registry
 
-# supplement_ingredients.yaml nutrient -> the DSQTOT variable it stands in for
-TOTAL_OF = {"magnesium": "DSQTMAGN", "vitamin_d": "DSQTVD", "calcium": "DSQTCALC"}
+# supplement_ingredients.yaml nutrient -> the DSQTOT variable it stands in for (the registry's code)
+TOTAL_OF = {name: f"DSQT{load_registry().get(name).code}" for name in supplement_amounts.nutrient_names()}
 PERSON_RULE = ("person_with_product_without_amount",
                "a participant with at least one product that gives no amount of a nutrient: the total counts "
                "the products that give one (as CDC's DSQTOT does); counted per person")
