@@ -50,6 +50,9 @@ def fill(raw: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     if not len(totals):
         return raw
     out = raw.copy()
+    for variable in TOTAL_OF.values():  # a variable no file of the mirror carries starts missing
+        if variable not in out:
+            out[variable] = float("nan")
     computed = set(totals["cycle"])
     published = out["cycle"].isin(computed) & out[list(TOTAL_OF.values())].notna().any(axis=1)
     if published.any():
