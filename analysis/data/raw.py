@@ -135,8 +135,7 @@ def merge_cycle(parts: dict[str, pd.DataFrame], cycle: str) -> pd.DataFrame:
         merged = merged.merge(renamed, on="SEQN", how="left", validate="one_to_one")
         for c in shared:
             merged[c] = merged[c].combine_first(merged.pop(f"{c}__{component}"))
-    merged.insert(0, "cycle", cycle)
-    return merged
+    return pd.concat([pd.Series(cycle, index=merged.index, name="cycle"), merged], axis=1)
 
 
 def expected_variables(catalog: Catalog, components: list[str]) -> list[str]:
@@ -168,9 +167,8 @@ def read_all(data_raw: Path, catalog: Catalog, components: list[str], sas_zero_e
                 parts[component] = read_component(path, catalog, cycle, component, sas_zero_epsilon, counts)
         frames.append(merge_cycle(parts, cycle))
     stacked = pd.concat(frames, ignore_index=True)
-    for name in expected_variables(catalog, components):
-        if name not in stacked:
-            stacked[name] = np.nan
+    absent = [name for name in expected_variables(catalog, components) if name not in stacked]
+    stacked = stacked.reindex(columns=[*stacked.columns, *absent])  # missing (NaN), in one step
     return stacked, inventory
 
 
