@@ -277,3 +277,30 @@ def test_a_supplement_variable_a_cycle_lacks_is_missing_not_zero():
     assert out["zinc_supplement"].iloc[:2].isna().all()
     assert out["zinc_supplement"].iloc[2:].tolist() == [15.0, 0.0]
     assert out["zinc_day2"].iloc[1:2].isna().all()  # day 2 counts only from a reliable recall
+
+
+def test_the_adequacy_stage_and_report_on_the_synthetic_mirror(analyzed_project, tmp_path):
+    """The pipeline table and its report section on a mirror that lacks most nutrients and every
+    cycle of the published check: rows for what it has, reasons for the rest, no crash."""
+    import shutil
+
+    from analysis.analyses import adequacy as stage
+    from analysis.core.config import Paths
+    from analysis.outputs import report
+    from analysis.outputs.risk import run as risk_run
+
+    root = tmp_path / "project"
+    shutil.copytree(analyzed_project, root, ignore=shutil.ignore_patterns("notebooks"))
+    params, paths = load_params(root / "params.yaml"), Paths(root)
+    table = stage.run(params, paths)
+    estimated = set(table.loc[table["measure"] == "below_ear", "nutrient"])
+    assert {"magnesium", "calcium", "vitamin_d"} <= estimated
+    skipped = table[table["measure"] == "not_estimated"]
+    assert {"vitamin_c", "zinc", "protein"} <= set(skipped["nutrient"])
+    checks = pd.read_csv(root / "reports" / "tables" / "adequacy_published.csv")
+    assert checks["note"].str.contains("not run").all()
+    if not (root / "reports" / "tables" / "risk_models.csv").exists():
+        risk_run(params, paths)
+    report.run(params, paths)
+    page = (root / "reports" / "findings.html").read_text(encoding="utf-8")
+    assert 'id="adequacy"' in page and "Published check" in page and "not run" in page

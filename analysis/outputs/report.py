@@ -449,7 +449,9 @@ def adequacy_section(paths: Paths, figure: dict | None) -> dict:
     return {"available": True, "figure": figure, "overall": table_html(adequacy_summary(shares), list(SUMMARY_COLUMNS.values())),
             "published": table_html(published, ["group", "intake", "measure", "estimate", "ci_low", "ci_high",
                                                 "published", "difference", "tolerance", "agrees", "note"], digits=3)
-            if len(published) else "",
+            if "estimate" in published else "",
+            "published_not_run": [f"{r.source}: {r.note}" for r in published.itertuples()]
+            if len(published) and "estimate" not in published else [],
             "by_stage": table_html(by_stage, ["nutrient", "source", "group", "measure", "estimate", "ci_low", "ci_high",
                                               "n", "reliability"], digits=3),
             "not_estimated": [f"{r.nutrient} ({r.source}): {r.note}" for r in skipped.itertuples()],
