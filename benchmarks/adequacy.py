@@ -34,7 +34,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
-    mirror = (REPO / "data_raw" / "MIRROR").read_text().strip() if (REPO / "data_raw" / "MIRROR").exists() else "?"
+    mirror_file = REPO / "data_raw" / "MIRROR"
+    mirror = Path(mirror_file.read_text().strip()).name if mirror_file.exists() else "?"
     runs = [one_run() for _ in range(args.runs)]
     table = __import__("pandas").read_csv(REPO / "reports" / "tables" / "adequacy.csv")
     result = {"what": "python -m analysis adequacy-stage: every registry nutrient x DRI life stage x food/total, "
