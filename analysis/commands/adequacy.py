@@ -66,7 +66,7 @@ def adequacy(nutrients: list[str], by: list[str] | tuple = ("life_stage",), cycl
         if not path.exists():
             raise DataError(f"{path}: not found; run the pipeline first (`dvc repro clean`)")
     analytic = pd.read_parquet(paths.analytic)
-    cycles = list(cycles) or list(params["analyze"]["cycles"])
+    cycles = list(cycles) or list(params["adequacy"]["cycles"])
     frame = build.frame_for(for_cycles(analytic, cycles, available_only=False), pd.read_parquet(intakes_path), registry)
     by = list(by)
     for column in by:
@@ -92,5 +92,8 @@ def adequacy(nutrients: list[str], by: list[str] | tuple = ("life_stage",), cycl
              "each row's method says which) with the groups as covariates; total = usual food intake + the person's "
              "usual supplement intake (30-day questionnaire; shrink then add)",
              "variance: the model refitted on every replicate (jackknife, design df); shares' CIs on the logit scale",
-             "basis day1: one day's recall, a sensitivity row (its spread includes day-to-day variation)"]
+             "basis day1: one day's recall, a sensitivity row (its spread includes day-to-day variation)",
+             "one model per DRI life stage: a group spanning several (e.g. sex=female) gets means and shares as their "
+             "weighted combination but no percentiles (a mixture's percentile is no weighted mean); --by life_stage "
+             "gives each stage's percentiles"]
     return Adequacy(question, table, notes)

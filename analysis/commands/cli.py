@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--by", nargs="*", default=["life_stage"], metavar="COLUMN",
                      help="grouping columns, categorical (default: life_stage, the DRI life-stage group); "
                           "--by with no column: everyone together")
-    ask.add_argument("--cycles", nargs="+", metavar="CYCLE", help="cycles (default params analyze.cycles; weights re-pooled)")
+    ask.add_argument("--cycles", nargs="+", metavar="CYCLE", help="cycles (default params adequacy.cycles; weights re-pooled)")
     ask.add_argument("--where", help="the domain, as for estimate (ages 1 and over always)")
     ask.add_argument("--source", choices=["food", "total"], default=None, help="food, or food + supplements (default both)")
     ask.add_argument("--no-day1", action="store_true", help="leave out the one-day sensitivity rows")
