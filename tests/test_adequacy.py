@@ -239,10 +239,13 @@ def test_magnesium_with_c6s_specification_equals_the_usual_stage_distribution(an
 def test_the_command_answers_what_the_mirror_has_and_refuses_what_it_lacks(mirror_project):
     from analysis.commands.adequacy import adequacy as ask
 
-    answer = ask(["magnesium", "calcium"], by=["sex"], root=mirror_project)
+    answer = ask(["magnesium", "calcium"], by=["life_stage", "sex"], root=mirror_project)
     t = answer.table
     assert set(t["nutrient"]) == {"magnesium", "calcium"}
-    assert {"mean", "p5", "p50", "p95", "below_ear"} <= set(t["measure"])  # the measure names
+    stage = t[t["group_by"] == "life_stage"]
+    assert {"mean", "p5", "p50", "p95", "below_ear"} <= set(stage["measure"])  # the measure names
+    across = t[t["group_by"].isin(["all", "sex"])]  # groups spanning life stages: means and shares, no percentiles
+    assert {"mean", "below_ear"} <= set(across["measure"]) and not across["measure"].str.match(r"p\d").any()
     below = t[(t["measure"] == "below_ear") & (t["basis"] == "usual") & (t["group"] == "all")]
     assert len(below) == 4 and below["estimate"].between(0, 1).all()
     assert (below["ci_low"] < below["estimate"]).all() and (below["estimate"] < below["ci_high"]).all()
