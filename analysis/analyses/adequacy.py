@@ -25,8 +25,7 @@ from analysis.usual.definition import references
 log = logging.getLogger(__name__)
 
 LIFE_STAGE = "life_stage"
-ANALYTIC_COLUMNS = ["seqn", "cycle", "sdmvstra", "sdmvpsu", "age", "sex", "pregnant", "recall_day1_reliable",
-                    "recall_day2_reliable", "wt_day1", "wt_day2", "recall_day1_weekend", "recall_day2_weekend"]
+INTAKES_FILE = "nutrient_intakes.parquet"
 
 
 @dataclass
@@ -38,6 +37,15 @@ class Request:
     min_age: float = 1.0
     model: str = "auto"  # auto (two-part where params adequacy.two_part_above_zero_share), amount, two_part
     strata: str | None = LIFE_STAGE  # one model per level of this column (NCI / WWEIA: per DRI group); None: one model
+
+
+def read_inputs(paths) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """data_clean/analytic.parquet and nutrient_intakes.parquet, or an error naming the one missing."""
+    intakes = paths.data_clean / INTAKES_FILE
+    for path in (paths.analytic, intakes):
+        if not path.exists():
+            raise DataError(f"{path}: not found; run the clean stage first (`dvc repro clean`)")
+    return pd.read_parquet(paths.analytic), pd.read_parquet(intakes)
 
 
 def frame_for(analytic: pd.DataFrame, intakes: pd.DataFrame, registry: Registry) -> pd.DataFrame:
@@ -130,8 +138,8 @@ def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request
         p = adequacy.persons(frame, registry, nutrient, request.by, domain, refs, with_total, two_part)
         _check_size(p, nutrient, params)
         factors = replicates.factors[_rows_of(frame, p.frame)]
-        full, _, se, _ = adequacy.estimate(p, registry, factors, replicates, f"adequacy: {nutrient.name} on replicates")
-        return adequacy.tidy(p, full, se, replicates.df, _variance(replicates, factors), "", "")
+        full, se = adequacy.estimate(p, registry, factors, replicates, f"adequacy: {nutrient.name} on replicates")
+        return adequacy.tidy(p, full, se, replicates.df, _variance(replicates))
     strata_persons, last = [], None
     inner = [c for c in request.by if c != strata]
     levels = sorted(frame.loc[domain, strata].dropna().unique())
@@ -155,10 +163,10 @@ def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request
     full, reps, counts = adequacy.combine_strata(parts, strata, request.by)
     keys = list(full)
     se = replicates.standard_error(np.array([full[k] for k in keys]), np.column_stack([reps[k] for k in keys]))
-    return adequacy.tidy(last, full, se, replicates.df, _variance(replicates, None, strata), "", "", counts)
+    return adequacy.tidy(last, full, se, replicates.df, _variance(replicates, strata), counts)
 
 
-def _variance(replicates, factors, strata: str | None = None) -> str:
+def _variance(replicates, strata: str | None = None) -> str:
     return (f"{replicates.method} ({replicates.factors.shape[1]} replicates, model refitted on each"
             + (f", one model per {strata}" if strata else "") + "), design df")
 
@@ -200,15 +208,11 @@ def run(params: dict, paths) -> pd.DataFrame:
 
     p = params["adequacy"]
     registry = load_registry()
-    intakes_path = paths.data_clean / "nutrient_intakes.parquet"
-    for path in (paths.analytic, intakes_path):
-        if not path.exists():
-            raise DataError(f"{path}: not found; run the clean stage first")
-    analytic = for_cycles(pd.read_parquet(paths.analytic), list(p["cycles"]), available_only=True)
-    frame = frame_for(analytic, pd.read_parquet(intakes_path), registry)
+    analytic, intakes = read_inputs(paths)
+    frame = frame_for(for_cycles(analytic, list(p["cycles"]), available_only=True), intakes, registry)
     request = Request(registry.select(list(p["nutrients"])), list(p["by"]), ["food", "total"])
     out = table(frame, params, registry, request)
-    checks = published_checks(pd.read_parquet(paths.analytic), pd.read_parquet(intakes_path), params, registry)
+    checks = published_checks(analytic, intakes, params, registry)
     atomic.write_csv(paths.tables / "adequacy.csv", out)
     atomic.write_csv(paths.tables / "adequacy_published.csv", checks)
     return out
@@ -225,9 +229,9 @@ def published_checks(analytic: pd.DataFrame, intakes: pd.DataFrame, params: dict
     from analysis.survey.weights import for_cycles
 
     specs = load_yaml(resources.files("analysis.analyses").joinpath("published_usual_intake.yaml").read_text("utf-8"))
+    present = set(analytic["cycle"].astype(str))
     rows = []
     for name, spec in specs.items():
-        present = set(analytic["cycle"].astype(str))
         lacking = [c for c in spec["cycles"] if c not in present]
         if lacking:
             rows.append({"check": name, "source": spec["source"], "note": f"not run: cycles {lacking} not in the files"})

@@ -17,6 +17,8 @@ from analysis.clean.derive import supplement_amount, usual_supplement
 from analysis.data.nutrients import Registry
 
 FILE = "nutrient_intakes.parquet"
+# (the count of supplements taken, the totals file): 30-day questionnaire, 24-hour recalls day 1, day 2
+SUPPLEMENT_FILES = (("DSDCOUNT", "DSQTOT"), ("DS1DSCNT", "DS1TOT"), ("DS2DSCNT", "DS2TOT"))
 
 
 def _published(values: pd.Series, cycle: pd.Series) -> pd.Series:
@@ -37,9 +39,9 @@ def build(raw: pd.DataFrame, registry: Registry) -> pd.DataFrame:
         columns[n.day1_column] = _published(raw[v["DR1TOT"]], cycle).where(day1_reliable)
         columns[n.day2_column] = _published(raw[v["DR2TOT"]], cycle).where(day2_reliable)
         if n.supplement:
-            thirty_day = supplement_amount(raw["DSDCOUNT"], raw[v["DSQTOT"]]).where(_cycle_has(raw[v["DSQTOT"]], cycle))
-            day1 = supplement_amount(raw["DS1DSCNT"], raw[v["DS1TOT"]]).where(_cycle_has(raw[v["DS1TOT"]], cycle))
-            day2 = supplement_amount(raw["DS2DSCNT"], raw[v["DS2TOT"]]).where(_cycle_has(raw[v["DS2TOT"]], cycle))
+            thirty_day, day1, day2 = (supplement_amount(raw[count], raw[v[file]])
+                                      .where(_cycle_has(raw[v[file]], cycle))
+                                      for count, file in SUPPLEMENT_FILES)
             columns[n.supplement_column] = usual_supplement(thirty_day, day1, day2)
         else:
             columns[n.supplement_column] = pd.Series(float("nan"), index=raw.index)

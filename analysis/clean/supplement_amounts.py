@@ -63,12 +63,6 @@ class Nutrient:
         return {iid for iid, share in self.ingredients.items() if share == 1.0}
 
 
-def nutrient_names() -> list[str]:
-    """The nutrients of analysis/clean/supplement_ingredients.yaml, in its order."""
-    return list(load_yaml(resources.files("analysis.clean").joinpath("supplement_ingredients.yaml")
-                          .read_text(encoding="utf-8")))
-
-
 def load_nutrients(names: list[str] | None = None) -> list[Nutrient]:
     """The nutrients of analysis/clean/supplement_ingredients.yaml (all, or `names` in order)."""
     text = resources.files("analysis.clean").joinpath("supplement_ingredients.yaml").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from analysis.core.errors import DataError
 from analysis.data.nutrients import load_registry
 
 # supplement_ingredients.yaml nutrient -> the DSQTOT variable it stands in for (the registry's code)
-TOTAL_OF = {name: f"DSQT{load_registry().get(name).code}" for name in supplement_amounts.nutrient_names()}
+TOTAL_OF = {n.name: f"DSQT{load_registry().get(n.name).code}" for n in supplement_amounts.load_nutrients()}
 PERSON_RULE = ("person_with_product_without_amount",
                "a participant with at least one product that gives no amount of a nutrient: the total counts "
                "the products that give one (as CDC's DSQTOT does); counted per person")

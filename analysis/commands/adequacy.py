@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.analyses import adequacy as build
 from analysis.core.config import Paths, load_params, project_root
-from analysis.core.errors import ConfigError, DataError
+from analysis.core.errors import ConfigError
 from analysis.data.nutrients import load_registry
 from analysis.survey import query
 from analysis.survey.weights import for_cycles
@@ -61,13 +61,9 @@ def adequacy(nutrients: list[str], by: list[str] | tuple = ("life_stage",), cycl
         raise ConfigError(f"--source {source!r}: use food or total")
     paths = Paths(project_root(root))
     params = load_params(paths.params)
-    intakes_path = paths.data_clean / "nutrient_intakes.parquet"
-    for path in (paths.analytic, intakes_path):
-        if not path.exists():
-            raise DataError(f"{path}: not found; run the pipeline first (`dvc repro clean`)")
-    analytic = pd.read_parquet(paths.analytic)
+    analytic, intakes = build.read_inputs(paths)
     cycles = list(cycles) or list(params["adequacy"]["cycles"])
-    frame = build.frame_for(for_cycles(analytic, cycles, available_only=False), pd.read_parquet(intakes_path), registry)
+    frame = build.frame_for(for_cycles(analytic, cycles), intakes, registry)
     by = list(by)
     for column in by:
         if column not in frame:

@@ -174,9 +174,9 @@ def with_registry_nutrients(components: dict[str, Component]) -> dict[str, Compo
             continue
         optional = component.optional + tuple(v for v in wanted if v not in component.variables + component.optional)
         renames = {cycle: dict(names) for cycle, names in component.renames.items()}
-        if name == "DR1TOT":
+        if name == "DR1TOT":  # the catalog's own renames first; a variable it already renames is left to it
+            own = renames.get("2001-2002", {})
             extra = {n.name_2001_2002(): n.variables()["DR1TOT"] for n in nutrients}
-            renames["2001-2002"] = {k: v for k, v in extra.items() if v not in renames.get("2001-2002", {}).values()} | \
-                renames.get("2001-2002", {})
+            renames["2001-2002"] = {old: new for old, new in extra.items() if new not in own.values()} | own
         out[name] = replace(component, optional=optional, renames=renames)
     return out

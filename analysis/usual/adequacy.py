@@ -1,9 +1,11 @@
 """Usual intake and the prevalence of inadequacy for any nutrient of the registry (NCI method).
 
-For one nutrient, cycles and domain: the amount-only measurement-error model
-(analysis/usual/model.py) is fitted with the reported groups as its covariates (each group gets
-its own usual-intake distribution, as NCI's DISTRIB with subgroup covariates), on the full sample
-and on every replicate of the design; each fit gives, per group:
+For one nutrient and the persons of one model (analysis/analyses/adequacy.py fits one per DRI
+life stage and combines them): the amount-only measurement-error model (analysis/usual/model.py),
+or the two-part model (analysis/usual/episodic.py) for a nutrient many recall days hold none of,
+is fitted with the reported groups as its covariates (each group gets its own usual-intake
+distribution, as NCI's DISTRIB with subgroup covariates), on the full sample and on every
+replicate of the design; each fit gives, per group:
 
 - mean and percentiles of usual intake;
 - below_ear: the share whose usual intake is below their life stage's EAR (the EAR cut-point
@@ -272,6 +274,14 @@ def usual_values(p: Persons, fitted, registry: Registry, factor: np.ndarray | No
     return out
 
 
+def above_measures(n: Nutrient) -> list[tuple[str, str]]:
+    """(measure, DRI kind) of the shares above a cut-off the nutrient's DRIs give, on either basis:
+    the AI (AI-only nutrients: intake below it says nothing), the CDRR, and the UL where it limits
+    total intake (a UL on supplements alone is a share of supplement intake, usual basis only)."""
+    out = [(f"above_{kind}", kind) for kind in ("ai", "cdrr") if n.has(kind) and not (kind == "ai" and n.has("ear"))]
+    return out + ([("above_ul", "ul")] if n.ul_applies_to == "total" else [])
+
+
 def _usual_shares(p: Persons, registry: Registry, model, supplement: np.ndarray, weights: np.ndarray,
                   source: str) -> dict[str, dict[str, float]]:
     n = p.nutrient
@@ -283,12 +293,9 @@ def _usual_shares(p: Persons, registry: Registry, model, supplement: np.ndarray,
         else:
             risk = model.below(p.dri["ear"], supplement)
         out["below_ear"] = _share(weights, risk, p, ~np.isnan(p.dri["ear"]))
-    for kind in ("ai", "cdrr"):
-        if n.has(kind) and not (kind == "ai" and n.has("ear")):
-            out[f"above_{kind}"] = _share(weights, 1 - model.below(p.dri[kind], supplement), p, ~np.isnan(p.dri[kind]))
-    if n.ul_applies_to == "total":
-        out["above_ul"] = _share(weights, 1 - model.below(p.dri["ul"], supplement), p, ~np.isnan(p.dri["ul"]))
-    elif n.ul_applies_to == "supplements" and source == "total":
+    for measure, kind in above_measures(n):
+        out[measure] = _share(weights, 1 - model.below(p.dri[kind], supplement), p, ~np.isnan(p.dri[kind]))
+    if n.ul_applies_to == "supplements" and source == "total":
         over = (supplement / n.ul_supplement_divisor > p.dri["ul"]).astype(float)
         out["above_ul"] = _share(weights, over, p, ~np.isnan(p.dri["ul"]))
     return out
@@ -310,11 +317,8 @@ def day1_values(p: Persons, registry: Registry, weights: np.ndarray) -> dict[tup
             risk = (1 - requirement_cdf(registry, n, p.stages, intake) if n.requirement == "probability"
                     else (intake < p.dri["ear"]).astype(float))
             measures["below_ear"] = (risk, ~np.isnan(p.dri["ear"]))
-        for kind in ("ai", "cdrr"):
-            if n.has(kind) and not (kind == "ai" and n.has("ear")):
-                measures[f"above_{kind}"] = ((intake > p.dri[kind]).astype(float), ~np.isnan(p.dri[kind]))
-        if n.ul_applies_to == "total":
-            measures["above_ul"] = ((intake > p.dri["ul"]).astype(float), ~np.isnan(p.dri["ul"]))
+        for measure, kind in above_measures(n):
+            measures[measure] = ((intake > p.dri[kind]).astype(float), ~np.isnan(p.dri[kind]))
         for measure, (values, defined) in measures.items():
             for group, value in _share(weights, values, p, defined).items():
                 out[(source, "day1", group, measure)] = value
@@ -325,12 +329,11 @@ def day1_values(p: Persons, registry: Registry, weights: np.ndarray) -> dict[tup
 
 
 def estimate(p: Persons, registry: Registry, factors: np.ndarray, replicates: Replicates,
-             desc: str) -> tuple[dict, np.ndarray, np.ndarray, Parameters]:
-    """(full-sample values, replicate values (replicates x keys), SEs, the full fit): the model
-    refitted and every value recomputed on every replicate."""
+             desc: str) -> tuple[dict, np.ndarray]:
+    """(full-sample values, their SEs): the model refitted and every value recomputed on every
+    replicate."""
     [(full, reps)] = estimate_parts([(p, factors)], registry, desc)
-    estimate_vector = np.array([full[k] for k in full])
-    return full, reps, replicates.standard_error(estimate_vector, reps), None
+    return full, replicates.standard_error(np.array(list(full.values())), reps)
 
 
 def estimate_parts(parts: list[tuple[Persons, np.ndarray]], registry: Registry,
@@ -360,7 +363,7 @@ def estimate_parts(parts: list[tuple[Persons, np.ndarray]], registry: Registry,
     return [(full, np.array([rep[i] for rep in reps])) for i, full in enumerate(fulls)]
 
 
-def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles: str, reason_total: str,
+def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str,
          counts: dict[str, int] | None = None) -> pd.DataFrame:
     """One row per (source, basis, group, measure), with CI, n and the NCHS reliability verdict.
     `counts`: persons per group (default: the groups of `p`)."""
@@ -389,7 +392,7 @@ def tidy(p: Persons, full: dict, se: np.ndarray, df: float, method: str, cycles:
                      "method": _method(n, measure, basis, TwoPart.label if p.episodic else AmountOnly.label),
                      "reliability": verdict.label + (
                          f" ({'; '.join(verdict.reasons)})" if verdict.reasons else ""),
-                     "variance": method, "cycles": cycles, "note": _note(n, measure, source, reason_total)})
+                     "variance": method, "note": _note(n, measure)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -408,7 +411,7 @@ def _method(n: Nutrient, measure: str, basis: str, model: str) -> str:
     return model + (", shrink then add" if measure != "mean" else "")
 
 
-def _note(n: Nutrient, measure: str, source: str, reason_total: str) -> str:
+def _note(n: Nutrient, measure: str) -> str:
     if measure == "above_ul":
         return n.ul_note
     if measure == "below_ear" and n.requirement == "probability":
@@ -434,14 +437,16 @@ def combine_strata(parts: list[tuple[str, dict, dict, dict]], strata: str, by: l
     numerator, denominator, numerator_r, denominator_r = {}, {}, {}, {}
     single: dict[tuple, list] = {}
     counts: dict[str, int] = {}
+    def targets(group: str, level: str) -> list[str]:
+        """The output groups a stratum's group feeds: its own, and the stratum's (when reported)."""
+        return ([f"{strata}={level}"] if group == "all" and strata in by else []) + [group]
+
     for level, full, reps, persons_per_group in parts:
         for key, value in full.items():
             source, basis, group, measure = key
             if source == WEIGHT or np.isnan(value):
                 continue
-            targets = [f"{strata}={level}"] if group == "all" and strata in by else []
-            targets += ["all"] if group == "all" else [group]
-            for target in targets:
+            for target in targets(group, level):
                 out_key = (source, basis, target, measure)
                 if measure.startswith("p") and measure[1:].isdigit():
                     single.setdefault(out_key, []).append((value, reps[key]))
@@ -452,8 +457,7 @@ def combine_strata(parts: list[tuple[str, dict, dict, dict]], strata: str, by: l
                 numerator_r[out_key] = numerator_r.get(out_key, 0.0) + weight_r * reps[key]
                 denominator_r[out_key] = denominator_r.get(out_key, 0.0) + weight_r
         for group, count in persons_per_group.items():
-            for target in ([f"{strata}={level}"] if group == "all" and strata in by else []) + \
-                          (["all"] if group == "all" else [group]):
+            for target in targets(group, level):
                 counts[target] = counts.get(target, 0) + count
     full_out = {k: numerator[k] / denominator[k] for k in numerator}
     reps_out = {k: numerator_r[k] / denominator_r[k] for k in numerator}

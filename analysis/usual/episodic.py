@@ -161,7 +161,7 @@ class EpisodicDistribution:
         """P(usual intake + supplement < cut) per person (cut: per person, or per person x points)."""
         cut = np.asarray(cut, dtype=float)
         extra = cut.ndim - 1
-        probability = self.probability().reshape(self.probability().shape[:1] + (1,) * extra + (len(_NODES),))
+        probability = self.probability().reshape((len(self.eta_a),) + (1,) * extra + (len(_NODES),))
         food = (cut - supplement.reshape((-1,) + (1,) * extra))[..., None] / probability
         u = self.curve.inverse(food) - self.eta_b.reshape((-1,) + (1,) * extra)[..., None]
         return special.ndtr(u / self.sigma_u) @ _WEIGHTS
