@@ -307,3 +307,17 @@ def test_the_adequacy_stage_and_report_on_the_synthetic_mirror(analyzed_project,
     report.run(params, paths)
     page = (root / "reports" / "findings.html").read_text(encoding="utf-8")
     assert 'id="adequacy"' in page and "Published check" in page and "not run" in page
+
+
+def test_every_registry_nutrients_zero_recall_days_are_a_counted_data_rule():
+    from analysis.clean import data_rules
+
+    rules = {rule.name: rule for rule in data_rules.RULES}
+    for n in load_registry().nutrients.values():
+        assert f"zero_{n.name}_recall_day" in rules, n.name
+    raw = pd.DataFrame({"DR1DRSTZ": [1, 1, 2, 1], "DR2DRSTZ": [1, 2, 1, 1], "DR1TZINC": [0.0, 0.0, 0.0, 5.0],
+                        "DR2TZINC": [0.0, 0.0, 0.0, np.nan]})
+    counts = rules["zero_zinc_recall_day"].condition(raw, raw)
+    assert counts.tolist() == [2, 1, 1, 0]  # person-days on reliable recalls only
+    unread = raw.drop(columns=["DR1TZINC", "DR2TZINC"])  # a mirror without the variable: nothing to count
+    assert rules["zero_zinc_recall_day"].condition(unread, unread).tolist() == [0, 0, 0, 0]

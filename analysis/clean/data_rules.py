@@ -15,6 +15,7 @@ from typing import Callable
 
 import pandas as pd
 
+from analysis.data.nutrients import load_registry
 from analysis.data.raw import ReadCounts
 
 COLUMNS = ["rule", "variables", "what_the_pipeline_does", "n", "n_examined_adults", "by_cycle"]
@@ -37,9 +38,13 @@ def _recall_not_reliable(day: int) -> Condition:
 
 
 def _zero_on_reliable_day(day1: str, day2: str) -> Condition:
-    """Person-days with a reliable recall and 0 of the nutrient (0, 1 or 2 per person)."""
-    return lambda r, a: (((r["DR1DRSTZ"] == 1) & (r[day1] == 0)).astype(int)
-                         + ((r["DR2DRSTZ"] == 1) & (r[day2] == 0)).astype(int))
+    """Person-days with a reliable recall and 0 of the nutrient (0, 1 or 2 per person); none where
+    the variable was not read (an optional registry nutrient the files lack)."""
+    def count(r: pd.DataFrame, a: pd.DataFrame) -> pd.Series:
+        zero = [(r[reliable] == 1) & (r[amount] == 0) for reliable, amount in (("DR1DRSTZ", day1), ("DR2DRSTZ", day2))
+                if amount in r]
+        return sum((z.astype(int) for z in zero), pd.Series(0, index=r.index))
+    return count
 
 
 def _user_without_nutrient(count: str, nutrient: str) -> Condition:
@@ -152,6 +157,13 @@ RULES: list[Rule] = [
          "and capped in the dose models (vitd_supp_ug_capped).",
          lambda r, a: a["vitd_supp_ug"] > a["vitd_supp_ug_capped"]),
 ]
+# Zero recall days of every other nutrient of the registry (the adequacy analyses model them all).
+RULES += [Rule(f"zero_{n.name}_recall_day", f"DR1T{n.code}, DR2T{n.code}",
+               "As for magnesium (person-days). The adequacy analyses fit the amount-only model, which sets a zero "
+               "to half the smallest positive amount, where at most params adequacy.two_part_above_zero_share of "
+               "day-1 recalls are zero, and the two-part (episodic) model, which keeps zeros, above it.",
+               _zero_on_reliable_day(f"DR1T{n.code}", f"DR2T{n.code}"))
+          for n in load_registry().nutrients.values() if n.name not in ("magnesium", "calcium", "vitamin_d")]
 
 READ_RULES = {
     "sas_underflow_zero": "SAS stores some zeros as 5.397605e-79; pyreadstat already reads that value as 0, "
