@@ -321,3 +321,10 @@ def test_every_registry_nutrients_zero_recall_days_are_a_counted_data_rule():
     assert counts.tolist() == [2, 1, 1, 0]  # person-days on reliable recalls only
     unread = raw.drop(columns=["DR1TZINC", "DR2TZINC"])  # a mirror without the variable: nothing to count
     assert rules["zero_zinc_recall_day"].condition(unread, unread).tolist() == [0, 0, 0, 0]
+
+
+def test_an_empty_domain_is_refused_saying_so():
+    reg = load_registry()
+    request = table_module.Request(reg.select(["magnesium"]), [], ["food"], where="age < 1")
+    with pytest.raises(DataError, match="no one aged 1 or over in the domain"):
+        table_module.table(simulated(strata=4, per_psu=20), REPO_PARAMS, reg, request, explicit=True)

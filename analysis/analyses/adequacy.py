@@ -68,7 +68,7 @@ def unavailable_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str
         return (f"not estimated: the source files lack DR2T{nutrient.code} (a second recall) in "
                 f"{', '.join(cycles)}, so day-to-day variation cannot be told from person-to-person variation")
     published = [c for c in lacking if c in nutrient.not_published]
-    why = (f"CDC did not publish {nutrient.label.lower()} intake in {', '.join(published)}" if published else
+    why = (f"CDC did not publish {_in_sentence(nutrient.label)} intake in {', '.join(published)}" if published else
            f"the source files lack DR1T{nutrient.code} for {', '.join(c for c in lacking if c not in published)}")
     return f"not estimated: {why}; choose cycles that have it"
 
@@ -76,12 +76,17 @@ def unavailable_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str
 def total_reason(frame: pd.DataFrame, nutrient: Nutrient, cycles: list[str]) -> str:
     """Why total (food + supplement) intake cannot be estimated ('' if it can)."""
     if not nutrient.supplement:
-        return f"total not estimated: CDC's supplement totals carry no {nutrient.label.split(' (')[0]}"
+        return f"total not estimated: CDC's supplement totals carry no {_in_sentence(nutrient.label.split(' (')[0])}"
     have = frame.groupby("cycle")[nutrient.supplement_column].apply(lambda s: s.notna().any())
     lacking = [c for c in cycles if not have.get(c, False)]
     if lacking:
         return f"total not estimated: no supplement amounts of {nutrient.name} for {', '.join(lacking)}"
     return ""
+
+
+def _in_sentence(label: str) -> str:
+    """A registry label inside a sentence: "Vitamin D" -> "vitamin D" (acronyms and letters kept)."""
+    return label[:1].lower() + label[1:]
 
 
 def not_estimated(nutrient: Nutrient, source: str, reason: str, cycles: str) -> pd.DataFrame:
@@ -140,12 +145,13 @@ def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request
         factors = replicates.factors[_rows_of(frame, p.frame)]
         full, se = adequacy.estimate(p, registry, factors, replicates, f"adequacy: {nutrient.name} on replicates")
         return adequacy.tidy(p, full, se, replicates.df, _variance(replicates))
-    strata_persons, last = [], None
+    strata_persons, last, anyone = [], None, 0
     inner = [c for c in request.by if c != strata]
     levels = sorted(frame.loc[domain, strata].dropna().unique())
     for level in levels:
         members = domain & (frame[strata] == level).fillna(False).to_numpy(bool)
         p = adequacy.persons(frame, registry, nutrient, inner, members, refs, with_total, two_part)
+        anyone += len(p.frame)
         if len(p.frame) == 0:
             continue
         if p.n_two_recalls < 3:
@@ -155,7 +161,9 @@ def nutrient_rows(frame: pd.DataFrame, params: dict, registry: Registry, request
         strata_persons.append((level, p, replicates.factors[_rows_of(frame, p.frame)]))
         last = p
     if last is None:
-        raise DataError(f"{nutrient.name}: no {strata} group has persons with two reliable recalls in the domain")
+        raise DataError(f"{nutrient.name}: " + (f"no {strata} group has persons with two reliable recalls in the domain"
+                                                 if anyone else "no one aged 1 or over in the domain has a reliable "
+                                                 "day-1 recall of it"))
     estimates = adequacy.estimate_parts([(p, f) for _, p, f in strata_persons], registry,
                                         f"adequacy: {nutrient.name} on replicates")
     parts = [(level, full, dict(zip(full, reps.T)), {g: int(m.sum()) for g, m in p.groups.items()})
